@@ -1,0 +1,44 @@
+"""jit_env: pure-functional JAX RL environments, wrappers, operators and agents."""
+
+from jit_env import specs
+from jit_env._core import (
+    Action,
+    Discount,
+    Environment,
+    EnvOptions,
+    Observation,
+    Reward,
+    State,
+    StepType,
+    TimeStep,
+    Wrapper,
+    restart,
+    termination,
+    transition,
+    truncation,
+)
+from jit_env._version import __version__, __version_info__
+from jit_env import wrappers  # noqa: E402  (wrappers import the core above)
+from jit_env import compat  # noqa: E402
+
+__all__ = [
+    "Action",
+    "Discount",
+    "EnvOptions",
+    "Environment",
+    "Observation",
+    "Reward",
+    "State",
+    "StepType",
+    "TimeStep",
+    "Wrapper",
+    "__version__",
+    "__version_info__",
+    "compat",
+    "restart",
+    "specs",
+    "termination",
+    "transition",
+    "truncation",
+    "wrappers",
+]

@@ -1,0 +1,54 @@
+"""The functional agent interface shared by every bundled algorithm."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+
+from jit_env import _core, specs
+from jit_env.rollout import Trajectory
+
+Params = Any
+PolicyState = Any
+Metrics = dict[str, jax.Array]
+
+
+class AgentState(NamedTuple):
+    """What an agent learns: network parameters, optimiser state, update count.
+
+    Attributes:
+      params: network parameters (a flax variable dict).
+      opt_state: optax optimiser state.
+      step: number of updates applied, ``int32`` scalar.
+      extra: algorithm-specific state (target networks, …), or ``None``.
+    """
+
+    params: Params
+    opt_state: Any
+    step: jax.Array
+    extra: Any = None
+
+
+class Agent(NamedTuple):
+    """An agent as a NamedTuple of pure functions (optax's GradientTransformation style).
+
+    Attributes:
+      init: ``init(key, env_spec) -> AgentState``.
+      act: ``act(params, timestep, policy_state, key) -> (action, policy_state,
+        extras)``; the `jit_env.rollout.rollout` policy signature, batched over
+        the environments of ``timestep``.
+      update: ``update(agent_state, trajectory, key) -> (agent_state, metrics)``.
+      initial_policy_state: ``initial_policy_state(batch_shape) -> policy_state``
+        (``None`` for feed-forward agents).
+
+    The argument order of ``act`` is the rollout's ``policy(params, timestep,
+    policy_state, key)``; STYLE.md's example puts ``policy_state`` before
+    ``timestep`` — we follow the rollout so one function serves both.
+    """
+
+    init: Callable[[jax.Array, specs.EnvironmentSpec], AgentState]
+    act: Callable[[Params, _core.TimeStep, PolicyState, jax.Array], tuple[Any, Any, Any]]
+    update: Callable[[AgentState, Trajectory, jax.Array], tuple[AgentState, Metrics]]
+    initial_policy_state: Callable[[tuple[int, ...]], PolicyState] = lambda batch_shape: None

@@ -1,0 +1,273 @@
+"""Proximal Policy Optimization (PPO-Clip) as a functional `Agent`.
+
+Schulman et al. 2017, "Proximal Policy Optimization Algorithms", eq. 7 (clipped
+surrogate) and eq. 9 (combined loss); advantages by truncation-aware GAE
+(Schulman et al. 2016, eq. 16). Implementation details and the CartPole
+defaults follow Huang et al. 2022, "The 37 Implementation Details of PPO", and
+PureJaxRL's ``ppo.py`` CartPole-v1 configuration (4 environments × 128 steps,
+4 epochs × 4 minibatches, Adam 2.5e-4 with linear annealing, γ = 0.99,
+λ = 0.95, ε = 0.2, entropy 0.01, value 0.5, gradient norm 0.5, 64-64 tanh).
+
+Built from `jit_env.rollout.Trajectory` (GAE, minibatches) and `jit_env.ops`
+(``clipped_surrogate_pg_loss``, ``softmax``, ``gaussian_diagonal``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jit_env import ops, specs
+from jit_env.agents._agent import Agent, AgentState
+from jit_env.agents.networks import ActorCritic, activation_fn
+from jit_env.rollout import Trajectory
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Hyper-parameters of PPO and of its training run.
+
+    Attributes:
+      env: environment id for `jit_env.make`.
+      num_envs: environments stepped in parallel per seed.
+      num_steps: rollout length ``T`` per update.
+      total_steps: environment steps per seed (all environments together).
+      update_epochs: passes over each rollout.
+      num_minibatches: minibatches per epoch; must divide ``num_envs * num_steps``.
+      learning_rate: Adam step size.
+      anneal_lr: decay the step size linearly to 0 over training.
+      gamma: discount factor γ.
+      gae_lambda: GAE λ.
+      clip_eps: surrogate clipping ε (also clips the value loss if enabled).
+      ent_coef: entropy bonus coefficient.
+      vf_coef: value-loss coefficient.
+      clip_value_loss: PPO2-style clipped value loss.
+      max_grad_norm: global gradient-norm clip.
+      hidden_sizes: widths of the policy and value MLPs.
+      activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
+      normalize_observations: wrap the environment in `NormalizeObservation`.
+      normalize_advantages: standardise advantages per minibatch.
+    """
+
+    env: str = "CartPole-v1"
+    num_envs: int = 4
+    num_steps: int = 128
+    total_steps: int = 500_000
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    learning_rate: float = 2.5e-4
+    anneal_lr: bool = True
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    clip_value_loss: bool = True
+    max_grad_norm: float = 0.5
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    normalize_observations: bool = False
+    normalize_advantages: bool = True
+
+    @property
+    def steps_per_update(self) -> int:
+        """Environment steps consumed by one update: ``num_envs * num_steps``."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        """Number of updates: ``total_steps // steps_per_update``."""
+        return self.total_steps // self.steps_per_update
+
+    def validate(self) -> PPOConfig:
+        """Returns ``self`` if every field is usable.
+
+        Raises:
+          ValueError: naming the first field that is out of range.
+        """
+        problems = []
+        for name in ("num_envs", "num_steps", "total_steps", "update_epochs", "num_minibatches"):
+            if getattr(self, name) <= 0:
+                problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
+        if not problems and self.total_steps < self.steps_per_update:
+            problems.append(
+                f"`total_steps`={self.total_steps} is less than one update "
+                f"(num_envs * num_steps = {self.steps_per_update})"
+            )
+        if not problems and self.steps_per_update % self.num_minibatches:
+            problems.append(
+                f"`num_minibatches`={self.num_minibatches} must divide num_envs * num_steps "
+                f"= {self.steps_per_update}"
+            )
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                problems.append(f"`{name}` must be in [0, 1], got {getattr(self, name)}")
+        for name in ("learning_rate", "clip_eps", "max_grad_norm"):
+            if getattr(self, name) <= 0:
+                problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
+        if any(h <= 0 for h in self.hidden_sizes):
+            problems.append(f"`hidden_sizes` must be positive, got {self.hidden_sizes}")
+        try:
+            activation_fn(self.activation)
+        except ValueError as e:
+            problems.append(str(e))
+        if problems:
+            raise ValueError("invalid PPOConfig: " + "; ".join(problems))
+        return self
+
+
+def _action_head(action_spec: specs.Spec) -> tuple[int, bool]:
+    """(action_size, continuous) for a `DiscreteArray` or a float `BoundedArray`/`Array`."""
+    if isinstance(action_spec, specs.DiscreteArray):
+        if action_spec.shape != ():
+            raise ValueError(
+                f"PPO supports a scalar DiscreteArray action, got shape {action_spec.shape}"
+            )
+        return int(np.asarray(action_spec.num_values)), False
+    if isinstance(action_spec, specs.Array) and jnp.issubdtype(action_spec.dtype, jnp.floating):
+        if len(action_spec.shape) != 1:
+            raise ValueError(
+                f"PPO supports a float action of shape (A,), got {action_spec.shape}"
+            )
+        return int(action_spec.shape[0]), True
+    raise ValueError(
+        f"PPO supports DiscreteArray or float Array actions, got {action_spec!r}"
+    )
+
+
+def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
+    """Builds the PPO `Agent` for an environment with ``env_spec``.
+
+    Args:
+      config: a validated `PPOConfig`.
+      env_spec: the (unbatched) environment's specs; the observation must be a
+        single float array ``[D]``.
+
+    Returns:
+      `Agent` whose ``act`` returns extras ``{"log_prob": [B] float32,
+      "value": [B] float32}`` and whose ``update`` does ``update_epochs`` passes of
+      ``num_minibatches`` Adam steps on one `Trajectory`.
+
+    Raises:
+      ValueError: on an unsupported action or observation spec.
+    """
+    config.validate()
+    action_size, continuous = _action_head(env_spec.actions)
+    obs_spec = env_spec.observations
+    if not isinstance(obs_spec, specs.Array) or len(obs_spec.shape) != 1:
+        raise ValueError(f"PPO needs a flat observation Array of shape (D,), got {obs_spec!r}")
+
+    network = ActorCritic(action_size, continuous, tuple(config.hidden_sizes), config.activation)
+    num_steps_opt = config.num_updates * config.update_epochs * config.num_minibatches
+    lr = (
+        optax.linear_schedule(config.learning_rate, 0.0, max(num_steps_opt, 1))
+        if config.anneal_lr
+        else config.learning_rate
+    )
+    optimizer = optax.chain(
+        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
+    )
+    dist = ops.gaussian_diagonal() if continuous else ops.softmax()
+
+    def distribution_args(head):
+        if continuous:
+            mean, log_std = head
+            return mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape)
+        return (head,)
+
+    def init(key: jax.Array, env_spec: specs.EnvironmentSpec) -> AgentState:
+        obs = jnp.zeros(env_spec.observations.shape, jnp.float32)
+        params = network.init(key, obs)
+        return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+
+    def act(params, timestep, policy_state, key):
+        head, value = network.apply(params, timestep.observation)
+        args = distribution_args(head)
+        action = dist.sample(key, *args)
+        log_prob = dist.logprob(action, *args)
+        if not continuous:
+            action = action.astype(env_spec.actions.dtype)
+        return action, policy_state, {"log_prob": log_prob, "value": value}
+
+    def loss_fn(params, batch):
+        head, value = network.apply(params, batch["observation"])
+        args = distribution_args(head)
+        log_prob = dist.logprob(batch["action"], *args)
+        entropy = dist.entropy(*args)
+        w = batch["valid"].astype(jnp.float32)
+        n = jnp.maximum(w.sum(), 1.0)
+        adv = batch["advantage"]
+        if config.normalize_advantages:
+            mean = (adv * w).sum() / n
+            std = jnp.sqrt((jnp.square(adv - mean) * w).sum() / n)
+            adv = (adv - mean) / (std + 1e-8)
+        log_ratio = log_prob - batch["log_prob"]
+        ratio = jnp.exp(log_ratio)
+        # rlax's clipped surrogate averages over all rows; rescale to the valid ones.
+        pg_loss = ops.clipped_surrogate_pg_loss(ratio, adv * w, config.clip_eps) * (
+            w.shape[0] / n
+        )
+        value_error = jnp.square(value - batch["target"])
+        if config.clip_value_loss:
+            clipped = batch["value"] + jnp.clip(
+                value - batch["value"], -config.clip_eps, config.clip_eps
+            )
+            value_error = jnp.maximum(value_error, jnp.square(clipped - batch["target"]))
+        value_loss = 0.5 * (value_error * w).sum() / n
+        entropy_mean = (entropy * w).sum() / n
+        loss = pg_loss + config.vf_coef * value_loss - config.ent_coef * entropy_mean
+        metrics = {
+            "loss": loss,
+            "policy_loss": pg_loss,
+            "value_loss": value_loss,
+            "entropy": entropy_mean,
+            "approx_kl": (((ratio - 1.0) - log_ratio) * w).sum() / n,
+            "clip_fraction": ((jnp.abs(ratio - 1.0) > config.clip_eps) * w).sum() / n,
+        }
+        return loss, metrics
+
+    grad_fn = jax.grad(loss_fn, has_aux=True)
+
+    def minibatch_step(agent_state: AgentState, batch):
+        grads, metrics = grad_fn(agent_state.params, batch)
+        updates, opt_state = optimizer.update(grads, agent_state.opt_state, agent_state.params)
+        params = optax.apply_updates(agent_state.params, updates)
+        return AgentState(params, opt_state, agent_state.step + 1, agent_state.extra), metrics
+
+    def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
+        tr = trajectory.transitions()
+        values = trajectory.extras["value"]
+        bootstrap = network.apply(
+            agent_state.params, tr.next_observation, method=ActorCritic.value
+        )
+        advantages, targets = trajectory.gae(values, bootstrap, config.gamma, config.gae_lambda)
+        data = {
+            "observation": tr.observation,
+            "action": tr.action,
+            "log_prob": trajectory.extras["log_prob"],
+            "value": values,
+            "advantage": advantages,
+            "target": targets,
+            "valid": tr.valid,
+        }
+
+        def epoch(state, epoch_key):
+            batches = trajectory.minibatches(epoch_key, config.num_minibatches, data)
+            return jax.lax.scan(minibatch_step, state, batches)
+
+        agent_state, metrics = jax.lax.scan(
+            epoch, agent_state, jax.random.split(key, config.update_epochs)
+        )
+        return agent_state, jax.tree.map(jnp.mean, metrics)
+
+    return Agent(init=init, act=act, update=update)
+
+
+def default_config(**overrides: Any) -> PPOConfig:
+    """`PPOConfig` with ``overrides`` applied and validated."""
+    return dataclasses.replace(PPOConfig(), **overrides).validate()

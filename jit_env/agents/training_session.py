@@ -1,0 +1,324 @@
+"""A training run on the host: jitted chunks, progress, metrics, checkpoints, resume.
+
+`TrainingSession` drives `jit_env.agents._training.Trainer` for the CLI: it
+vmaps the pure training functions over ``num_seeds`` seeds, runs
+``chunk_updates`` updates per jitted call, and after each chunk appends to
+``metrics.csv`` and overwrites ``checkpoints/latest.msgpack``. Every chunk is the
+same compiled program, so a run resumed from a checkpoint continues exactly as
+the uninterrupted run would have (bit for bit on the CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jit_env.agents import checkpoint, run_dir
+from jit_env.agents._training import TrainState, make_trainer
+from jit_env.agents.ppo import PPOConfig, make_ppo
+
+_FACTORIES = {"ppo": (PPOConfig, make_ppo)}
+
+
+def _factory(algo: str):
+    if algo not in _FACTORIES:
+        raise ValueError(f"unknown algorithm {algo!r}; known: {sorted(_FACTORIES)}")
+    return _FACTORIES[algo]
+
+
+def _config_from_dict(algo: str, values: dict) -> Any:
+    config_cls, _ = _factory(algo)
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = set(values) - fields
+    if unknown:
+        raise run_dir.RunDirError(f"config.json has unknown {algo} fields {sorted(unknown)}")
+    values = dict(values)
+    if "hidden_sizes" in values:
+        values["hidden_sizes"] = tuple(values["hidden_sizes"])
+    return config_cls(**values).validate()
+
+
+@dataclasses.dataclass
+class TrainingSession:
+    """A run directory plus the compiled functions that advance it.
+
+    Use `create` for a new run and `resume` to continue one; `run` trains to
+    ``config.total_steps``.
+    """
+
+    path: Path
+    algo: str
+    config: Any
+    seed: int
+    num_seeds: int
+    chunk_updates: int
+    start_update: int = 0
+    start_wall: float = 0.0
+    state: TrainState | None = None
+
+    @classmethod
+    def create(cls, path: Path, algo: str, config: Any, *, seed: int, num_seeds: int,
+               chunk_updates: int) -> TrainingSession:
+        """Starts a new run in ``path`` (which must not hold a run already).
+
+        Raises:
+          run_dir.RunDirError: if ``path`` already holds a config.json.
+        """
+        path = Path(path)
+        if (path / "config.json").exists():
+            raise run_dir.RunDirError(
+                f"{path} already holds a run; use --resume {path} or another --out"
+            )
+        _factory(algo)
+        run_dir.write_config(path, algo, config, seed=seed, num_seeds=num_seeds,
+                             chunk_updates=chunk_updates)
+        return cls(path, algo, config, seed, num_seeds, chunk_updates)
+
+    @classmethod
+    def resume(cls, path: Path) -> TrainingSession:
+        """Re-opens the run in ``path`` at its last checkpoint.
+
+        Raises:
+          run_dir.RunDirError: if the directory, its config or its checkpoint is unusable.
+        """
+        payload = run_dir.read_config(Path(path))
+        algo = payload["algo"]
+        config = _config_from_dict(algo, payload["config"])
+        try:
+            session = cls(Path(path), algo, config, int(payload["seed"]),
+                          int(payload["num_seeds"]), int(payload["chunk_updates"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise run_dir.RunDirError(f"{path}/config.json is incomplete: {e}") from None
+        ckpt = session.path / "checkpoints" / "latest.msgpack"
+        if not ckpt.exists():
+            raise run_dir.RunDirError(f"{path} has no checkpoint to resume from ({ckpt})")
+        session.state, meta = checkpoint.load_checkpoint(ckpt, session._template())
+        session.start_update = int(meta["update"])
+        session.start_wall = float(meta.get("wall_time", 0.0))
+        run_dir.truncate_metrics(session.path, session.start_update)
+        return session
+
+    # ------------------------------------------------------------------ internals --
+    def _trainer(self):
+        _, factory = _factory(self.algo)
+        return make_trainer(self.config, factory)
+
+    def _keys(self) -> jax.Array:
+        return jax.random.split(jax.random.PRNGKey(self.seed), self.num_seeds)
+
+    def _template(self) -> TrainState:
+        trainer = self._trainer()
+        return jax.eval_shape(jax.vmap(trainer.init), self._keys())
+
+    def _save(self, state: TrainState, update: int, wall: float) -> None:
+        ckpt_dir = self.path / "checkpoints"
+        latest = ckpt_dir / "latest.msgpack"
+        if latest.exists():
+            latest.replace(ckpt_dir / "previous.msgpack")
+        checkpoint.save_checkpoint(
+            latest, state, metadata={"update": update, "wall_time": wall, "algo": self.algo}
+        )
+
+    # ------------------------------------------------------------------------ run --
+    def run(self, *, progress: bool = True) -> int:
+        """Trains to the end, writing metrics and checkpoints after every chunk.
+
+        Returns:
+          0 when training finished; 130 if interrupted by Ctrl-C (after
+          writing a checkpoint of the last completed chunk).
+        """
+        trainer = self._trainer()
+        total = self.config.num_updates
+        chunk = self.chunk_updates
+        steps_per_update = self.config.steps_per_update
+        t0 = time.perf_counter()
+        compile_start = time.perf_counter()
+        run_chunk = jax.jit(jax.vmap(lambda s: trainer.run(s, chunk)))
+        if self.state is None:
+            state = jax.jit(jax.vmap(trainer.init))(self._keys())
+        else:
+            state = jax.tree.map(jnp.asarray, self.state)
+        run_chunk = run_chunk.lower(state).compile()
+        compile_time = time.perf_counter() - compile_start
+        writer = run_dir.MetricsWriter(self.path)
+        update = self.start_update
+        last_return = math.nan
+        bar = _Progress(total * steps_per_update, enabled=progress,
+                        done=update * steps_per_update)
+        wall_offset = self.start_wall - (time.perf_counter() - t0)
+        interrupted = False
+        try:
+            while update < total:
+                chunk_start = time.perf_counter()
+                new_state, metrics = run_chunk(state)
+                metrics = jax.device_get(metrics)
+                state = new_state
+                wall = wall_offset + time.perf_counter() - t0
+                rows = []
+                for i in range(chunk):
+                    u = update + i + 1
+                    for s in range(self.num_seeds):
+                        row = {k: float(np.asarray(v)[s, i]) for k, v in metrics.items()}
+                        row.update(update=u, seed=s, env_steps=u * steps_per_update,
+                                   wall_time=round(wall, 3))
+                        rows.append(row)
+                update += chunk
+                writer.write(rows)
+                self._save(state, update, wall)
+                recent = np.asarray(metrics["episode_return"])[:, -1]
+                if np.isfinite(recent).any():
+                    last_return = float(np.nanmean(recent))
+                elapsed = time.perf_counter() - chunk_start
+                rate = chunk * steps_per_update * self.num_seeds / elapsed
+                bar.advance(chunk * steps_per_update, rate, last_return)
+        except KeyboardInterrupt:
+            interrupted = True
+            self._save(state, update, wall_offset + time.perf_counter() - t0)
+        finally:
+            bar.close()
+            writer.close()
+        run_dir.plot_returns(self.path, title=f"{self.algo} on {self.config.env}")
+        status = "interrupted" if interrupted else "finished"
+        print(
+            f"{status} at update {update}/{total} ({update * steps_per_update} steps per seed); "
+            f"last mean episode return {last_return:.1f}; compile {compile_time:.1f} s; "
+            f"run directory {self.path}"
+        )
+        return 130 if interrupted else 0
+
+
+class _Progress:
+    """A rich progress bar (or nothing) showing steps, steps/s and the latest return."""
+
+    def __init__(self, total: int, *, enabled: bool, done: int = 0):
+        self._bar = None
+        if not enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("steps · {task.fields[rate]} steps/s · return {task.fields[ret]}"),
+            TimeElapsedColumn(),
+        )
+        self._task = self._bar.add_task("train", total=total, completed=done, rate="-", ret="-")
+        self._bar.start()
+
+    def advance(self, steps: int, rate: float, ret: float) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=steps, rate=f"{rate:,.0f}",
+                             ret="-" if math.isnan(ret) else f"{ret:.1f}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 0,
+                 gif: Path | None = None) -> dict:
+    """Evaluates the last checkpoint of a run on ``episodes`` fresh episodes.
+
+    The policy acts as in training (sampling its distribution). Episodes run in
+    parallel until each one's first ``LAST`` (the registered time limit bounds them).
+
+    Returns:
+      dict with ``env``, ``mean``, ``std``, ``min``, ``max`` of the returns, and
+      ``frames`` written to ``gif`` (0 without).
+
+    Raises:
+      run_dir.RunDirError: if the run directory or checkpoint is unusable.
+      ValueError: if ``agent_seed`` is not one of the run's seeds.
+    """
+    from jit_env import envs, wrappers
+
+    session = TrainingSession.resume(Path(path))
+    if not 0 <= agent_seed < session.num_seeds:
+        raise ValueError(f"--agent-seed must be in [0, {session.num_seeds}), got {agent_seed}")
+    trainer = session._trainer()
+    params = jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), session.state.agent_state.params)
+    single = envs.make(session.config.env)
+    batched = wrappers.Vmap(single)
+    act = trainer.agent.act
+
+    @jax.jit
+    def run_episodes(key):
+        reset_key, act_key = jax.random.split(key)
+        state, ts = batched.reset(jax.random.split(reset_key, episodes))
+
+        def cond(carry):
+            return ~carry[3].all()
+
+        def body(carry):
+            state, ts, ret, done, key, length = carry
+            key, k = jax.random.split(key)
+            action, _, _ = act(params, ts, None, k)
+            state, ts = batched.step(state, action)
+            ret = ret + jnp.where(done, 0.0, ts.reward)
+            length = length + (~done).astype(jnp.int32)
+            done = done | ts.last()
+            return state, ts, ret, done, key, length
+
+        init = (state, ts, jnp.zeros(episodes), jnp.zeros(episodes, bool), act_key,
+                jnp.zeros(episodes, jnp.int32))
+        _, _, ret, _, _, length = jax.lax.while_loop(cond, body, init)
+        return ret, length
+
+    returns, lengths = jax.device_get(run_episodes(jax.random.PRNGKey(seed)))
+    result = {
+        "env": session.config.env,
+        "mean": float(returns.mean()),
+        "std": float(returns.std()),
+        "min": float(returns.min()),
+        "max": float(returns.max()),
+        "frames": 0,
+    }
+    if gif is not None:
+        result["frames"] = _write_animation(single, act, params, seed, int(lengths.max()), gif)
+    return result
+
+
+def _write_animation(env, act, params, seed: int, max_length: int, path: Path,
+                     max_frames: int = 250) -> int:
+    """Plays one episode of ``env`` with ``act`` and writes its rendered frames.
+
+    The episode is drawn with its own key (it is not one of the evaluation
+    episodes); at most ``max_frames`` frames are kept (evenly strided).
+    """
+    from jit_env import envs
+
+    def episode(key):
+        reset_key, act_key = jax.random.split(key)
+        state, ts = env.reset(reset_key)
+
+        def body(carry, k):
+            state, ts = carry
+            action, _, _ = act(params, ts, None, k)
+            new_state, new_ts = env.step(state, action)
+            return (new_state, new_ts), (new_state, new_ts.last())
+
+        keys = jax.random.split(act_key, max_length)
+        _, (states, last) = jax.lax.scan(body, (state, ts), keys)
+        states = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), state, states)
+        return states, last
+
+    states, last = jax.jit(episode)(jax.random.PRNGKey(seed))
+    last = np.asarray(last)
+    length = int(np.argmax(last)) + 1 if last.any() else max_length
+    stride = max(1, math.ceil((length + 1) / max_frames))
+    states = jax.tree.map(lambda x: x[: length + 1 : stride], states)
+    frames = np.asarray(jax.jit(jax.vmap(env.render))(states))
+    envs.render_video(frames, path, fps=max(1, 50 // stride))
+    return int(frames.shape[0])

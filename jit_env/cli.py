@@ -1,0 +1,158 @@
+"""The ``jit-env`` command: ``train``, ``eval`` and ``list``.
+
+``jit-env train`` trains PPO on CartPole-v1 with defaults that solve it, in
+jitted chunks of updates so the host can show progress between them, and
+writes a run directory (see `jit_env.agents.run_dir`). ``jit-env train --resume
+runs/NAME`` continues from the last checkpoint; on the CPU the result equals
+an uninterrupted run bit for bit. ``jit-env eval runs/NAME`` reports evaluation
+returns and can write an animation. ``jit-env list`` lists environments and
+algorithms. Bad input gets a one-line error and exit status 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+from jit_env.agents.ppo import PPOConfig
+
+ALGORITHMS = {"ppo": "Proximal Policy Optimization (Schulman et al. 2017), discrete or Gaussian"}
+
+
+@dataclasses.dataclass
+class Train:
+    """Train an agent and write a run directory (config, metrics.csv, returns.png, checkpoints)."""
+
+    config: Annotated[PPOConfig, tyro.conf.OmitArgPrefixes] = dataclasses.field(
+        default_factory=PPOConfig
+    )
+    algo: Literal["ppo"] = "ppo"
+    """Algorithm to train (see `jit-env list`)."""
+    seed: int = 0
+    """Seed of the first run; seeds are split from it."""
+    num_seeds: int = 1
+    """Independent agents trained in one vmapped program."""
+    out: Path | None = None
+    """Run directory (default: runs/<algo>-<env>-<seed>)."""
+    resume: Path | None = None
+    """Continue the run in this directory from its last checkpoint (other flags are ignored)."""
+    chunk_updates: int = 0
+    """Updates per jitted chunk between progress reports and checkpoints (0: about 20 chunks)."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+@dataclasses.dataclass
+class Eval:
+    """Evaluate a trained run: mean ± std episode return, optionally an animation."""
+
+    run_dir: tyro.conf.Positional[Path]
+    episodes: int = 100
+    """Number of evaluation episodes (run in parallel)."""
+    gif: Path | None = None
+    """Write an animation of the first episode here (.gif or .mp4)."""
+    seed: int = 0
+    """Evaluation seed."""
+    agent_seed: int = 0
+    """Which of the run's seeds to evaluate."""
+
+
+@dataclasses.dataclass
+class List:
+    """List the registered environments and the algorithms."""
+
+
+class CLIError(Exception):
+    """A user error reported as one line with exit status 2."""
+
+
+def _default_chunk(num_updates: int) -> int:
+    """The largest divisor of ``num_updates`` not above ``num_updates / 20`` (at least 1)."""
+    target = max(1, num_updates // 20)
+    for c in range(target, 0, -1):
+        if num_updates % c == 0:
+            return c
+    return 1
+
+
+def _cmd_train(args: Train) -> int:
+    from jit_env.agents import training_session
+
+    if args.resume is not None:
+        session = training_session.TrainingSession.resume(args.resume)
+    else:
+        if args.num_seeds <= 0:
+            raise CLIError(f"--num-seeds must be positive, got {args.num_seeds}")
+        config = args.config.validate()
+        out = args.out or Path("runs") / f"{args.algo}-{config.env}-{args.seed}"
+        chunk = args.chunk_updates or _default_chunk(config.num_updates)
+        if chunk <= 0 or config.num_updates % chunk:
+            raise CLIError(
+                f"--chunk-updates {chunk} must divide the number of updates {config.num_updates}"
+            )
+        session = training_session.TrainingSession.create(
+            out, args.algo, config, seed=args.seed, num_seeds=args.num_seeds, chunk_updates=chunk
+        )
+    return session.run(progress=args.progress)
+
+
+def _cmd_eval(args: Eval) -> int:
+    from jit_env.agents import training_session
+
+    if args.episodes <= 0:
+        raise CLIError(f"--episodes must be positive, got {args.episodes}")
+    result = training_session.evaluate_run(
+        args.run_dir, episodes=args.episodes, seed=args.seed, agent_seed=args.agent_seed,
+        gif=args.gif,
+    )
+    print(
+        f"{result['env']}: return {result['mean']:.2f} ± {result['std']:.2f} over "
+        f"{args.episodes} episodes (min {result['min']:.1f}, max {result['max']:.1f})"
+    )
+    if args.gif is not None:
+        print(f"wrote {args.gif} ({result['frames']} frames)")
+    return 0
+
+
+def _cmd_list(args: List) -> int:
+    del args
+    import jit_env
+
+    print("environments:")
+    for env_id in jit_env.registered_ids():
+        print(f"  {env_id}")
+    print("algorithms:")
+    for name, desc in ALGORITHMS.items():
+        print(f"  {name:8s} {desc}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``jit-env`` console script; returns the exit status."""
+    args = tyro.extras.subcommand_cli_from_dict(
+        {"train": Train, "eval": Eval, "list": List},
+        prog="jit-env",
+        args=sys.argv[1:] if argv is None else argv,
+        description="Train and evaluate jitted RL agents on jit_env environments.",
+    )
+    from jit_env.agents.checkpoint import CheckpointMismatchError
+    from jit_env.agents.run_dir import RunDirError
+
+    try:
+        if isinstance(args, Train):
+            return _cmd_train(args)
+        if isinstance(args, Eval):
+            return _cmd_eval(args)
+        return _cmd_list(args)
+    except (CLIError, RunDirError, CheckpointMismatchError, KeyError, ValueError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"jit-env: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
