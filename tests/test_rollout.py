@@ -233,14 +233,14 @@ class _Walk(jit_env.Environment):
 
 
 def _policy(params, ts, pstate, key):
-    logits = params * ts.observation[..., :1] * jnp.array([1.0, -1.0])
+    logits = params * ts.observation[..., :1] * jnp.array([[1.0, -1.0]])
     action = jax.random.categorical(key, logits)
     logp = jax.nn.log_softmax(logits)[jnp.arange(action.shape[0]), action]
     return action.astype(jnp.int32), pstate, {"log_prob": logp}
 
 
 def _evaluate(params, ts, pstate, action):
-    logits = params * ts.observation[..., :1] * jnp.array([1.0, -1.0])
+    logits = params * ts.observation[..., :1] * jnp.array([[1.0, -1.0]])
     logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], -1)[..., 0]
     return pstate, {"log_prob": logp}
 

@@ -74,7 +74,7 @@ def make_training_env(env_id: str, num_envs: int, *, normalize_observations: boo
       ``(batched_env, single_env)``.
     """
     single = make(env_id)
-    env = wrappers.VmapAutoReset(single, num_envs)
+    env = wrappers.VmapAutoReset(single)
     env = wrappers.EpisodeStatistics(env)
     if normalize_observations:
         env = wrappers.NormalizeObservation(env)
