@@ -19,6 +19,8 @@ from jit_env._core import (
 )
 from jit_env._version import __version__, __version_info__
 from jit_env import wrappers  # noqa: E402  (wrappers import the core above)
+from jit_env import envs  # noqa: E402
+from jit_env.envs import make, register, registered_ids, render_video  # noqa: E402
 from jit_env import compat  # noqa: E402
 
 __all__ = [
@@ -35,6 +37,11 @@ __all__ = [
     "__version__",
     "__version_info__",
     "compat",
+    "envs",
+    "make",
+    "register",
+    "registered_ids",
+    "render_video",
     "restart",
     "specs",
     "termination",

@@ -131,6 +131,22 @@ def _cmd_list(args: List) -> int:
     return 0
 
 
+def _enable_compilation_cache() -> None:
+    """Persists compiled XLA programs so a repeated run skips most of its compilation.
+
+    The directory is ``$JIT_ENV_CACHE_DIR`` (default ``~/.cache/jit-env/xla``);
+    ``JIT_ENV_CACHE_DIR=none`` disables it. Results do not depend on it.
+    """
+    import os
+
+    import jax
+
+    cache = os.environ.get("JIT_ENV_CACHE_DIR", str(Path.home() / ".cache" / "jit-env" / "xla"))
+    if cache.lower() != "none":
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jit-env`` console script; returns the exit status."""
     args = tyro.extras.subcommand_cli_from_dict(
@@ -142,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     from jit_env.agents.checkpoint import CheckpointMismatchError
     from jit_env.agents.run_dir import RunDirError
 
+    if argv is None:  # the console script; tests configure JAX themselves
+        _enable_compilation_cache()
     try:
         if isinstance(args, Train):
             return _cmd_train(args)

@@ -17,10 +17,15 @@ TINY = ["--num-envs", "4", "--num-steps", "16", "--total-steps", "256", "--updat
         "--num-minibatches", "2", "--hidden-sizes", "16", "--no-progress"]
 
 
+def _rows(path):
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    assert cli.main(["train", *TINY, "--chunk-updates", "2", "--out", str(out)]) == 0
+    assert cli.main(["train", *TINY, "--chunk-updates", "1", "--out", str(out)]) == 0
     return out
 
 
@@ -30,7 +35,7 @@ def test_train_writes_every_file(run):
     config = json.loads((run / "config.json").read_text())
     assert config["algo"] == "ppo" and config["config"]["env"] == "CartPole-v1"
     assert config["config"]["num_envs"] == 4
-    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    rows = _rows(run / "metrics.csv")
     assert [int(r["update"]) for r in rows] == [1, 2, 3, 4]
     assert [int(r["env_steps"]) for r in rows] == [64, 128, 192, 256]
     assert (run / "returns.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -72,7 +77,7 @@ def test_ctrl_c_checkpoints_and_resume_equals_uninterrupted(tmp_path, monkeypatc
     assert la["leaves"].keys() == lb["leaves"].keys()
     for k in la["leaves"]:
         np.testing.assert_array_equal(la["leaves"][k], lb["leaves"][k])
-    rows = list(csv.DictReader((part / "metrics.csv").open()))
+    rows = _rows(part / "metrics.csv")
     assert [int(r["update"]) for r in rows] == [1, 2, 3, 4]
 
 

@@ -19,3 +19,11 @@ def test_counting_env_example():
     out = _load("counting_env").main()
     # 2 + 2 + 2 = 6 >= target 5: terminated on the third step.
     assert out == {"count": 6, "last": True, "batch": [0, 1, 2, 1]}
+
+
+def test_custom_training_step_example():
+    module = _load("custom_training_step")
+    loss = module.main(num_updates=3)
+    assert abs(loss) < 1e4 and loss == loss  # finite
+    # One jitted program: the step compiled once for three calls.
+    assert module.train_step._cache_size() == 1

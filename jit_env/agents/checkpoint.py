@@ -26,9 +26,12 @@ class CheckpointMismatchError(ValueError):
 
 def _fingerprint(tree: Any) -> str:
     leaves, treedef = jax.tree.flatten(tree)
-    desc = str(treedef) + "|" + "|".join(
-        f"{np.shape(x)}:{np.asarray(x).dtype}" for x in leaves
-    )
+    def describe(x):
+        shape = tuple(getattr(x, "shape", np.shape(x)))
+        dtype = np.dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
+        return f"{shape}:{dtype}"
+
+    desc = str(treedef) + "|" + "|".join(describe(x) for x in leaves)
     return hashlib.sha256(desc.encode()).hexdigest()[:16]
 
 
