@@ -1,0 +1,84 @@
+"""The jitted ``reset`` / ``step`` the stateful adapters call, compiled once per environment.
+
+Adapters built around the same environment object (e.g. the sub-environments
+of a ``gymnasium.vector.SyncVectorEnv``, or a fresh adapter per test) share
+one pair of compiled functions. The cache holds the environment weakly: the
+compiled functions reach it through a ``weakref``, so dropping the
+environment frees them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import jax
+
+from jit_env import _core
+from jit_env.compat._keys import split_chain
+
+
+def reset_fn(env: _core.Environment, chain_key: jax.Array, options: Any):
+    """Splits the key chain once and resets ``env`` with the second half."""
+    chain_key, reset_key = split_chain(chain_key)
+    state, timestep = env.reset(reset_key, options=options)
+    return chain_key, state, timestep
+
+
+def step_fn(env: _core.Environment, state: Any, action: Any):
+    """Steps ``env`` and splits ``LAST`` into gymnasium's terminated / truncated."""
+    state, timestep = env.step(state, action)
+    last = timestep.last()
+    terminated = last & (timestep.discount == 0)
+    truncated = last & (timestep.discount > 0)
+    return state, timestep, terminated, truncated
+
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_RENDER_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_TRACE_ERRORS = (
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerArrayConversionError,
+    jax.errors.TracerBoolConversionError,
+    jax.errors.TracerIntegerConversionError,
+)
+
+
+def compiled(env: _core.Environment) -> tuple[Any, Any]:
+    """``(jit(reset_fn), jit(step_fn))`` bound to ``env``, cached per environment object."""
+    try:
+        return _CACHE[env]
+    except (KeyError, TypeError):
+        pass
+    try:
+        ref = weakref.ref(env)
+    except TypeError:  # no weak references: compile per adapter
+        return jax.jit(lambda k, o: reset_fn(env, k, o)), jax.jit(lambda s, a: step_fn(env, s, a))
+    pair = (
+        jax.jit(lambda k, o: reset_fn(ref(), k, o)),
+        jax.jit(lambda s, a: step_fn(ref(), s, a)),
+    )
+    try:
+        _CACHE[env] = pair
+    except TypeError:  # unhashable environment
+        pass
+    return pair
+
+
+def render(env: _core.Environment, state: Any) -> Any:
+    """``env.render(state)``, jitted when the renderer traces (a JAX renderer
+    compiles in a fraction of the time its eager ops take), else eager."""
+    try:
+        jitted = _RENDER_CACHE[env]
+    except KeyError:
+        ref = weakref.ref(env)
+        jitted = _RENDER_CACHE[env] = jax.jit(lambda s: ref().render(s))
+    except TypeError:  # unhashable or not weakly referenceable: stay eager
+        return env.render(state)
+    if jitted is None:
+        return env.render(state)
+    try:
+        return jitted(state)
+    except _TRACE_ERRORS:  # a host-side renderer (e.g. matplotlib): stay eager
+        _RENDER_CACHE[env] = None
+        return env.render(state)
