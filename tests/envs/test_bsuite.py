@@ -1,0 +1,615 @@
+"""Tests of the bsuite environments against hand-worked episodes and NumPy re-implementations.
+
+The NumPy loops below are written from bsuite 0.3.5's environment sources
+(``bsuite/environments/*.py``), independently of the JAX code under test.
+Every environment runs eagerly, under ``jax.jit`` and under ``jax.vmap`` (the
+``variant`` fixture).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jit_env
+from jit_env import StepType
+from jit_env.envs import bsuite
+from jit_env.envs.bsuite import (
+    Catch,
+    CatchParams,
+    DeepSea,
+    DeepSeaParams,
+    DiscountingChain,
+    DiscountingChainParams,
+    MemoryChain,
+    MemoryChainParams,
+    SimpleBandit,
+    SimpleBanditParams,
+    UmbrellaChain,
+    UmbrellaChainParams,
+)
+
+# float32 observations such as 1 - t / L are computed in float32 here and in
+# float64 by bsuite's NumPy; they agree to a few ulp.
+RTOL = 1e-6
+
+ENV_CLASSES = {
+    "Catch-bsuite": Catch,
+    "DeepSea-bsuite": DeepSea,
+    "MemoryChain-bsuite": MemoryChain,
+    "UmbrellaChain-bsuite": UmbrellaChain,
+    "DiscountingChain-bsuite": DiscountingChain,
+    "SimpleBandit-bsuite": SimpleBandit,
+}
+ENVS = {env_id: cls() for env_id, cls in ENV_CLASSES.items()}  # shared: jitted once
+DEEP_SEA_6 = DeepSea(size=6)
+MEMORY_CHAIN_4 = MemoryChain(num_bits=4)
+EPISODE_LENGTHS = {  # with default parameters
+    "Catch-bsuite": 9,
+    "DeepSea-bsuite": 8,
+    "MemoryChain-bsuite": 6,
+    "UmbrellaChain-bsuite": 10,
+    "DiscountingChain-bsuite": 100,
+    "SimpleBandit-bsuite": 1,
+}
+
+
+_WRAPPED: dict = {}  # (variant, function) -> wrapped function, shared so each compiles once
+TRACES: dict = {}  # function -> number of times its jitted form was traced
+
+
+def _counted(fn):
+    def traced(*args, **kwargs):
+        TRACES[fn] = TRACES.get(fn, 0) + 1  # Python side effect: runs once per trace
+        return fn(*args, **kwargs)
+
+    return traced
+
+
+@pytest.fixture(params=["eager", "jit", "vmap"])
+def variant(request):
+    """Turns a function into its eager, jitted or vmapped (batch of 2) form.
+
+    The vmapped form stacks every argument twice, maps (under jit, to compile
+    once), and returns element 1, so it must equal the unbatched call.
+    Wrapped functions are memoised on the (shared) bound method, and the
+    jitted ones count their traces: `play` asserts each traced once (the
+    retrace guard, over every episode of every test).
+    """
+    kind = request.param
+
+    def wrap(fn):
+        if kind == "eager":
+            return fn
+        if (kind, fn) not in _WRAPPED:
+            if kind == "jit":
+                _WRAPPED[kind, fn] = jax.jit(_counted(fn))
+            else:
+                vmapped = jax.jit(jax.vmap(fn))
+
+                def batched(*args, **kwargs):
+                    stack = lambda x: jnp.stack([x, x])  # noqa: E731
+                    out = vmapped(*jax.tree.map(stack, args), **jax.tree.map(stack, kwargs))
+                    return jax.tree.map(lambda x: x[1], out)
+
+                _WRAPPED[kind, fn] = batched
+        return _WRAPPED[kind, fn]
+
+    wrap.kind = kind
+    return wrap
+
+
+def play(variant, env, state, actions):
+    """Steps ``env`` from ``state`` with ``actions`` under ``variant``; returns the TimeSteps."""
+    step = variant(env.step)
+    timesteps = []
+    for a in actions:
+        state, ts = step(state, jnp.asarray(a, jnp.int32))
+        timesteps.append(ts)
+    if getattr(variant, "kind", None) == "jit":
+        assert TRACES[env.step] == 1, "the jitted step retraced"
+    return state, timesteps
+
+
+def reset(variant, env, key, options=None):
+    """Resets under ``variant``; checks the FIRST TimeStep (reward 0, discount 1)."""
+    state, ts = variant(env.reset)(key, options=options)
+    assert int(ts.step_type) == StepType.FIRST
+    assert ts.reward.dtype == jnp.float32 and float(ts.reward) == 0.0
+    assert ts.discount.dtype == jnp.float32 and float(ts.discount) == 1.0
+    return state, ts
+
+
+def as_np(timesteps):
+    """Stacks a list of TimeSteps into NumPy arrays (rewards, discounts, step types, obs)."""
+    return (
+        np.array([np.asarray(t.reward) for t in timesteps]),
+        np.array([np.asarray(t.discount) for t in timesteps]),
+        np.array([np.asarray(t.step_type) for t in timesteps]),
+        np.array([np.asarray(t.observation) for t in timesteps]),
+    )
+
+
+def expected_step_types(n):
+    return np.array([StepType.MID] * (n - 1) + [StepType.LAST], np.int8)
+
+
+# --------------------------------------------------------------------- Catch
+
+
+def np_catch(ball_x, actions, rows=10, columns=5):
+    """bsuite's Catch._step in NumPy: boards, rewards, terminations."""
+    paddle_x, ball_y = columns // 2, 0
+    boards, rewards, dones = [], [], []
+    for a in actions:
+        paddle_x = int(np.clip(paddle_x + (-1, 0, 1)[a], 0, columns - 1))
+        ball_y += 1
+        board = np.zeros((rows, columns), np.float32)
+        board[ball_y, ball_x] = 1.0
+        board[rows - 1, paddle_x] = 1.0
+        boards.append(board)
+        done = ball_y == rows - 1
+        rewards.append((1.0 if paddle_x == ball_x else -1.0) if done else 0.0)
+        dones.append(done)
+        if done:
+            break
+    return np.array(boards), np.array(rewards, np.float32), np.array(dones)
+
+
+@pytest.mark.parametrize(
+    "ball_x, actions, final_reward",
+    [
+        (0, [0, 0, 1, 1, 1, 1, 1, 1, 1], 1.0),  # paddle 2 -> 1 -> 0, waits under the ball
+        (0, [2] * 9, -1.0),  # paddle runs right, away from the ball
+        (4, [2, 2, 2, 2, 0, 1, 1, 2, 1], 1.0),  # reaches 4, steps back, returns in time
+        (2, [1] * 9, 1.0),  # ball falls straight onto the centred paddle
+        (3, [0] * 9, -1.0),
+    ],
+)
+def test_catch_hand_worked_episodes(variant, ball_x, actions, final_reward):
+    env = ENVS["Catch-bsuite"]
+    state, first = reset(variant, env, jax.random.key(0))
+    state = state._replace(ball_x=jnp.int32(ball_x))
+    _, timesteps = play(variant, env, state, actions)
+    rewards, discounts, step_types, obs = as_np(timesteps)
+    boards, np_rewards, _ = np_catch(ball_x, actions)
+    np.testing.assert_array_equal(step_types, expected_step_types(9))
+    np.testing.assert_array_equal(rewards, np_rewards)
+    assert rewards[-1] == final_reward and np.all(rewards[:-1] == 0)
+    np.testing.assert_array_equal(discounts, [1.0] * 8 + [0.0])
+    np.testing.assert_array_equal(obs, boards)
+    assert rewards.dtype == np.float32 and discounts.dtype == np.float32
+
+
+def test_catch_reset_distribution():
+    env = ENVS["Catch-bsuite"]
+    states, ts = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.key(1), 200))
+    ball_x = np.asarray(states.ball_x)
+    assert set(ball_x.tolist()) == {0, 1, 2, 3, 4}  # uniform over 5 columns: 200 draws hit all
+    assert np.all(np.asarray(states.paddle_x) == 2) and np.all(np.asarray(states.ball_y) == 0)
+    obs = np.asarray(ts.observation)
+    np.testing.assert_array_equal(obs[np.arange(200), 0, ball_x], 1.0)
+    np.testing.assert_array_equal(obs[:, 9, 2], 1.0)
+    np.testing.assert_array_equal(obs.sum(axis=(1, 2)), 2.0)
+    assert np.all(np.asarray(ts.step_type) == StepType.FIRST)
+
+
+def test_catch_other_board_size():
+    env = Catch(rows=4, columns=3)
+    state, _ = env.reset(jax.random.key(0))
+    state = state._replace(ball_x=jnp.int32(0))
+    _, timesteps = play(lambda f: f, env, state, [0, 1, 1])
+    rewards, _, step_types, obs = as_np(timesteps)
+    np.testing.assert_array_equal(obs, np_catch(0, [0, 1, 1], rows=4, columns=3)[0])
+    np.testing.assert_array_equal(rewards, [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(step_types, expected_step_types(3))
+
+
+# ------------------------------------------------------------------- DeepSea
+
+
+def np_deep_sea(mapping, actions, size, move_cost=0.01):
+    """bsuite's deterministic DeepSea._step in NumPy."""
+    row = column = 0
+    rewards, observations, bad = [], [], False
+    for a in actions:
+        reward = 0.0
+        right = a == mapping[row, column]
+        if column == size - 1 and right:
+            reward += 1.0
+        if right:
+            column = min(column + 1, size - 1)
+            reward -= move_cost / size
+        else:
+            bad = bad or row == column
+            column = max(column - 1, 0)
+        row += 1
+        obs = np.zeros((size, size), np.float32)
+        if row < size:
+            obs[row, column] = 1.0
+        rewards.append(reward)
+        observations.append(obs)
+    return np.array(rewards, np.float32), np.array(observations), bad
+
+
+def test_deep_sea_all_right_earns_the_treasure(variant):
+    env = ENVS["DeepSea-bsuite"]
+    options = DeepSeaParams(randomize_actions=False)
+    state, _ = reset(variant, env, jax.random.key(0), options)
+    state, timesteps = play(variant, env, state, [1] * 8)
+    rewards, discounts, step_types, obs = as_np(timesteps)
+    np.testing.assert_allclose(rewards, [-0.01 / 8] * 7 + [1 - 0.01 / 8], rtol=RTOL)
+    np.testing.assert_allclose(rewards.sum(), 0.99, rtol=1e-5)  # bsuite's optimal return
+    np.testing.assert_array_equal(step_types, expected_step_types(8))
+    np.testing.assert_array_equal(discounts, [1.0] * 7 + [0.0])
+    for k in range(7):  # the diver walks down the diagonal
+        assert obs[k, k + 1, k + 1] == 1.0 and obs[k].sum() == 1.0
+    np.testing.assert_array_equal(obs[-1], 0.0)  # null observation at the end
+    assert not bool(state.bad_episode)
+
+
+def test_deep_sea_against_numpy_with_random_mapping(variant):
+    env = DEEP_SEA_6
+    options = DeepSeaParams(unscaled_move_cost=0.3, mapping_seed=5)
+    state, _ = reset(variant, env, jax.random.key(3), options)
+    mapping = np.asarray(state.action_mapping)
+    assert 0 < mapping.sum() < 36  # a real Bernoulli(0.5) mapping, not all ones
+    actions = np.random.default_rng(0).integers(0, 2, size=6)
+    state, timesteps = play(variant, env, state, actions)
+    rewards, _, step_types, obs = as_np(timesteps)
+    np_rewards, np_obs, bad = np_deep_sea(mapping, actions, 6, move_cost=0.3)
+    np.testing.assert_allclose(rewards, np_rewards, rtol=RTOL)
+    np.testing.assert_array_equal(obs, np_obs)
+    np.testing.assert_array_equal(step_types, expected_step_types(6))
+    assert bool(state.bad_episode) == bad
+
+
+def test_deep_sea_optimal_policy_follows_the_mapping():
+    env = DeepSea(size=5)
+    state, _ = env.reset(jax.random.key(0))
+    total = 0.0
+    for _ in range(5):
+        right = state.action_mapping[state.row, state.column]
+        state, ts = env.step(state, right)
+        total += float(ts.reward)
+    np.testing.assert_allclose(total, 0.99, rtol=1e-5)
+
+
+def test_deep_sea_mapping_is_fixed_per_seed():
+    env = ENVS["DeepSea-bsuite"]
+    a, _ = env.reset(jax.random.key(0))
+    b, _ = env.reset(jax.random.key(1))
+    c, _ = env.reset(jax.random.key(0), options=DeepSeaParams(mapping_seed=1))
+    np.testing.assert_array_equal(a.action_mapping, b.action_mapping)  # same env, new episode
+    assert np.any(np.asarray(a.action_mapping) != np.asarray(c.action_mapping))
+
+
+def test_deep_sea_stochastic_moves_fail_with_probability_one_over_n():
+    env = DeepSea(size=8, deterministic=False)
+    options = DeepSeaParams(randomize_actions=False)
+    keys = jax.random.split(jax.random.key(0), 4000)
+    states, _ = jax.jit(jax.vmap(lambda k: env.reset(k, options=options)))(keys)
+    new, ts = jax.jit(jax.vmap(env.step))(states, jnp.ones(4000, jnp.int32))
+    stayed = np.mean(np.asarray(new.column) == 0)
+    # Binomial(4000, 1/8): std 0.0052; 5 std keeps this from flaking for a fixed seed.
+    assert abs(stayed - 1 / 8) < 0.026
+    # Row 0 is not a corner of the last row: no noise, only the move cost.
+    np.testing.assert_allclose(np.asarray(ts.reward), -0.01 / 8, rtol=RTOL)
+    assert np.all(np.asarray(jax.random.key_data(new.key)) != np.asarray(jax.random.key_data(states.key)))
+
+
+def test_deep_sea_stochastic_corner_noise():
+    env = DeepSea(size=3, deterministic=False)
+    options = DeepSeaParams(randomize_actions=False)
+    state, _ = env.reset(jax.random.key(0), options=options)
+    state = state._replace(row=jnp.int32(2), column=jnp.int32(0))  # bottom-left corner
+    keys = jax.random.split(jax.random.key(1), 2000)
+    rewards = jax.jit(jax.vmap(lambda k: env.step(state._replace(key=k), jnp.int32(0))[1].reward))(keys)
+    rewards = np.asarray(rewards)
+    # N(0, 1) noise: mean within 5 std of the mean (0.11) and std near 1.
+    assert abs(rewards.mean()) < 0.12 and 0.9 < rewards.std() < 1.1
+
+
+# --------------------------------------------------------------- MemoryChain
+
+
+def np_memory_chain(context, query, actions, memory_length):
+    """bsuite's MemoryChain._step in NumPy (observation before the increment)."""
+    num_bits = len(context)
+    t, observations, rewards = 0, [], []
+
+    def observe(t):
+        obs = np.zeros((1, num_bits + 2), np.float32)
+        obs[0, 0] = 1 - t / memory_length
+        if t == memory_length - 1:
+            obs[0, 1] = query
+        if t == 0:
+            obs[0, 2:] = 2 * np.asarray(context) - 1
+        return obs
+
+    first = observe(0)
+    for a in actions:
+        observations.append(observe(t))
+        t += 1
+        rewards.append(0.0 if t - 1 < memory_length else (1.0 if a == context[query] else -1.0))
+    return first, np.array(observations), np.array(rewards, np.float32)
+
+
+@pytest.mark.parametrize("final_action, final_reward", [(1, 1.0), (0, -1.0)])
+def test_memory_chain_hand_worked(variant, final_action, final_reward):
+    env = ENVS["MemoryChain-bsuite"]
+    options = MemoryChainParams(memory_length=3)
+    state, first = reset(variant, env, jax.random.key(0), options)
+    state = state._replace(context=jnp.array([1], jnp.int32), query=jnp.int32(0))
+    _, timesteps = play(variant, env, state, [0, 0, 0, final_action])
+    rewards, discounts, step_types, obs = as_np(timesteps)
+    np.testing.assert_array_equal(step_types, expected_step_types(4))  # memory_length + 1
+    np.testing.assert_array_equal(rewards, [0.0, 0.0, 0.0, final_reward])
+    np.testing.assert_array_equal(discounts, [1.0, 1.0, 1.0, 0.0])
+    expected = [[1, 0, 1], [2 / 3, 0, 0], [1 / 3, 0, 0], [0, 0, 0]]
+    np.testing.assert_allclose(obs[:, 0], np.array(expected, np.float32), rtol=RTOL)
+
+
+def test_memory_chain_against_numpy_several_bits(variant):
+    env = MEMORY_CHAIN_4
+    options = MemoryChainParams(memory_length=4)
+    state, first = reset(variant, env, jax.random.key(2), options)
+    context, query = [1, 0, 0, 1], 2
+    state = state._replace(context=jnp.array(context, jnp.int32), query=jnp.int32(query))
+    actions = [1, 0, 1, 1, 0]
+    _, timesteps = play(variant, env, state, actions)
+    rewards, _, step_types, obs = as_np(timesteps)
+    np_first, np_obs, np_rewards = np_memory_chain(context, query, actions, 4)
+    np.testing.assert_allclose(obs, np_obs, rtol=RTOL)
+    np.testing.assert_array_equal(rewards, np_rewards)
+    assert obs[3, 0, 1] == query  # the query is shown on step memory_length
+    np.testing.assert_array_equal(step_types, expected_step_types(5))
+
+
+def test_memory_chain_reset_observation_shows_context():
+    env = MemoryChain(num_bits=3)
+    state, ts = env.reset(jax.random.key(4))
+    context = np.asarray(state.context)
+    np.testing.assert_array_equal(np.asarray(ts.observation)[0, 2:], 2 * context - 1)
+    assert np.asarray(ts.observation)[0, 0] == 1.0 and 0 <= int(state.query) < 3
+
+
+# -------------------------------------------------------------- UmbrellaChain
+
+
+@pytest.mark.parametrize("need, first_action, final_reward", [(1, 1, 1.0), (0, 1, -1.0), (0, 0, 1.0)])
+def test_umbrella_chain_hand_worked(variant, need, first_action, final_reward):
+    env = ENVS["UmbrellaChain-bsuite"]
+    options = UmbrellaChainParams(chain_length=5)
+    state, _ = reset(variant, env, jax.random.key(0), options)
+    state = state._replace(need_umbrella=jnp.int32(need))
+    # Only the first action matters; later ones try to undo it.
+    actions = [first_action] + [1 - first_action] * 4
+    _, timesteps = play(variant, env, state, actions)
+    rewards, discounts, step_types, obs = as_np(timesteps)
+    np.testing.assert_array_equal(step_types, expected_step_types(5))
+    assert rewards[-1] == final_reward
+    assert set(rewards[:-1].tolist()) <= {-1.0, 1.0}  # pure noise rewards
+    np.testing.assert_array_equal(discounts, [1.0] * 4 + [0.0])
+    np.testing.assert_array_equal(obs[:, 0, 0], need)
+    np.testing.assert_array_equal(obs[:, 0, 1], first_action)
+    np.testing.assert_allclose(obs[:, 0, 2], [0.8, 0.6, 0.4, 0.2, 0.0], rtol=RTOL, atol=1e-7)
+
+
+def test_umbrella_chain_noise_and_distractors_come_from_the_key():
+    env = UmbrellaChain(n_distractor=4)
+    assert env.observation_spec().shape == (1, 7)
+    runs = []
+    for seed in (0, 1):
+        state, _ = env.reset(jax.random.key(seed))
+        _, timesteps = play(lambda f: f, env, state, [0] * 10)
+        runs.append(as_np(timesteps))
+    rewards0, _, _, obs0 = runs[0]
+    rewards1, _, _, obs1 = runs[1]
+    assert set(np.unique(obs0[:, 0, 3:]).tolist()) == {0.0, 1.0}
+    assert np.any(obs0[:, 0, 3:] != obs1[:, 0, 3:]) and np.any(rewards0[:-1] != rewards1[:-1])
+
+
+# ------------------------------------------------------------ DiscountingChain
+
+
+def test_discounting_chain_hand_worked(variant):
+    env = ENVS["DiscountingChain-bsuite"]
+    state, first = reset(variant, env, jax.random.key(0))
+    np.testing.assert_array_equal(first.observation, [[-1.0, 0.0]])
+    _, timesteps = play(variant, env, state, [2] + [0] * 9)  # chain 2 pays at step 10
+    rewards, discounts, step_types, obs = as_np(timesteps)
+    np.testing.assert_array_equal(rewards, [0.0] * 9 + [1.0])
+    np.testing.assert_array_equal(step_types, [StepType.MID] * 10)
+    np.testing.assert_allclose(obs[:, 0], [[2.0, t / 100] for t in range(1, 11)], rtol=RTOL)
+
+
+@pytest.mark.parametrize("mapping_seed", [0, 7])
+def test_discounting_chain_full_episodes(mapping_seed):
+    env = ENVS["DiscountingChain-bsuite"]
+    options = DiscountingChainParams(mapping_seed=mapping_seed)
+
+    @jax.jit
+    def episode(first_action):
+        state, _ = env.reset(jax.random.key(0), options=options)
+        actions = jnp.concatenate([first_action[None], jnp.full(99, 4, jnp.int32)])
+        return jax.lax.scan(lambda s, a: env.step(s, a), state, actions)[1]
+
+    for chain, at in enumerate((1, 3, 10, 30, 100)):
+        ts = episode(jnp.int32(chain))
+        expected = np.zeros(100, np.float32)
+        expected[at - 1] = 1.1 if chain == mapping_seed % 5 else 1.0
+        np.testing.assert_array_equal(np.asarray(ts.reward), expected)
+        np.testing.assert_array_equal(np.asarray(ts.step_type), expected_step_types(100))
+        assert float(ts.discount[-1]) == 0.0
+
+
+# --------------------------------------------------------------- SimpleBandit
+
+
+def test_simple_bandit(variant):
+    env = ENVS["SimpleBandit-bsuite"]
+    state, first = reset(variant, env, jax.random.key(0))
+    arms = np.asarray(state.arm_rewards)
+    np.testing.assert_allclose(np.sort(arms), np.linspace(0, 1, 11), rtol=RTOL, atol=1e-7)
+    for arm in (0, 5, 10):
+        _, (ts,) = play(variant, env, state, [arm])
+        assert float(ts.reward) == arms[arm] and int(ts.step_type) == StepType.LAST
+        assert float(ts.discount) == 0.0
+        np.testing.assert_array_equal(ts.observation, [[1.0]])
+
+
+def test_simple_bandit_arms_fixed_per_seed():
+    env = ENVS["SimpleBandit-bsuite"]
+    a, _ = env.reset(jax.random.key(0))
+    b, _ = env.reset(jax.random.key(1))
+    c, _ = env.reset(jax.random.key(0), options=SimpleBanditParams(mapping_seed=3))
+    np.testing.assert_array_equal(a.arm_rewards, b.arm_rewards)
+    assert np.any(np.asarray(a.arm_rewards) != np.asarray(c.arm_rewards))
+
+
+# ----------------------------------------------------------- all environments
+
+
+@pytest.fixture(params=sorted(ENV_CLASSES))
+def env_id(request):
+    return request.param
+
+
+def test_registered_and_made(env_id):
+    assert env_id in jit_env.envs.registered_ids()
+    env = jit_env.envs.make(env_id)
+    assert isinstance(env.unwrapped, ENV_CLASSES[env_id])
+
+
+def test_specs(env_id):
+    env = ENVS[env_id]
+    obs_spec, action_spec = env.observation_spec(), env.action_spec()
+    assert obs_spec.dtype == jnp.float32 and action_spec.dtype == jnp.int32
+    assert isinstance(action_spec, jit_env.specs.DiscreteArray)
+    state, ts = env.reset(jax.random.key(0))
+    assert ts.observation.shape == obs_spec.shape
+    assert bool(obs_spec.contains(ts.observation))
+    state, ts = env.step(state, action_spec.sample(jax.random.key(1)))
+    assert bool(obs_spec.contains(ts.observation))
+    assert bool(env.reward_spec().contains(ts.reward))
+    assert bool(env.discount_spec().contains(ts.discount))
+
+
+def test_deterministic_steps_keep_the_key(env_id):
+    env = ENVS[env_id]
+    state, _ = env.reset(jax.random.key(0))
+    new, _ = env.step(state, jnp.int32(1))
+    same = np.array_equal(jax.random.key_data(new.key), jax.random.key_data(state.key))
+    assert same == (env_id != "UmbrellaChain-bsuite")  # only its steps are random
+
+
+@pytest.mark.parametrize("impl", ["unsafe_rbg", "legacy"])
+@pytest.mark.parametrize("env_id", ["Catch-bsuite", "UmbrellaChain-bsuite"])  # they split keys
+def test_key_implementations(env_id, impl):
+    """Keys keep their implementation through reset and step (check_env's `key_impls`
+    covers every environment and implementation for exceptions)."""
+    env = ENVS[env_id]
+    key = jax.random.PRNGKey(0) if impl == "legacy" else jax.random.key(0, impl=impl)
+    state, _ = env.reset(key)
+    state, ts = env.step(state, jnp.int32(1))
+    assert int(ts.step_type) == StepType.MID
+    assert state.key.dtype == key.dtype and state.key.shape == key.shape
+
+
+def test_render(env_id):
+    """render is eager, jittable and vmappable: jit(vmap(render)) equals eager per state."""
+    env = ENVS[env_id]
+    singles = [env.reset(jax.random.key(seed))[0] for seed in (0, 1)]
+    images = jax.jit(jax.vmap(env.render))(jax.tree.map(lambda *x: jnp.stack(x), *singles))
+    for i, state in enumerate(singles):
+        image = env.render(state)
+        assert image.dtype == jnp.uint8 and image.ndim == 3 and image.shape[-1] == 3
+        np.testing.assert_array_equal(images[i], image)
+        assert np.asarray(image).max() > 0  # something is drawn
+
+
+def test_render_shows_the_state():
+    env = ENVS["Catch-bsuite"]
+    state, _ = env.reset(jax.random.key(0))
+    moved, _ = env.step(state, jnp.int32(0))
+    assert np.any(np.asarray(env.render(state)) != np.asarray(env.render(moved)))
+
+
+DOMAIN_RANDOMISATION = {
+    # env id: (two different parameter sets, actions)
+    "Catch-bsuite": (CatchParams(1.0, -1.0), CatchParams(3.0, -5.0), [1] * 9),
+    "DeepSea-bsuite": (DeepSeaParams(mapping_seed=0), DeepSeaParams(0.5, True, 9), [1] * 8),
+    "MemoryChain-bsuite": (MemoryChainParams(2), MemoryChainParams(4), [1] * 5),
+    "UmbrellaChain-bsuite": (UmbrellaChainParams(3), UmbrellaChainParams(6), [1] * 6),
+    "DiscountingChain-bsuite": (DiscountingChainParams(0), DiscountingChainParams(1), [1] * 4),
+    "SimpleBandit-bsuite": (SimpleBanditParams(0), SimpleBanditParams(1), [4]),
+}
+
+
+def test_domain_randomisation(env_id):
+    """A vmapped batch of params steps differently, each element as its single-env run."""
+    env = ENVS[env_id]
+    p0, p1, actions = DOMAIN_RANDOMISATION[env_id]
+    actions = jnp.asarray(actions, jnp.int32)
+    batch = jax.tree.map(lambda a, b: jnp.stack([jnp.asarray(a), jnp.asarray(b)]), p0, p1)
+
+    def run(params):  # one compiled scan for the whole batch
+        state, first = env.reset(jax.random.key(3), options=params)
+        state, timesteps = jax.lax.scan(env.step, state, actions)
+        return state, first, timesteps
+
+    b_state, b_first, b_ts = jax.jit(jax.vmap(run))(batch)
+    assert np.asarray(b_state.params[0]).shape == (2,)  # params travel in the state
+    singles = []
+    for i, params in enumerate((p0, p1)):  # unbatched runs
+        state, first = env.reset(jax.random.key(3), options=params)
+        rewards, observations = [], []
+        for a in actions:
+            state, ts = env.step(state, a)
+            rewards.append(float(ts.reward))
+            observations.append(np.asarray(ts.observation))
+        np.testing.assert_allclose(np.asarray(b_ts.reward[i]), rewards, rtol=RTOL)
+        np.testing.assert_allclose(np.asarray(b_ts.observation[i]), observations, rtol=RTOL)
+        np.testing.assert_array_equal(np.asarray(b_first.observation[i]), first.observation)
+        singles.append((np.array(rewards), np.array(observations)))
+    differ = np.any(singles[0][0] != singles[1][0]) or np.any(singles[0][1] != singles[1][1])
+    assert differ, "the two parameter sets should give different episodes"
+
+
+def test_bad_inputs():
+    env = ENVS["Catch-bsuite"]
+    state, _ = env.reset(jax.random.key(0))
+    with pytest.raises(ValueError, match="`action` must have shape"):
+        env.step(state, jnp.zeros(2, jnp.int32))
+    with pytest.raises(TypeError, match="integer dtype"):
+        env.step(state, jnp.float32(1))
+    with pytest.raises(TypeError, match="`options` must be None or a CatchParams"):
+        env.reset(jax.random.key(0), options=DeepSeaParams())
+    with pytest.raises(TypeError, match="options.mapping_seed"):
+        DeepSea().reset(jax.random.key(0), options=DeepSeaParams(mapping_seed=1.5))
+    with pytest.raises(ValueError, match="options.memory_length` must be a scalar"):
+        MemoryChain().reset(jax.random.key(0), options=MemoryChainParams(jnp.ones(2, jnp.int32)))
+    with pytest.raises(ValueError, match="`rows` must be an integer >= 2"):
+        Catch(rows=1)
+    with pytest.raises(ValueError, match="`size`"):
+        DeepSea(size=0)
+    with pytest.raises(ValueError, match="`num_bits`"):
+        MemoryChain(num_bits=0)
+    with pytest.raises(ValueError, match="`n_distractor`"):
+        UmbrellaChain(n_distractor=-1)
+
+
+def test_all_is_sorted_and_public():
+    public = {
+        name
+        for name, value in vars(bsuite).items()
+        if not name.startswith("_") and not inspect.ismodule(value) and name != "register"
+        and name != "annotations"
+    }
+    assert bsuite.__all__ == sorted(bsuite.__all__)
+    assert set(bsuite.__all__) == public

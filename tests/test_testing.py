@@ -1,0 +1,405 @@
+"""Tests of `jit_env.testing`: every registered environment passes `check_env`,
+and deliberately broken environments each fail the check they break, with
+the expected message.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jit_env
+import jit_env.envs
+from jit_env import specs, testing
+
+NUM_STEPS = 12  # enough for two 5-step Walk episodes; keeps the suite fast
+
+
+# ------------------------------------------------------------------ a valid env
+
+
+class WalkState(NamedTuple):
+    key: jax.Array
+    t: jax.Array
+    position: jax.Array
+
+
+class Walk(jit_env.Environment):
+    """A valid 5-step walk: position moves by +-1; reward = new position; random start."""
+
+    length = 5
+
+    def __init__(self, *, renderer=None):
+        super().__init__(renderer=renderer)
+
+    def _observe(self, state):
+        return jnp.stack([state.position, state.t.astype(jnp.float32) / self.length])
+
+    def reset(self, key, *, options=None):
+        key, start_key = jax.random.split(key)
+        position = jax.random.uniform(start_key, (), jnp.float32, -1.0, 1.0)
+        state = WalkState(key, jnp.zeros((), jnp.int32), position)
+        return state, jit_env.restart(self._observe(state))
+
+    def _timestep(self, state, reward):
+        obs = self._observe(state)
+        last = jit_env.termination(reward, obs)
+        mid = jit_env.transition(reward, obs)
+        return jax.tree.map(lambda a, b: jnp.where(state.t >= self.length, a, b), last, mid)
+
+    def step(self, state, action):
+        position = state.position + 2.0 * action.astype(jnp.float32) - 1.0
+        state = WalkState(state.key, state.t + 1, position)
+        return state, self._timestep(state, position)
+
+    def observation_spec(self):
+        return specs.Array((2,), jnp.float32, name="observation")
+
+    def action_spec(self):
+        return specs.DiscreteArray(2, dtype=jnp.int32, name="action")
+
+    def reward_spec(self):
+        return specs.Array((), jnp.float32, name="reward")
+
+    def discount_spec(self):
+        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
+
+
+def _image(state):
+    return jnp.zeros((4, 6, 3), jnp.uint8) + state.t.astype(jnp.uint8)
+
+
+# ---------------------------------------------------------- broken variants
+
+
+class Impure(Walk):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def step(self, state, action):
+        self.calls += 1  # Python state: eager calls see it, jit bakes it in
+        state, ts = super().step(state, action)
+        return state, ts.replace(reward=ts.reward + self.calls)
+
+
+class WrongDtype(Walk):
+    def _observe(self, state):
+        return super()._observe(state).astype(jnp.int32)
+
+
+class WrongShape(Walk):
+    def _observe(self, state):
+        return jnp.concatenate([super()._observe(state), jnp.zeros(1, jnp.float32)])
+
+
+class IllegalStepType(Walk):
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+        return state, jit_env.restart(ts.observation)  # FIRST in the middle of an episode
+
+
+class ResetMid(Walk):
+    def reset(self, key, *, options=None):
+        state, ts = super().reset(key)
+        return state, jit_env.transition(jnp.float32(0), ts.observation)
+
+
+class DiscountTwo(Walk):
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+        return state, ts.replace(discount=jnp.float32(2.0))
+
+
+class NanReward(Walk):
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+        return state, ts.replace(reward=jnp.where(state.t == 3, jnp.nan, ts.reward))
+
+
+class HistoryState(NamedTuple):
+    key: jax.Array
+    t: jax.Array
+    position: jax.Array
+    history: jax.Array
+
+
+class Retracing(Walk):
+    """Appends to a history array: the state's shape grows every step."""
+
+    def reset(self, key, *, options=None):
+        state, ts = super().reset(key)
+        return HistoryState(*state, history=jnp.zeros((0,), jnp.float32)), ts
+
+    def step(self, state, action):
+        walk, ts = super().step(WalkState(*state[:3]), action)
+        history = jnp.concatenate([state.history, walk.position[None]])
+        return HistoryState(*walk, history=history), ts
+
+
+class StructureMismatch(Walk):
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+        return state, ts.replace(extras={"info": state.t})
+
+
+class KeylessState(NamedTuple):
+    t: jax.Array
+    position: jax.Array
+
+
+class NoKey(Walk):
+    def reset(self, key, *, options=None):
+        state, ts = super().reset(key)
+        return KeylessState(state.t, state.position), ts
+
+    def step(self, state, action):
+        walk, ts = super().step(WalkState(None, *state), action)
+        return KeylessState(walk.t, walk.position), ts
+
+
+class BadRender(Walk):
+    def __init__(self):
+        super().__init__(renderer=lambda state: jnp.zeros((4, 4, 3), jnp.float32))
+
+
+class JitDiffers(Walk):
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+        try:
+            np.asarray(state.t)
+            traced = False
+        except jax.errors.TracerArrayConversionError:
+            traced = True
+        return state, ts.replace(reward=ts.reward + (1.0 if traced else 0.0))
+
+
+@jax.custom_batching.custom_vmap
+def _plus_one_when_batched(x):
+    return x
+
+
+@_plus_one_when_batched.def_vmap
+def _plus_one_rule(axis_size, in_batched, x):
+    del axis_size
+    return x + 1.0, in_batched[0]
+
+
+class VmapDiffers(Walk):
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+        return state, ts.replace(reward=_plus_one_when_batched(ts.reward))
+
+
+class RawKeyOnly(Walk):
+    def reset(self, key, *, options=None):
+        if jnp.shape(key) != (2,):
+            raise TypeError(f"expects a raw uint32[2] key, got shape {jnp.shape(key)}")
+        return super().reset(key)
+
+
+class WrongReturn(Walk):
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+        return state, ts, {}
+
+
+class ResetRaises(Walk):
+    def reset(self, key, *, options=None):
+        raise ValueError("boom")
+
+
+BROKEN = [
+    # (env, check_env kwargs, check that must fail, message fragment)
+    (Impure, {}, "purity", "called twice with the same inputs gave different outputs"),
+    (Impure, {}, "purity", "changed the environment's Python attributes ['calls']"),
+    (Impure, {}, "jit_equals_eager", "jitted and eager step"),
+    (WrongDtype, {}, "specs", "observation does not conform to observation_spec()"),
+    (WrongShape, {}, "specs", "observation does not conform to observation_spec()"),
+    (IllegalStepType, {}, "step_types", "step returned FIRST after FIRST"),
+    (ResetMid, {}, "step_types", "reset returned step_type ['MID'], expected FIRST"),
+    (DiscountTwo, {}, "discount_range", "discount 2.0 is outside [0, 1]"),
+    (NanReward, {}, "finite", "timestep.reward is not finite: [nan]"),
+    (Retracing, {}, "single_trace", "the jitted step was traced"),
+    (Retracing, {}, "single_trace", "first change between calls: inputs[0].history: float32[0] vs float32[1]"),
+    (Retracing, {}, "scan_safe", "(state, timestep)[0].history: float32[0] vs float32[1]"),
+    (StructureMismatch, {}, "scan_safe", "only in the second: ['(state, timestep)[1].extras.info']"),
+    (NoKey, {}, "state_key", "the state carries no PRNG key"),
+    (BadRender, {}, "render", "render returned dtype float32, expected uint8"),
+    (JitDiffers, {}, "jit_equals_eager", "jitted and eager step (call 0) differ (jitted vs eager): "),
+    (VmapDiffers, {}, "vmap_equals_loop", "vmapped step 1 of batch element 0 differs"),
+    (RawKeyOnly, {"key": jax.random.PRNGKey(0)}, "key_impls", "typed threefry2x32 key raised"),
+    (WrongReturn, {}, "returns", "step must return (state, TimeStep), returned a tuple of 3"),
+    (ResetRaises, {}, "returns", "reset raised ValueError: boom"),
+    (ResetRaises, {}, "specs", "not checked: the rollout failed"),
+]
+
+
+@pytest.fixture(scope="module")
+def reports():
+    """check_env reports of the broken environments, computed once each."""
+    cache = {}
+
+    def get(env_cls, kwargs):
+        name = (env_cls.__name__, tuple(sorted(kwargs)))
+        if name not in cache:
+            cache[name] = testing.check_env(
+                env_cls(), num_steps=NUM_STEPS, raise_on_failure=False, **kwargs
+            )
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize(
+    "env_cls, kwargs, check, fragment", BROKEN, ids=[f"{b[0].__name__}-{b[2]}" for b in BROKEN]
+)
+def test_broken_environment_fails_its_check(reports, env_cls, kwargs, check, fragment):
+    report = reports(env_cls, kwargs)
+    assert not report.ok
+    messages = report.failures.get(check, ())
+    assert any(fragment in m for m in messages), f"{check}: {messages}\n\nfull report:\n{report}"
+
+
+EXPECTED_FAILURES = {  # every check each broken env fails: nothing more, nothing less
+    Impure: {"purity", "jit_equals_eager", "vmap_equals_loop"},
+    WrongDtype: {"specs"},
+    WrongShape: {"specs"},
+    IllegalStepType: {"step_types"},
+    ResetMid: {"step_types"},
+    DiscountTwo: {"specs", "discount_range"},
+    NanReward: {"finite"},
+    Retracing: {"single_trace", "scan_safe"},
+    StructureMismatch: {"scan_safe"},  # extras are outputs only: no retrace
+    NoKey: {"state_key"},
+    BadRender: {"render"},
+    JitDiffers: {"jit_equals_eager", "vmap_equals_loop"},  # eager vmap traces too
+    VmapDiffers: {"vmap_equals_loop"},
+}
+
+
+@pytest.mark.parametrize("env_cls", list(EXPECTED_FAILURES), ids=lambda c: c.__name__)
+def test_broken_environment_fails_only_what_it_breaks(reports, env_cls):
+    report = reports(env_cls, {})
+    assert set(report.failures) == EXPECTED_FAILURES[env_cls], str(report)
+
+
+def test_valid_environment_passes_and_reports():
+    report = testing.check_env(Walk(renderer=_image), num_steps=NUM_STEPS)
+    assert report.ok and report.failures == {} and report.skipped == {}
+    assert report.passed == testing.CHECKS
+    assert "all 13 checks passed" in str(report)
+
+
+def test_missing_renderer_is_skipped():
+    report = testing.check_env(Walk(), num_steps=3, checks=["render", "returns"])
+    assert report.ok and report.checks == ("returns", "render")
+    assert "render is not implemented" in report.skipped["render"]
+    assert report.passed == ("returns",)
+
+
+def test_raise_on_failure_lists_every_failed_check():
+    with pytest.raises(testing.EnvCheckError) as info:
+        testing.check_env(DiscountTwo(), num_steps=NUM_STEPS, checks=["specs", "discount_range"])
+    assert isinstance(info.value, AssertionError)
+    text = str(info.value)
+    assert "2 check(s) failed" in text and "[specs]" in text and "[discount_range]" in text
+    assert set(info.value.report.failures) == {"specs", "discount_range"}
+
+
+def test_messages_are_capped(reports):
+    messages = reports(DiscountTwo, {}).failures["discount_range"]  # wrong on all 12 steps
+    assert len(messages) == 6 and messages[-1] == "... and 7 more"
+
+
+def test_auto_reset_mode_accepts_first_after_last():
+    class AutoWalk(Walk):
+        def step(self, state, action):
+            new, ts = super().step(state, action)
+            fresh, first = self.reset(state.key)
+            done = ts.last()
+            state = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, new)
+            return state, ts.replace(step_type=jnp.where(done, first.step_type, ts.step_type))
+
+    report = testing.check_env(
+        AutoWalk(), num_steps=NUM_STEPS, checks=["step_types"], raise_on_failure=False
+    )
+    assert "step returned FIRST after MID" in report.failures["step_types"][0]
+    assert testing.check_env(AutoWalk(), num_steps=NUM_STEPS, checks=["step_types"],
+                             auto_reset=True).ok
+
+
+def test_argument_errors():
+    with pytest.raises(TypeError, match="`env` must be a jit_env.Environment"):
+        testing.check_env(object())
+    with pytest.raises(ValueError, match="`num_steps` must be an int >= 1"):
+        testing.check_env(Walk(), num_steps=0)
+    with pytest.raises(ValueError, match="`batch_size`"):
+        testing.check_env(Walk(), batch_size=0)
+    with pytest.raises(ValueError, match=r"unknown names \['nope'\]"):
+        testing.check_env(Walk(), checks=["nope"])
+    with pytest.raises(TypeError, match="`key` must be an int seed or a PRNG key"):
+        testing.check_env(Walk(), key="seed")
+
+
+@pytest.mark.parametrize("key", [jax.random.key(7, impl="rbg"), jax.random.PRNGKey(7)],
+                         ids=["rbg", "legacy"])
+def test_key_forms(key):
+    report = testing.check_env(Walk(), key=key, num_steps=2, checks=["returns", "single_trace"])
+    assert report.ok and report.passed == ("returns", "single_trace")
+
+
+# ----------------------------------------------------------- the pytest mixin
+
+
+class TestWalkConformance(testing.EnvironmentTestMixin):
+    """The mixin as environment authors use it: one test per check."""
+
+    check_env_kwargs = {"num_steps": NUM_STEPS}
+
+    def make_env(self):
+        return Walk(renderer=_image)
+
+
+class _DiscountTwoSuite(testing.EnvironmentTestMixin):  # not collected: no Test prefix
+    check_env_kwargs = {"num_steps": NUM_STEPS}
+
+    def make_env(self):
+        return DiscountTwo()
+
+
+def test_mixin_fails_the_broken_check_only():
+    suite = _DiscountTwoSuite()
+    with pytest.raises(AssertionError, match=r"check_env\[discount_range\] failed"):
+        suite.test_discount_range()
+    suite.test_finite()  # passes
+    suite.test_purity()
+    assert _DiscountTwoSuite.__dict__["_jit_env_check_report"] is suite.check_env_report()
+    check_methods = {m[len("test_"):] for m in dir(suite) if m.startswith("test_")}
+    assert check_methods == set(testing.CHECKS)
+
+
+def test_mixin_without_make_env():
+    with pytest.raises(NotImplementedError, match="override make_env"):
+        testing.EnvironmentTestMixin().make_env()
+
+
+# ----------------------------------------- every registered environment passes
+
+
+@pytest.mark.parametrize("env_id", sorted(jit_env.envs.registered_ids()))
+def test_registered_environment_passes_check_env(env_id):
+    env = jit_env.envs.make(env_id)
+    report = testing.check_env(env, key=1, num_steps=24)
+    assert report.ok, str(report)
+    assert "render" not in report.skipped, "every registered environment renders"
+
+
+def test_all_is_sorted_and_public():
+    public = {"CHECKS", "CheckReport", "EnvCheckError", "EnvironmentTestMixin", "check_env"}
+    assert testing.__all__ == sorted(testing.__all__)
+    assert set(testing.__all__) == public
