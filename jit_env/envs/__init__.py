@@ -1,0 +1,63 @@
+"""Reference environments and the registry behind `jit_env.make`.
+
+``jit_env.make("CartPole-v1")`` builds a registered environment (wrapped in a
+`jit_env.wrappers.TimeLimit` with its registered episode limit);
+`registered_ids` lists them; `register` adds one. Importing this package
+registers the classic-control environments (`jit_env.envs.classic_control`)
+and, where present, the bsuite ones (`jit_env.envs.bsuite`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from jit_env.envs import classic_control
+from jit_env.envs._registry import EnvSpec, make, register, registered_ids, spec
+from jit_env.envs._rendering import render_video
+from jit_env.envs.classic_control import (
+    Acrobot,
+    AcrobotParams,
+    AcrobotState,
+    CartPole,
+    CartPoleParams,
+    CartPolePOMDP,
+    CartPoleState,
+    MountainCar,
+    MountainCarContinuous,
+    MountainCarContinuousParams,
+    MountainCarParams,
+    MountainCarState,
+    Pendulum,
+    PendulumParams,
+    PendulumState,
+)
+
+__all__ = [
+    "Acrobot",
+    "AcrobotParams",
+    "AcrobotState",
+    "CartPole",
+    "CartPolePOMDP",
+    "CartPoleParams",
+    "CartPoleState",
+    "EnvSpec",
+    "MountainCar",
+    "MountainCarContinuous",
+    "MountainCarContinuousParams",
+    "MountainCarParams",
+    "MountainCarState",
+    "Pendulum",
+    "PendulumParams",
+    "PendulumState",
+    "classic_control",
+    "make",
+    "register",
+    "registered_ids",
+    "render_video",
+    "spec",
+]
+
+if importlib.util.find_spec("jit_env.envs.bsuite") is not None:
+    from jit_env.envs import bsuite  # noqa: F401  (importing it registers the bsuite ids)
+
+    __all__ = sorted([*__all__, "bsuite"])

@@ -1,0 +1,141 @@
+"""Shared pieces of the classic-control environments: input checks and TimeSteps.
+
+Private. Every environment in this package checks its ``options`` and
+``action`` and builds its TimeStep through these functions, so the error
+messages, the dtypes of the state (``float32``, never weakly typed: a jitted
+step traces once) and the termination convention are the same everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jit_env import _core
+
+
+def canonical_params(options: Any, default: NamedTuple, env_name: str) -> NamedTuple:
+    """Checks ``options`` and casts every field to a strong ``float32`` scalar.
+
+    Args:
+      options: ``None`` (use ``default``) or an instance of ``type(default)``
+        whose fields are real scalars (Python numbers or arrays of shape
+        ``[]``; under ``jax.vmap`` each field is batched separately).
+      default: the environment's default parameters.
+      env_name: used in error messages.
+
+    Returns:
+      ``type(default)`` with every field a ``float32`` array of shape ``[]``.
+
+    Raises:
+      TypeError: if ``options`` is not ``None`` / ``type(default)``, or a
+        field is not real-valued (bool, complex or a key).
+      ValueError: if a field is not a scalar.
+    """
+    params_type = type(default)
+    if options is None:
+        options = default
+    if not isinstance(options, params_type):
+        raise TypeError(
+            f"{env_name}.reset: `options` must be None or a {params_type.__name__}, "
+            f"got {type(options).__name__}"
+        )
+    fields = {}
+    for name, value in options._asdict().items():
+        shape = jnp.shape(value)
+        if shape != ():
+            raise ValueError(
+                f"{env_name}.reset: `options.{name}` must be a scalar (vmap over a batch of "
+                f"params for domain randomisation), got shape {shape}"
+            )
+        dtype = jnp.result_type(value)
+        if dtype == np.bool_ or not (
+            jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+        ):
+            raise TypeError(
+                f"{env_name}.reset: `options.{name}` must be a real number, got dtype {dtype}"
+            )
+        fields[name] = jnp.asarray(value, dtype=jnp.float32)
+    return params_type(**fields)
+
+
+def discrete_action(action: Any, env_name: str) -> jax.Array:
+    """Returns ``action`` as an ``int32`` array after static checks.
+
+    Args:
+      action: an integer scalar (Python ``int`` or an integer array of shape
+        ``[]``).
+      env_name: used in error messages.
+
+    Raises:
+      TypeError: if ``action`` is not of an integer dtype (a float action is
+        never silently truncated).
+      ValueError: if ``action`` is not a scalar.
+    """
+    if isinstance(action, bool) or not isinstance(action, (int, np.integer, np.ndarray, jax.Array)):
+        raise TypeError(
+            f"{env_name}.step: `action` must be an integer scalar, got {type(action).__name__}"
+        )
+    shape = jnp.shape(action)
+    if shape != ():
+        raise ValueError(f"{env_name}.step: `action` must have shape (), got {shape}")
+    dtype = jnp.result_type(action)
+    if dtype == np.bool_ or not jnp.issubdtype(dtype, jnp.integer):
+        raise TypeError(f"{env_name}.step: `action` must have an integer dtype, got {dtype}")
+    return jnp.asarray(action, dtype=jnp.int32)
+
+
+def continuous_action(action: Any, env_name: str) -> jax.Array:
+    """Returns the scalar inside a ``[1]``-shaped floating action, as ``float32``.
+
+    Args:
+      action: a floating array of shape ``[1]`` (gymnasium's ``Box(shape=(1,))``).
+      env_name: used in error messages.
+
+    Raises:
+      TypeError: if ``action`` is not a floating array (an integer action is
+        not silently converted).
+      ValueError: if ``action`` does not have shape ``(1,)``.
+    """
+    if not isinstance(action, (np.ndarray, jax.Array)):
+        raise TypeError(
+            f"{env_name}.step: `action` must be a float32 array of shape (1,), "
+            f"got {type(action).__name__}"
+        )
+    if action.shape != (1,):
+        raise ValueError(f"{env_name}.step: `action` must have shape (1,), got {action.shape}")
+    if not jnp.issubdtype(action.dtype, jnp.floating):
+        raise TypeError(f"{env_name}.step: `action` must have a floating dtype, got {action.dtype}")
+    return jnp.asarray(action[0], dtype=jnp.float32)
+
+
+def end_or_continue(
+    terminated: jax.Array, reward: jax.Array, observation: jax.Array
+) -> _core.TimeStep:
+    """`jit_env.termination` where ``terminated`` else `jit_env.transition`.
+
+    Args:
+      terminated: bool, shape ``[]``.
+      reward: floating, shape ``[]`` (cast to a strong ``float32``).
+      observation: the observation of this step.
+
+    Returns:
+      A TimeStep: ``LAST`` with discount 0 where ``terminated``, ``MID`` with
+      discount 1 elsewhere.
+    """
+    reward = jnp.asarray(reward, dtype=jnp.float32)
+    step_type = jnp.where(terminated, _core.StepType.LAST, _core.StepType.MID)
+    return _core.TimeStep(
+        step_type=step_type.astype(jnp.int8),
+        reward=reward,
+        discount=jnp.where(terminated, 0.0, 1.0).astype(jnp.float32),
+        observation=observation,
+    )
+
+
+def uniform(key: jax.Array, shape: tuple[int, ...], low: jax.Array, high: jax.Array) -> jax.Array:
+    """``float32`` uniform draws in ``[low, high)`` (numpy ``Generator.uniform``'s law)."""
+    return jax.random.uniform(key, shape, jnp.float32, minval=low, maxval=high)
