@@ -1,0 +1,204 @@
+"""Steps per second of batched auto-reset strategies and of the full wrapper stack.
+
+A random-policy, fully jitted ``lax.scan`` of ``T`` steps over a batch of ``B``
+environments (``jit_env.make("CartPole-v1")`` when available, else a small
+test environment defined here); actions are drawn before the timed call so
+every variant does the same environment work. Compile time is measured
+separately (``jit(...).lower(...).compile()``); run times are the median of
+``--repeats`` calls after a warm-up, each ended by ``block_until_ready``.
+
+Variants (all in one process, so the ratios are comparable):
+
+* ``ceiling``   — ``Vmap(env)``: steps only, never resets (an upper bound);
+* ``ours``      — ``VmapAutoReset(env, B)``: sparse gather / reset / scatter;
+* ``select``    — vmapped reset of every environment on every step, then
+  ``jnp.where`` (the gymnax approach);
+* ``lax_map``   — jit_env 0.1.5 ``VmapAutoReset``: ``lax.map`` over the batch
+  with a ``lax.cond`` reset per environment;
+* ``stack``     — ``Jit(VmapAutoReset(TimeLimit(EpisodeStatistics(
+  NormalizeObservation(env)), 500), B))`` (the issue's stack);
+* ``rec_stack`` — the recommended stack ``NormalizeObservation(
+  EpisodeStatistics(VmapAutoReset(env, B)))``.
+
+Reproduce::
+
+    .venv/bin/python benchmarks/wrappers_bench.py            # default batches 1 1024 8192
+    .venv/bin/python benchmarks/wrappers_bench.py --batches 1024 --repeats 5
+
+Targets (issue 3, at 8,192): ours/ceiling >= 0.6, ours/select >= 1.5,
+ours/lax_map >= 10, stack time / ours time <= 1.15.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+import jit_env
+from jit_env import specs
+from jit_env import wrappers as W
+from jit_env.wrappers._autoreset import reset_key
+
+
+class _WalkState(NamedTuple):
+    key: jax.Array
+    pos: jax.Array
+    t: jax.Array
+
+
+class _Walk(jit_env.Environment):
+    """Fallback test environment: deterministic drift, stochastic reset, ends at |pos| > 3."""
+
+    def reset(self, key, *, options=None):
+        key, sub = jax.random.split(key)
+        pos = jax.random.uniform(sub, (4,), jnp.float32, -0.05, 0.05)
+        return _WalkState(key, pos, jnp.int32(0)), jit_env.restart(pos)
+
+    def step(self, state, action):
+        pos = state.pos + jnp.where(action == 1, 0.1, -0.1) * jnp.arange(1, 5)
+        done = jnp.abs(pos).max() > 3.0
+        ts = jit_env.TimeStep(
+            step_type=jnp.where(done, jit_env.StepType.LAST, jit_env.StepType.MID),
+            reward=jnp.float32(1.0),
+            discount=jnp.where(done, 0.0, 1.0).astype(jnp.float32),
+            observation=pos,
+        )
+        return state._replace(pos=pos, t=state.t + 1), ts
+
+    def reward_spec(self):
+        return specs.Array((), jnp.float32)
+
+    def discount_spec(self):
+        return specs.BoundedArray((), jnp.float32, 0.0, 1.0)
+
+    def observation_spec(self):
+        return specs.Array((4,), jnp.float32)
+
+    def action_spec(self):
+        return specs.DiscreteArray(2)
+
+
+def _make_env() -> tuple[jit_env.Environment, str]:
+    make = getattr(jit_env, "make", None)
+    if make is None:
+        try:
+            from jit_env.envs import make
+        except ImportError:
+            make = None
+    if make is not None:
+        try:
+            return make("CartPole-v1"), "CartPole-v1 (jit_env.make, TimeLimit 500)"
+        except Exception:  # noqa: BLE001 - fall back to the local environment
+            pass
+    return _Walk(), "local test walk"
+
+
+class _SelectAll(W.Vmap):
+    """Reset every environment on every step, then select (gymnax style)."""
+
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+        done = ts.last()
+        keys = jax.vmap(reset_key)(state.key)
+        new_state, new_ts = jax.vmap(lambda k: self.env.reset(k))(keys)
+        new_state = jax.tree.map(lambda a, b: a.astype(b.dtype), new_state, state)
+        sel = lambda n, o: jnp.where(jnp.reshape(done, done.shape + (1,) * (o.ndim - 1)), n, o)
+        state = jax.tree.map(sel, new_state, state)
+        obs = sel(new_ts.observation, ts.observation)
+        st = jnp.where(done, jit_env.StepType.FIRST, ts.step_type)
+        return state, ts.replace(step_type=st, observation=obs)
+
+
+class _LaxMap(W.Vmap):
+    """jit_env 0.1.5 VmapAutoReset: lax.map over the batch with a cond per element."""
+
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+
+        def one(args):
+            s, t = args
+
+            def reset(s, t):
+                ns, nt = self.env.reset(reset_key(s.key))
+                ns = jax.tree.map(lambda a, b: a.astype(b.dtype), ns, s)
+                return ns, t.replace(step_type=nt.step_type.astype(t.step_type.dtype),
+                                     observation=nt.observation)
+
+            return jax.lax.cond(t.last(), reset, lambda s, t: (s, t), s, t)
+
+        return jax.lax.map(one, (state, ts))
+
+
+def _variants(env: jit_env.Environment, batch: int) -> dict[str, Any]:
+    return {
+        "ceiling": W.Vmap(env),
+        "ours": W.VmapAutoReset(env, batch),
+        "select": _SelectAll(env),
+        "lax_map": _LaxMap(env),
+        "stack": W.Jit(
+            W.VmapAutoReset(
+                W.TimeLimit(W.EpisodeStatistics(W.NormalizeObservation(env)), 500), batch
+            )
+        ),
+        "rec_stack": W.NormalizeObservation(W.EpisodeStatistics(W.VmapAutoReset(env, batch))),
+    }
+
+
+def _bench(env, batch: int, steps: int, repeats: int) -> tuple[float, float]:
+    def run(key, actions):
+        state, _ = env.reset(jax.random.split(key, batch))
+
+        def body(carry, a):
+            state, total = carry
+            state, ts = env.step(state, a)
+            return (state, total + ts.reward.sum()), None
+
+        (state, total), _ = jax.lax.scan(body, (state, jnp.float32(0)), actions)
+        return state, total
+
+    key = jax.random.PRNGKey(0)
+    actions = jax.random.randint(jax.random.PRNGKey(1), (steps, batch), 0, 2)
+    start = time.perf_counter()
+    compiled = jax.jit(run).lower(key, actions).compile()
+    compile_s = time.perf_counter() - start
+    jax.block_until_ready(compiled(key, actions))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(key, actions))
+        times.append(time.perf_counter() - start)
+    return compile_s, statistics.median(times)
+
+
+_DEFAULT_STEPS = {1: 2000, 1024: 200, 8192: 100}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 1024, 8192])
+    parser.add_argument("--steps", type=int, default=None, help="T (default: per batch)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    env, name = _make_env()
+    print(f"environment: {name}; backend: {jax.default_backend()}; jax {jax.__version__}\n")
+    print("| B | T | variant | steps/s | compile s | variant time / ours time |")
+    print("|---|---|---|---|---|---|")
+    for batch in args.batches:
+        steps = args.steps or _DEFAULT_STEPS.get(batch, 200)
+        results = {}
+        for vname, venv in _variants(env, batch).items():
+            results[vname] = _bench(venv, batch, steps, args.repeats)
+        ours_t = results["ours"][1]
+        for vname, (compile_s, run_s) in results.items():
+            sps = batch * steps / run_s
+            ratio = run_s / ours_t  # > 1: ours is faster
+            print(f"| {batch} | {steps} | {vname} | {sps:,.0f} | {compile_s:.2f} | {ratio:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

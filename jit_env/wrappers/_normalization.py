@@ -1,0 +1,446 @@
+"""Observation and reward normalisation: `NormalizeObservation`, `NormalizeReward`,
+`ClipReward`, `ScaleReward`.
+
+Running statistics are kept in the state (nothing is mutated) and updated with
+Chan et al.'s parallel algorithm, reducing over the batch axes when the
+wrapped environment is batched:
+
+    delta = m_b - m;  n' = n + n_b;  m' = m + delta n_b / n'
+    v' = (v n + v_b n_b + delta^2 n n_b / n') / n'
+
+(Chan, Golub & LeVeque, "Updating formulae and a pairwise algorithm for
+computing sample variances", 1979; gymnasium 1.x
+``update_mean_var_count_from_moments``). Statistics start at mean 0, variance
+1, count ``1e-4`` (gymnasium ``RunningMeanStd``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jit_env import _core, specs
+from jit_env.wrappers._batching import (
+    broadcast_mask,
+    leaf_batch_ndim,
+    options_of,
+    peel_batched,
+    rebatch,
+)
+
+INITIAL_COUNT = 1e-4
+"""Pseudo-count of the initial statistics (gymnasium ``RunningMeanStd(epsilon=1e-4)``)."""
+
+
+class RunningMeanStd(NamedTuple):
+    """Running mean / variance (``float32``) with a ``float32`` scalar count."""
+
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array
+
+
+def init_running_mean_std(shape: tuple[int, ...]) -> RunningMeanStd:
+    """Mean 0, variance 1, count ``INITIAL_COUNT`` of the given feature shape."""
+    return RunningMeanStd(
+        jnp.zeros(shape, jnp.float32),
+        jnp.ones(shape, jnp.float32),
+        jnp.asarray(INITIAL_COUNT, jnp.float32),
+    )
+
+
+def update_running_mean_std(stats: RunningMeanStd, x: jax.Array, batch_ndim: int) -> RunningMeanStd:
+    """Chan parallel update of ``stats`` with the samples ``x`` ``[*batch, *features]``.
+
+    Args:
+      stats: the current statistics (features shape).
+      x: samples; its first ``batch_ndim`` axes are reduced.
+      batch_ndim: number of leading batch axes of ``x`` (0: one sample).
+    """
+    x = jnp.asarray(x, jnp.float32)
+    axes = tuple(range(batch_ndim))
+    n_b = float(np.prod(x.shape[:batch_ndim], dtype=np.int64))
+    m_b = jnp.mean(x, axis=axes) if axes else x
+    v_b = jnp.var(x, axis=axes) if axes else jnp.zeros_like(x)
+    delta = m_b - stats.mean
+    total = stats.count + n_b
+    mean = stats.mean + delta * (n_b / total)
+    m2 = stats.var * stats.count + v_b * n_b + jnp.square(delta) * (stats.count * n_b / total)
+    return RunningMeanStd(mean, m2 / total, total)
+
+
+class NormalizeObservationState(NamedTuple):
+    """State of `NormalizeObservation`.
+
+    Attributes:
+      inner: the wrapped environment's state.
+      stats: `RunningMeanStd` of the observations (shape of one observation).
+      frozen: ``bool[]``; when true the statistics are used but not updated.
+    """
+
+    inner: Any
+    stats: RunningMeanStd
+    frozen: jax.Array
+
+    @property
+    def key(self) -> jax.Array:
+        return self.inner.key
+
+    @property
+    def params(self) -> Any:
+        return options_of(self.inner)
+
+
+class NormalizeObservation(_core.Wrapper):
+    """Normalises observations to zero mean and unit variance with running statistics.
+
+    ``obs' = (obs - mean) / sqrt(var + epsilon)``, then clipped to
+    ``[-clip, clip]`` if ``clip`` is given; the statistics are updated with
+    the new observation(s) first (gymnasium 1.x ``NormalizeObservation``
+    order). On a batched environment one update per step reduces over the
+    batch axes (the leading axes beyond the observation spec's shape).
+
+    * TimeStep: ``observation`` and, when present,
+      ``extras["final_observation"]`` are normalised (``float32``) with the
+      same statistics, so bootstrapping values see the same scale.
+    * State: `NormalizeObservationState`; ``reset`` starts fresh statistics
+      (copy ``stats`` from another state to keep them). ``frozen`` starts as
+      the ``freeze`` argument; `freeze` sets it.
+    * Specs: the observation spec keeps its shape (and `specs.Batched` layers)
+      and becomes an unbounded ``float32`` `specs.Array`.
+
+    Args:
+      env: an environment with a primitive (array) observation spec, possibly
+        inside `specs.Batched` layers.
+      epsilon: added to the variance, ``1e-8`` (gymnasium).
+      clip: optional positive bound of the normalised values (``None``: no
+        clipping, as gymnasium).
+      freeze: start with frozen statistics (evaluation).
+
+    Raises:
+      TypeError: if the observation spec is not an array spec.
+      ValueError: for ``epsilon < 0`` or ``clip <= 0``.
+
+    Where in a stack: outermost, outside the auto-reset
+    (``NormalizeObservation(EpisodeStatistics(VmapAutoReset(...)))``): inside
+    an auto-reset its statistics would restart with every episode.
+    """
+
+    def __init__(
+        self,
+        env: _core.Environment,
+        epsilon: float = 1e-8,
+        clip: float | None = None,
+        *,
+        freeze: bool = False,
+    ):
+        super().__init__(env)
+        element, nums = peel_batched(env.observation_spec())
+        if not isinstance(element, specs.Array):
+            raise TypeError(
+                f"NormalizeObservation needs an array observation spec, got {element!r}"
+            )
+        if not epsilon >= 0:
+            raise ValueError(f"`epsilon` must be >= 0, got {epsilon!r}")
+        if clip is not None and not clip > 0:
+            raise ValueError(f"`clip` must be None or > 0, got {clip!r}")
+        self._element = element
+        self._nums = nums
+        self._epsilon = float(epsilon)
+        self._clip = None if clip is None else float(clip)
+        self._freeze = bool(freeze)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(env={self.env!r}, epsilon={self._epsilon}, "
+            f"clip={self._clip}, freeze={self._freeze})"
+        )
+
+    @staticmethod
+    def freeze(state: NormalizeObservationState, frozen: bool = True) -> NormalizeObservationState:
+        """``state`` with the statistics frozen (or unfrozen): for evaluation."""
+        return state._replace(frozen=jnp.asarray(frozen, bool))
+
+    def _normalize(self, stats: RunningMeanStd, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x, jnp.float32)
+        mean = jnp.broadcast_to(stats.mean, x.shape)
+        scale = jnp.broadcast_to(jnp.sqrt(stats.var + self._epsilon), x.shape)
+        out = (x - mean) / scale
+        if self._clip is not None:
+            out = jnp.clip(out, -self._clip, self._clip)
+        return out
+
+    def _apply(
+        self, stats: RunningMeanStd, frozen: jax.Array, ts: _core.TimeStep
+    ) -> tuple[RunningMeanStd, _core.TimeStep]:
+        obs = ts.observation
+        nd = leaf_batch_ndim(obs, self._element.shape, "NormalizeObservation")
+        updated = update_running_mean_std(stats, obs, nd)
+        stats = jax.tree.map(lambda old, new: jnp.where(frozen, old, new), stats, updated)
+        extras = ts.extras
+        if extras is not None and "final_observation" in extras:
+            extras = dict(extras)
+            extras["final_observation"] = self._normalize(stats, extras["final_observation"])
+        return stats, dataclasses.replace(
+            ts, observation=self._normalize(stats, obs), extras=extras
+        )
+
+    def reset(
+        self, key: jax.Array, *, options: Any = None
+    ) -> tuple[NormalizeObservationState, _core.TimeStep]:
+        inner, ts = self.env.reset(key, options=options)
+        frozen = jnp.asarray(self._freeze, bool)
+        stats, ts = self._apply(init_running_mean_std(self._element.shape), frozen, ts)
+        return NormalizeObservationState(inner, stats, frozen), ts
+
+    def step(
+        self, state: NormalizeObservationState, action: Any
+    ) -> tuple[NormalizeObservationState, _core.TimeStep]:
+        inner, ts = self.env.step(state.inner, action)
+        stats, ts = self._apply(state.stats, state.frozen, ts)
+        return NormalizeObservationState(inner, stats, state.frozen), ts
+
+    def observation_spec(self) -> specs.Spec:
+        element = specs.Array(self._element.shape, jnp.float32, name=self._element.name)
+        return rebatch(element, self._nums)
+
+    def render(self, state: NormalizeObservationState) -> Any:
+        return self.env.render(state.inner)
+
+
+class NormalizeRewardState(NamedTuple):
+    """State of `NormalizeReward`.
+
+    Attributes:
+      inner: the wrapped environment's state.
+      discounted_return: ``float32`` shaped like the reward: the running
+        discounted return ``R_t = gamma R_{t-1} + r_t`` of the current episode.
+      after_end: ``bool`` shaped like ``step_type``: the previous step ended an
+        episode (``R`` restarts).
+      stats: scalar `RunningMeanStd` of ``R``.
+      frozen: ``bool[]``.
+    """
+
+    inner: Any
+    discounted_return: jax.Array
+    after_end: jax.Array
+    stats: RunningMeanStd
+    frozen: jax.Array
+
+    @property
+    def key(self) -> jax.Array:
+        return self.inner.key
+
+    @property
+    def params(self) -> Any:
+        return options_of(self.inner)
+
+
+class NormalizeReward(_core.Wrapper):
+    """Scales rewards by the running standard deviation of the discounted return.
+
+    ``R_t = gamma R_{t-1} + r_t`` (restarting after every episode end: a
+    ``LAST`` step, or a ``FIRST`` coming out of ``step`` under a same-step
+    auto-reset); the scalar statistics of ``R`` are updated (over all batch
+    entries) and ``r'_t = r_t / sqrt(var(R) + epsilon)``. Matches gymnasium 1.x
+    ``NormalizeReward`` except that ``R`` restarts after truncations too (not
+    only terminations).
+
+    * TimeStep: ``reward`` scaled (``float32``); nothing else.
+    * State: `NormalizeRewardState`; ``reset`` starts fresh statistics.
+    * Specs: reward spec becomes an unbounded ``float32`` array of the same shape.
+
+    Args:
+      env: an environment with array rewards.
+      gamma: discount of ``R``, in [0, 1], default 0.99.
+      epsilon: added to the variance, ``1e-8``.
+      freeze: start with frozen statistics.
+
+    Raises:
+      ValueError: ``gamma`` outside [0, 1] or ``epsilon < 0``.
+      TypeError: a non-array reward spec.
+
+    Where in a stack: outside `EpisodeStatistics` (which should see raw
+    rewards) and outside the auto-reset.
+    """
+
+    def __init__(
+        self,
+        env: _core.Environment,
+        gamma: float = 0.99,
+        epsilon: float = 1e-8,
+        *,
+        freeze: bool = False,
+    ):
+        super().__init__(env)
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"`gamma` must be in [0, 1], got {gamma!r}")
+        if not epsilon >= 0:
+            raise ValueError(f"`epsilon` must be >= 0, got {epsilon!r}")
+        spec = env.reward_spec()
+        if not isinstance(spec, specs.Array):
+            raise TypeError(f"NormalizeReward needs an array reward spec, got {spec!r}")
+        self._gamma = float(gamma)
+        self._epsilon = float(epsilon)
+        self._freeze = bool(freeze)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(env={self.env!r}, gamma={self._gamma}, epsilon={self._epsilon})"
+        )
+
+    @staticmethod
+    def freeze(state: NormalizeRewardState, frozen: bool = True) -> NormalizeRewardState:
+        """``state`` with the statistics frozen (or unfrozen)."""
+        return state._replace(frozen=jnp.asarray(frozen, bool))
+
+    def reset(
+        self, key: jax.Array, *, options: Any = None
+    ) -> tuple[NormalizeRewardState, _core.TimeStep]:
+        inner, ts = self.env.reset(key, options=options)
+        reward = jnp.asarray(ts.reward, jnp.float32)
+        state = NormalizeRewardState(
+            inner,
+            jnp.zeros_like(reward),
+            jnp.zeros(jnp.shape(ts.step_type), bool),
+            init_running_mean_std(()),
+            jnp.asarray(self._freeze, bool),
+        )
+        return state, dataclasses.replace(ts, reward=reward)
+
+    def step(
+        self, state: NormalizeRewardState, action: Any
+    ) -> tuple[NormalizeRewardState, _core.TimeStep]:
+        inner, ts = self.env.step(state.inner, action)
+        reward = jnp.asarray(ts.reward, jnp.float32)
+        keep = ~broadcast_mask(state.after_end, reward)
+        ret = self._gamma * jnp.where(keep, state.discounted_return, 0.0) + reward
+        flat = jnp.reshape(ret, (-1,))
+        updated = update_running_mean_std(state.stats, flat, 1)
+        stats = jax.tree.map(
+            lambda old, new: jnp.where(state.frozen, old, new), state.stats, updated
+        )
+        scaled = reward / jnp.sqrt(stats.var + self._epsilon)
+        ended = ts.last() | (ts.first() & ~state.after_end)
+        new = NormalizeRewardState(inner, ret, ended, stats, state.frozen)
+        return new, dataclasses.replace(ts, reward=scaled)
+
+    def reward_spec(self) -> specs.Spec:
+        spec = self.env.reward_spec()
+        return specs.Array(spec.shape, jnp.float32, name=spec.name)
+
+    def render(self, state: NormalizeRewardState) -> Any:
+        return self.env.render(state.inner)
+
+
+def _check_float_reward(spec: specs.Spec, wrapper: str) -> specs.Array:
+    if not isinstance(spec, specs.Array) or not jnp.issubdtype(spec.dtype, jnp.floating):
+        raise TypeError(f"{wrapper} needs a floating array reward spec, got {spec!r}")
+    return spec
+
+
+class ClipReward(_core.Wrapper):
+    """Clips rewards to ``[min_reward, max_reward]`` (gymnasium 1.x ``ClipReward``).
+
+    * TimeStep: ``reward = clip(reward, min_reward, max_reward)`` (dtype kept).
+    * State: unchanged.  * Specs: reward spec becomes a `specs.BoundedArray`
+      with these bounds (shape and dtype kept).
+
+    Args:
+      env: an environment with floating array rewards.
+      min_reward: lower bound or ``None`` (-inf).
+      max_reward: upper bound or ``None`` (+inf).
+
+    Raises:
+      ValueError: both bounds ``None``, or ``min_reward > max_reward``.
+      TypeError: a non-floating or non-array reward spec.
+
+    Where in a stack: outside `EpisodeStatistics` to report raw returns.
+    """
+
+    def __init__(
+        self,
+        env: _core.Environment,
+        min_reward: float | None = None,
+        max_reward: float | None = None,
+    ):
+        super().__init__(env)
+        if min_reward is None and max_reward is None:
+            raise ValueError("ClipReward: `min_reward` and `max_reward` are both None")
+        low = -np.inf if min_reward is None else float(min_reward)
+        high = np.inf if max_reward is None else float(max_reward)
+        if low > high:
+            raise ValueError(f"`min_reward`={low} is greater than `max_reward`={high}")
+        self._spec = _check_float_reward(env.reward_spec(), "ClipReward")
+        self._low, self._high = low, high
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(env={self.env!r}, min_reward={self._low}, max_reward={self._high})"
+
+    def _clip(self, ts: _core.TimeStep) -> _core.TimeStep:
+        reward = jnp.clip(ts.reward, self._low, self._high).astype(jnp.result_type(ts.reward))
+        return dataclasses.replace(ts, reward=reward)
+
+    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
+        state, ts = self.env.reset(key, options=options)
+        return state, self._clip(ts)
+
+    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
+        state, ts = self.env.step(state, action)
+        return state, self._clip(ts)
+
+    def reward_spec(self) -> specs.Spec:
+        s = self._spec
+        return specs.BoundedArray(s.shape, s.dtype, self._low, self._high, name=s.name)
+
+
+class ScaleReward(_core.Wrapper):
+    """Multiplies rewards by a constant ``scale`` (brax / gymnax style reward scaling).
+
+    * TimeStep: ``reward = scale * reward`` (dtype kept).  * State: unchanged.
+    * Specs: reward spec keeps shape and dtype; bounds of a `specs.BoundedArray`
+      are scaled (and swapped for a negative ``scale``).
+
+    Args:
+      env: an environment with floating array rewards.
+      scale: a finite Python float.
+
+    Raises:
+      ValueError: non-finite ``scale``.  TypeError: a non-floating reward spec.
+    """
+
+    def __init__(self, env: _core.Environment, scale: float):
+        super().__init__(env)
+        if not np.isfinite(scale):
+            raise ValueError(f"`scale` must be finite, got {scale!r}")
+        self._spec = _check_float_reward(env.reward_spec(), "ScaleReward")
+        self._scale = float(scale)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(env={self.env!r}, scale={self._scale})"
+
+    def _apply(self, ts: _core.TimeStep) -> _core.TimeStep:
+        reward = (ts.reward * self._scale).astype(jnp.result_type(ts.reward))
+        return dataclasses.replace(ts, reward=reward)
+
+    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
+        state, ts = self.env.reset(key, options=options)
+        return state, self._apply(ts)
+
+    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
+        state, ts = self.env.step(state, action)
+        return state, self._apply(ts)
+
+    def reward_spec(self) -> specs.Spec:
+        s = self._spec
+        if isinstance(s, specs.BoundedArray) and not isinstance(s, specs.DiscreteArray):
+            a, b = s.minimum * self._scale, s.maximum * self._scale
+            return specs.BoundedArray(
+                s.shape, s.dtype, np.minimum(a, b), np.maximum(a, b), name=s.name
+            )
+        return specs.Array(s.shape, s.dtype, name=s.name)

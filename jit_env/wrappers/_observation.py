@@ -1,0 +1,367 @@
+"""Observation wrappers: `FlattenObservation`, `FrameStack`, `ExtendObservation`,
+`TransformObservation`.
+
+Each one transforms ``extras["final_observation"]`` too when present, so the
+final observation of an auto-reset stays comparable with ``observation``.
+On a batched environment (observation leaves with leading batch axes beyond
+the observation spec, e.g. under `VmapAutoReset`) they act per batch element.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jit_env import _core, specs
+from jit_env.wrappers._batching import (
+    broadcast_mask,
+    leaf_batch_ndim,
+    options_of,
+    peel_batched,
+    rebatch,
+)
+
+
+def _map_observations(ts: _core.TimeStep, fn: Callable[[Any], Any]) -> _core.TimeStep:
+    extras = ts.extras
+    if extras is not None and "final_observation" in extras:
+        extras = dict(extras)
+        extras["final_observation"] = fn(extras["final_observation"])
+    return dataclasses.replace(ts, observation=fn(ts.observation), extras=extras)
+
+
+def _array_element(env: _core.Environment, wrapper: str) -> tuple[specs.Array, tuple[int, ...]]:
+    element, nums = peel_batched(env.observation_spec())
+    if not isinstance(element, specs.Array):
+        raise TypeError(f"{wrapper} needs an array observation spec, got {element!r}")
+    return element, nums
+
+
+class FlattenObservation(_core.Wrapper):
+    """Flattens each observation to one axis (gymnasium 1.x ``FlattenObservation``).
+
+    * TimeStep: ``observation`` (and ``extras["final_observation"]``) of
+      shape ``[*batch, *shape]`` becomes ``[*batch, prod(shape)]``, dtype kept.
+    * State: unchanged.
+    * Specs: the observation spec (inside any `specs.Batched` layers) is
+      reshaped to ``(prod(shape),)``; `specs.BoundedArray` bounds are
+      flattened with it; a `specs.DiscreteArray` becomes a `BoundedArray`.
+
+    Args:
+      env: an environment with an array observation spec.
+
+    Raises:
+      TypeError: for a composite (tree) observation spec.
+    """
+
+    def __init__(self, env: _core.Environment):
+        super().__init__(env)
+        self._element, self._nums = _array_element(env, "FlattenObservation")
+        self._size = int(np.prod(self._element.shape, dtype=np.int64))
+
+    def _flatten(self, x: Any) -> jax.Array:
+        nd = leaf_batch_ndim(x, self._element.shape, "FlattenObservation")
+        return jnp.reshape(x, (*jnp.shape(x)[:nd], self._size))
+
+    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
+        state, ts = self.env.reset(key, options=options)
+        return state, _map_observations(ts, self._flatten)
+
+    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
+        state, ts = self.env.step(state, action)
+        return state, _map_observations(ts, self._flatten)
+
+    def observation_spec(self) -> specs.Spec:
+        e = self._element
+        shape = (self._size,)
+        if isinstance(e, specs.BoundedArray):
+            low = np.broadcast_to(e.minimum, e.shape).reshape(shape)
+            high = np.broadcast_to(e.maximum, e.shape).reshape(shape)
+            flat = specs.BoundedArray(shape, e.dtype, low, high, name=e.name)
+        else:
+            flat = specs.Array(shape, e.dtype, name=e.name)
+        return rebatch(flat, self._nums)
+
+
+class FrameStackState(NamedTuple):
+    """State of `FrameStack`.
+
+    Attributes:
+      inner: the wrapped environment's state.
+      frames: the last ``num_stack`` observations, ``[*batch, num_stack, *shape]``
+        (oldest first).
+    """
+
+    inner: Any
+    frames: jax.Array
+
+    @property
+    def key(self) -> jax.Array:
+        return self.inner.key
+
+    @property
+    def params(self) -> Any:
+        return options_of(self.inner)
+
+
+class FrameStack(_core.Wrapper):
+    """Observations become the last ``num_stack`` observations (gymnasium 1.x
+    ``FrameStackObservation`` with ``padding_type="reset"``).
+
+    * TimeStep: ``observation`` is ``[*batch, num_stack, *shape]``, oldest
+      first. At an episode start (``reset``, or a ``FIRST`` coming out of
+      ``step`` under a same-step auto-reset) the stack is filled with the first
+      observation. ``extras["final_observation"]``, when present, becomes the
+      stack that ends the finished episode.
+    * State: `FrameStackState`.
+    * Specs: observation spec ``reshape_spec(spec, prepend=(num_stack,))``
+      inside any `specs.Batched` layers.
+
+    Args:
+      env: an environment with an array observation spec.
+      num_stack: positive int.
+
+    Raises:
+      ValueError: if ``num_stack`` is not a positive int.
+      TypeError: for a composite observation spec.
+
+    Where in a stack: outside `TimeLimit`; inside or outside the auto-reset.
+    """
+
+    def __init__(self, env: _core.Environment, num_stack: int):
+        super().__init__(env)
+        if (
+            isinstance(num_stack, bool)
+            or not isinstance(num_stack, (int, np.integer))
+            or num_stack < 1
+        ):
+            raise ValueError(f"`num_stack` must be a positive int, got {num_stack!r}")
+        self._num_stack = int(num_stack)
+        self._element, self._nums = _array_element(env, "FrameStack")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(env={self.env!r}, num_stack={self._num_stack})"
+
+    def _filled(self, obs: jax.Array) -> jax.Array:
+        nd = leaf_batch_ndim(obs, self._element.shape, "FrameStack")
+        expanded = jnp.expand_dims(obs, nd)
+        shape = (*jnp.shape(obs)[:nd], self._num_stack, *self._element.shape)
+        return jnp.broadcast_to(expanded, shape)
+
+    def _pushed(self, frames: jax.Array, obs: jax.Array) -> jax.Array:
+        nd = leaf_batch_ndim(obs, self._element.shape, "FrameStack")
+        return jnp.concatenate(
+            [
+                frames[(slice(None),) * nd + (slice(1, None),)],
+                jnp.expand_dims(obs, nd).astype(frames.dtype),
+            ],
+            axis=nd,
+        )
+
+    def reset(
+        self, key: jax.Array, *, options: Any = None
+    ) -> tuple[FrameStackState, _core.TimeStep]:
+        inner, ts = self.env.reset(key, options=options)
+        frames = self._filled(ts.observation)
+        return FrameStackState(inner, frames), _map_observations(ts, self._filled)
+
+    def step(self, state: FrameStackState, action: Any) -> tuple[FrameStackState, _core.TimeStep]:
+        inner, ts = self.env.step(state.inner, action)
+        pushed = self._pushed(state.frames, ts.observation)
+        restarted = self._filled(ts.observation)
+        frames = jnp.where(broadcast_mask(ts.first(), pushed), restarted, pushed)
+        extras = ts.extras
+        if extras is not None and "final_observation" in extras:
+            extras = dict(extras)
+            extras["final_observation"] = self._pushed(state.frames, extras["final_observation"])
+        return FrameStackState(inner, frames), dataclasses.replace(
+            ts, observation=frames, extras=extras
+        )
+
+    def observation_spec(self) -> specs.Spec:
+        stacked = specs.reshape_spec(self._element, prepend=(self._num_stack,))
+        return rebatch(stacked, self._nums)
+
+    def render(self, state: FrameStackState) -> Any:
+        return self.env.render(state.inner)
+
+
+class ExtendObservationState(NamedTuple):
+    """State of `ExtendObservation`: the inner state (the action enters the observation
+    directly; nothing else is kept)."""
+
+    inner: Any
+
+    @property
+    def key(self) -> jax.Array:
+        return self.inner.key
+
+    @property
+    def params(self) -> Any:
+        return options_of(self.inner)
+
+
+POMDP_FIELDS = ("action", "reward", "discount")
+"""The fields `ExtendObservation` can add (the jit_env 0.1.5 POMDP fields)."""
+
+
+class ExtendObservation(_core.Wrapper):
+    """Adds the previous action, reward and/or discount to the observation (jit_env
+    0.1.5 ``ExtendObservation`` with ``pomdp_fields``), for agents on POMDPs.
+
+    * TimeStep: ``observation`` becomes a dict ``{"observation": obs,
+      "action": a_tm1, "reward": r_t, "discount": discount_t}`` holding the
+      requested ``pomdp_fields``; on ``reset`` (and after a ``"next_step"``
+      auto-reset) the action is ``action_spec().generate_value()``.
+      ``extras["final_observation"]`` is extended the same way.
+    * State: `ExtendObservationState` (the inner state).
+    * Specs: ``specs.Dict`` of the inner observation, action, reward and
+      discount specs.
+
+    Args:
+      env: any environment.
+      pomdp_fields: a subsequence of ``("action", "reward", "discount")``.
+
+    Raises:
+      ValueError: unknown or repeated field names, or none.
+    """
+
+    def __init__(self, env: _core.Environment, pomdp_fields: Sequence[str] = POMDP_FIELDS):
+        super().__init__(env)
+        fields = tuple(pomdp_fields)
+        bad = [f for f in fields if f not in POMDP_FIELDS]
+        if bad or not fields or len(set(fields)) != len(fields):
+            raise ValueError(
+                f"`pomdp_fields` must be distinct names from {POMDP_FIELDS}, got {fields!r}"
+            )
+        self._fields = fields
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(env={self.env!r}, pomdp_fields={self._fields})"
+
+    def _extend(self, ts: _core.TimeStep, action: Any) -> _core.TimeStep:
+        values = {"action": action, "reward": ts.reward, "discount": ts.discount}
+
+        def extend(obs):
+            out = {"observation": obs}
+            out.update({f: values[f] for f in self._fields})
+            return out
+
+        return _map_observations(ts, extend)
+
+    def reset(
+        self, key: jax.Array, *, options: Any = None
+    ) -> tuple[ExtendObservationState, _core.TimeStep]:
+        inner, ts = self.env.reset(key, options=options)
+        batch = jnp.shape(ts.step_type)
+        element, _ = peel_batched(self.env.action_spec())
+        action = jax.tree.map(
+            lambda a: jnp.broadcast_to(a, (*batch, *jnp.shape(a))), element.generate_value()
+        )
+        return ExtendObservationState(inner), self._extend(ts, action)
+
+    def step(
+        self, state: ExtendObservationState, action: Any
+    ) -> tuple[ExtendObservationState, _core.TimeStep]:
+        inner, ts = self.env.step(state.inner, action)
+        element, _ = peel_batched(self.env.action_spec())
+        action = jax.tree.map(
+            lambda a, e: jnp.asarray(a, jnp.result_type(e)), action, element.generate_value()
+        )
+        return ExtendObservationState(inner), self._extend(ts, action)
+
+    def observation_spec(self) -> specs.Spec:
+        parts = {"observation": self.env.observation_spec()}
+        getters = {
+            "action": self.env.action_spec,
+            "reward": self.env.reward_spec,
+            "discount": self.env.discount_spec,
+        }
+        parts.update({f: getters[f]() for f in self._fields})
+        return specs.Dict(parts, name="ExtendedObservation")
+
+    def render(self, state: ExtendObservationState) -> Any:
+        return self.env.render(state.inner)
+
+
+class TransformObservation(_core.Wrapper):
+    """Applies a pure function to every observation (gymnasium 1.x ``TransformObservation``).
+
+    * TimeStep: ``observation = fn(observation)``, also applied to
+      ``extras["final_observation"]``.  * State: unchanged.
+    * Specs: ``observation_spec`` is the given spec.
+
+    Args:
+      env: any environment.
+      fn: a pure, jittable function of one observation (of the batch, if the
+        environment is batched: it sees what ``step`` returns).
+      observation_spec: the spec of ``fn``'s output, or ``None`` to use an
+        unbounded `specs.Array` with the shape/dtype ``fn`` produces on
+        ``env.observation_spec().generate_value()``.
+
+    Raises:
+      TypeError: if ``fn`` is not callable or ``observation_spec`` is not a Spec.
+      ValueError: at construction, if ``fn(observation_spec().generate_value())``
+        does not conform to ``observation_spec`` in shape/dtype/structure.
+    """
+
+    def __init__(
+        self,
+        env: _core.Environment,
+        fn: Callable[[Any], Any],
+        observation_spec: specs.Spec | None = None,
+    ):
+        super().__init__(env)
+        if not callable(fn):
+            raise TypeError(f"`fn` must be callable, got {type(fn).__name__}")
+        out = jax.eval_shape(fn, env.observation_spec().generate_value())
+        if observation_spec is None:
+            if not isinstance(out, jax.ShapeDtypeStruct):
+                raise ValueError(
+                    "TransformObservation: give `observation_spec` for a pytree output"
+                )
+            observation_spec = specs.Array(out.shape, out.dtype, name="TransformedObservation")
+        if not isinstance(observation_spec, specs.Spec):
+            raise TypeError(
+                f"`observation_spec` must be a Spec, got {type(observation_spec).__name__}"
+            )
+        _check_conforms(out, observation_spec, "observation_spec", "fn")
+        self._fn = fn
+        self._spec = observation_spec
+
+    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
+        state, ts = self.env.reset(key, options=options)
+        return state, _map_observations(ts, self._fn)
+
+    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
+        state, ts = self.env.step(state, action)
+        return state, _map_observations(ts, self._fn)
+
+    def observation_spec(self) -> specs.Spec:
+        return self._spec
+
+
+def _check_conforms(shapes: Any, spec: specs.Spec, spec_name: str, fn_name: str) -> None:
+    """Raises ValueError unless the abstract value ``shapes`` has ``spec``'s structure,
+    shapes and dtypes (checked on ``spec.generate_value()``)."""
+    expected = jax.eval_shape(spec.generate_value)
+    got_def, exp_def = jax.tree.structure(shapes), jax.tree.structure(expected)
+    if got_def != exp_def:
+        raise ValueError(
+            f"`{fn_name}` returns structure {got_def}, `{spec_name}` expects {exp_def}"
+        )
+    bad = [
+        f"{g.shape}/{g.dtype} vs {e.shape}/{e.dtype}"
+        for g, e in zip(jax.tree.leaves(shapes), jax.tree.leaves(expected))
+        if g.shape != e.shape or g.dtype != e.dtype
+    ]
+    if bad:
+        raise ValueError(
+            f"`{fn_name}` output does not match `{spec_name}` (got vs expected shape/dtype): "
+            + "; ".join(bad)
+        )

@@ -1,0 +1,126 @@
+"""NormalizeObservation, NormalizeReward, ClipReward, ScaleReward."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jit_env import specs
+from jit_env import wrappers as W
+
+
+def _rollout(env, key, actions):
+    state, ts = env.reset(key)
+    out = [ts]
+    for a in actions:
+        state, ts = env.step(state, a)
+        out.append(ts)
+    return state, jax.tree.map(lambda *x: jnp.stack(x), *out)
+
+
+def _np_normalize(obs_batches, eps=1e-8, clip=None):
+    """Gymnasium RunningMeanStd in float64: update with each batch, then normalise."""
+    mean, var, count = np.zeros(obs_batches.shape[-1]), np.ones(obs_batches.shape[-1]), 1e-4
+    out = []
+    for x in obs_batches:
+        x = x.reshape(-1, x.shape[-1]).astype(np.float64)
+        bm, bv, bn = x.mean(0), x.var(0), x.shape[0]
+        delta, tot = bm - mean, count + bn
+        mean = mean + delta * bn / tot
+        var = (var * count + bv * bn + delta**2 * count * bn / tot) / tot
+        count = tot
+        y = (x - mean) / np.sqrt(var + eps)
+        out.append(y if clip is None else np.clip(y, -clip, clip))
+    return np.stack(out)
+
+
+def test_normalize_observation_single(envs, transform):
+    raw = W.TimeLimit(envs.Point(), 100)
+    env = W.NormalizeObservation(raw)
+    acts = jnp.array([[0.5, -1.0], [1.0, 0.2], [-0.3, 0.3]], jnp.float32)
+    _, ts = transform(lambda k: _rollout(env, k, acts), jax.random.PRNGKey(0))
+    _, raw_ts = _rollout(raw, jax.random.PRNGKey(0), acts)
+    want = _np_normalize(np.asarray(raw_ts.observation)[:, None])[:, 0]
+    # float32 Chan updates vs float64: a few ulps on O(1) values
+    np.testing.assert_allclose(ts.observation, want, rtol=1e-5, atol=1e-5)
+    assert env.observation_spec() == specs.Array((2,), jnp.float32)
+
+
+def test_normalize_observation_batched_reduces_over_batch_and_final_obs(envs):
+    base = W.TimeLimit(envs.Counting(threshold=3), 10)
+    raw = W.VmapAutoReset(base, 4)
+    env = W.NormalizeObservation(raw, clip=5.0)
+    acts = jnp.ones((4, 4), jnp.int32)
+    key = jax.random.PRNGKey(1)
+    state, ts = jax.jit(lambda k: _rollout(env, k, acts))(key)
+    _, raw_ts = jax.jit(lambda k: _rollout(raw, k, acts))(key)
+    want = _np_normalize(np.asarray(raw_ts.observation), clip=5.0)
+    np.testing.assert_allclose(ts.observation, want, rtol=1e-5, atol=1e-5)
+    assert float(state.stats.count) == pytest.approx(1e-4 + 5 * 4)
+    # the final observation (count 3 at the reset step) uses the same statistics
+    stats = _np_stats_after(np.asarray(raw_ts.observation), 4)
+    final = np.asarray(raw_ts.extras["final_observation"][3])
+    np.testing.assert_allclose(
+        ts.extras["final_observation"][3],
+        np.clip((final - stats[0]) / np.sqrt(stats[1] + 1e-8), -5, 5), rtol=1e-5, atol=1e-5)
+    assert env.observation_spec() == specs.Batched(specs.Array((2,), jnp.float32, "observation"), 4)
+
+
+def _np_stats_after(obs, n):
+    x = obs[:n].reshape(-1, obs.shape[-1]).astype(np.float64)
+    # one batch at a time, as the wrapper does; equal to pooled moments with the prior
+    mean, var, count = np.zeros(x.shape[1]), np.ones(x.shape[1]), 1e-4
+    for b in obs[:n]:
+        bm, bv, bn = b.mean(0), b.var(0), b.shape[0]
+        delta, tot = bm - mean, count + bn
+        mean, var, count = (mean + delta * bn / tot,
+                            (var * count + bv * bn + delta**2 * count * bn / tot) / tot, tot)
+    return mean, var
+
+
+def test_normalize_observation_freeze(envs):
+    env = W.NormalizeObservation(envs.Point(), freeze=True)
+    state, ts = env.reset(jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(state.stats.mean, 0.0)
+    state = W.NormalizeObservation.freeze(state, False)
+    state, _ = env.step(state, jnp.zeros(2))
+    assert float(state.stats.count) > 1
+    with pytest.raises(TypeError, match="array observation spec"):
+        W.NormalizeObservation(W.ExtendObservation(envs.Point()))
+    with pytest.raises(ValueError, match="clip"):
+        W.NormalizeObservation(envs.Point(), clip=0.0)
+
+
+def test_normalize_reward_matches_numpy(envs, transform):
+    env = W.NormalizeReward(W.AutoReset(envs.Counting(threshold=2)), gamma=0.9)
+    acts = jnp.array([1, 0, 1, 1, 0], jnp.int32)
+    _, ts = transform(lambda k: _rollout(env, k, acts), jax.random.PRNGKey(0))
+    _, raw = _rollout(W.AutoReset(envs.Counting(threshold=2)), jax.random.PRNGKey(0), acts)
+    r = np.asarray(raw.reward[1:], np.float64)
+    st = np.asarray(raw.step_type[1:])
+    ret, mean, var, count, want = 0.0, 0.0, 1.0, 1e-4, []
+    for t in range(len(r)):
+        ret = 0.9 * ret + r[t]
+        delta, tot = ret - mean, count + 1
+        mean, var, count = mean + delta / tot, (var * count + delta**2 * count / tot) / tot, tot
+        want.append(r[t] / np.sqrt(var + 1e-8))
+        if st[t] != 1:  # episode ended (same-step FIRST): restart R
+            ret = 0.0
+    np.testing.assert_allclose(ts.reward[1:], want, rtol=1e-5)
+
+
+def test_clip_and_scale_reward(envs, transform):
+    env = W.ScaleReward(W.ClipReward(envs.Counting(), 0.0, 1.0), -2.0)
+    _, ts = transform(lambda k: _rollout(env, k, jnp.array([0, 1], jnp.int32)), jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(ts.reward, [0.0, -1.0, -2.0])  # 0.5 -> -1, 1.5 -> 1 -> -2
+    spec = env.reward_spec()
+    assert isinstance(spec, specs.BoundedArray)
+    np.testing.assert_array_equal([spec.minimum, spec.maximum], [-2.0, 0.0])
+    with pytest.raises(ValueError, match="both None"):
+        W.ClipReward(envs.Counting())
+    with pytest.raises(ValueError, match="greater"):
+        W.ClipReward(envs.Counting(), 1.0, 0.0)
+    with pytest.raises(ValueError, match="finite"):
+        W.ScaleReward(envs.Counting(), float("nan"))
