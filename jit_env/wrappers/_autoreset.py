@@ -27,7 +27,9 @@ the start-state distribution is exactly the environment's own.
 Batched auto-reset (`VmapAutoReset`, `TileAutoReset`) is SIMD: the batch is
 stepped with ``vmap``; the ``n`` environments that ended are gathered with
 ``jnp.nonzero(done, size=K)``, reset with ``vmap`` and scattered back, so reset
-work grows with ``K = max_resets`` rather than the batch size. Steps where no
+work grows with ``K`` rather than the batch size (``K`` is the smallest of the
+levels ``ceil(B/64)``, ``ceil(B/16)``, ``ceil(B/4)`` — or ``max_resets`` — that
+holds the ``n`` that ended). Steps where no
 environment ended skip the reset, and steps where more than ``K`` ended
 reset the whole batch and select with ``jnp.where`` (exact either way). There
 is no ``lax.map`` and no Python loop over the batch.
@@ -212,8 +214,9 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
       num: optional fixed batch size.
       mode: ``"same_step"`` (default) or ``"next_step"``.
       max_resets: ``K``, the number of environments reset sparsely per step
-        (default ``ceil(B / 8)``); if more end in one step, the whole batch is
-        reset and selected. Any value gives identical results; it only trades
+        (default: three levels, ``ceil(B / 64)``, ``ceil(B / 16)`` and
+        ``ceil(B / 4)``; the smallest that holds the ended ones is used); if
+        more end in one step, the whole batch is reset and selected. Any value gives identical results; it only trades
         speed.
       options_axis: see `Vmap`.
       **step_vmap_kwargs: passed to ``jax.vmap`` for ``step`` (jit_env 0.1.5).
@@ -279,8 +282,7 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
         ``done`` holds are reset (sparsely when at most ``K`` are).
         """
         batch = done.shape[0]
-        k = self._max_resets if self._max_resets is not None else -(-batch // 8)
-        k = min(k, batch)
+        levels = _reset_levels(batch, self._max_resets)
         name = f"{type(self).__name__}({self.env})"
 
         def none(target):
@@ -291,18 +293,22 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
             fresh = match_dtypes(fresh, target, name)
             return select_tree(done, fresh, target)
 
-        def sparse(target):
-            idx = jnp.nonzero(done, size=k, fill_value=batch)[0]
-            rows = jax.tree.map(lambda x: x.at[idx].get(mode="clip"), source)
-            fresh = pick(*self._reset_batch(rows))
-            fresh = match_dtypes(fresh, jax.tree.map(lambda x: x[:k], target), name)
-            return jax.tree.map(lambda t, f: t.at[idx].set(f, mode="drop"), target, fresh)
+        def sparse(k):
+            def reset_k(target):
+                idx = jnp.nonzero(done, size=k, fill_value=batch)[0]
+                rows = jax.tree.map(lambda x: x.at[idx].get(mode="clip"), source)
+                fresh = pick(*self._reset_batch(rows))
+                fresh = match_dtypes(fresh, jax.tree.map(lambda x: x[:k], target), name)
+                return jax.tree.map(lambda t, f: t.at[idx].set(f, mode="drop"), target, fresh)
+
+            return reset_k
 
         count = done.sum()
-        if k >= batch:
+        if not levels:
             return jax.lax.cond(count > 0, full, none, target)
-        branch = jnp.where(count == 0, 0, jnp.where(count <= k, 1, 2))
-        return jax.lax.switch(branch, (none, sparse, full), target)
+        # Branch 0: nothing ended; branch i: at most levels[i-1] ended; last: reset all.
+        branch = jnp.where(count == 0, 0, 1 + jnp.searchsorted(jnp.asarray(levels), count))
+        return jax.lax.switch(branch, (none, *[sparse(k) for k in levels], full), target)
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         if self._mode == "next_step":
@@ -327,6 +333,21 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
             lambda s, t: (s, with_final_observation(t, t.observation)),
         )
         return AutoResetState(inner, ts.last()), ts
+
+
+def _reset_levels(batch: int, max_resets: int | None) -> tuple[int, ...]:
+    """Sizes ``K`` of the sparse reset branches, smallest first (all below ``batch``).
+
+    With ``max_resets`` given there is one level; by default three,
+    ``ceil(B / 64)``, ``ceil(B / 16)`` and ``ceil(B / 4)``, so the reset work of a
+    step follows the number of environments that ended (within 4x) instead of
+    always paying for ``B / 8`` resets.
+    """
+    if max_resets is not None:
+        candidates = {min(max_resets, batch)}
+    else:
+        candidates = {-(-batch // d) for d in (64, 16, 4)}
+    return tuple(sorted(k for k in candidates if k < batch))
 
 
 class TileAutoReset(VmapAutoReset):

@@ -137,14 +137,15 @@ def _scan_stream(env, key, actions):
 
 
 def test_sparse_reset_equals_select_all_and_single(envs, assert_tree_equal):
-    """max_resets=2 (sparse, with fall-back to all when more end) and B (select
-    all) agree bit for bit, and with AutoReset applied to one environment."""
+    """max_resets=2 (sparse, with fall-back to all when more end), the default
+    levels (1 and 2 for B = 8) and B (select all) agree bit for bit, and with
+    AutoReset applied to one environment."""
     B, T = 8, 30
     actions = jax.random.randint(jax.random.PRNGKey(2), (T, B), 0, 2)
     key = jax.random.PRNGKey(4)
     outs = [
         _scan_stream(W.VmapAutoReset(W.TimeLimit(envs.Walk(), 5), B, max_resets=k), key, actions)
-        for k in (2, B)
+        for k in (2, None, B)
     ]
     for o in outs[1:]:
         assert_tree_equal(outs[0], o)
