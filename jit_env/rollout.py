@@ -320,7 +320,9 @@ class Trajectory:
                 f"`num_minibatches`={num_minibatches} must be positive and divide {rows} "
                 f"({'B' if sequences else 'T * B'})"
             )
-        perm = jax.random.permutation(key, rows)
+        # One stable sort of random 32-bit keys: always a permutation, uniform up
+        # to key collisions (probability < rows**2 / 2**33).
+        perm = jnp.argsort(jax.random.bits(key, (rows,), jnp.uint32), stable=True)
         if sequences:
             def split(x):
                 x = jnp.take(x, perm, axis=1)

@@ -341,10 +341,13 @@ def _reset_levels(batch: int, max_resets: int | None) -> tuple[int, ...]:
     With ``max_resets`` given there is one level; by default three,
     ``ceil(B / 64)``, ``ceil(B / 16)`` and ``ceil(B / 4)``, so the reset work of a
     step follows the number of environments that ended (within 4x) instead of
-    always paying for ``B / 8`` resets.
+    always paying for ``B / 8`` resets. Batches of at most 16 environments
+    reset all and select (fewer branches to compile, no gather/scatter).
     """
     if max_resets is not None:
         candidates = {min(max_resets, batch)}
+    elif batch <= 16:
+        return ()  # resetting a handful of environments is cheaper than branching
     else:
         candidates = {-(-batch // d) for d in (64, 16, 4)}
     return tuple(sorted(k for k in candidates if k < batch))

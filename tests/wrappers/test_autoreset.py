@@ -137,15 +137,15 @@ def _scan_stream(env, key, actions):
 
 
 def test_sparse_reset_equals_select_all_and_single(envs, assert_tree_equal):
-    """max_resets=2 (sparse, with fall-back to all when more end), the default
-    levels (1 and 2 for B = 8) and B (select all) agree bit for bit, and with
-    AutoReset applied to one environment."""
+    """max_resets=2 and 1 (sparse, with fall-back to all when more end), the
+    default (select all for B <= 16) and B (select all) agree bit for bit, and
+    with AutoReset applied to one environment."""
     B, T = 8, 30
     actions = jax.random.randint(jax.random.PRNGKey(2), (T, B), 0, 2)
     key = jax.random.PRNGKey(4)
     outs = [
         _scan_stream(W.VmapAutoReset(W.TimeLimit(envs.Walk(), 5), B, max_resets=k), key, actions)
-        for k in (2, None, B)
+        for k in (2, None, 1, B)
     ]
     for o in outs[1:]:
         assert_tree_equal(outs[0], o)
@@ -296,3 +296,16 @@ def test_no_data_lost_10k_steps(envs):
         # float32 running sum vs float64 sum of <= 7 terms of k/4: exact in float32.
         np.testing.assert_array_equal(rets, [e[0] for e in want[b]])
         np.testing.assert_array_equal(lens, [e[1] for e in want[b]])
+
+
+def test_default_reset_levels_equal_select_all_for_a_larger_batch(envs, assert_tree_equal):
+    """B = 40 uses the sparse levels 1, 3 and 10 and the fall-back; all exact."""
+    from jit_env.wrappers._autoreset import _reset_levels
+
+    B, T = 40, 24
+    assert _reset_levels(B, None) == (1, 3, 10)
+    actions = jax.random.randint(jax.random.PRNGKey(5), (T, B), 0, 2)
+    key = jax.random.PRNGKey(6)
+    default = _scan_stream(W.VmapAutoReset(W.TimeLimit(envs.Walk(), 5), B), key, actions)
+    select = _scan_stream(W.VmapAutoReset(W.TimeLimit(envs.Walk(), 5), B, max_resets=B), key, actions)
+    assert_tree_equal(default, select)
