@@ -1,5 +1,7 @@
 """jit_env: pure-functional JAX RL environments, wrappers, operators and agents."""
 
+# ruff: noqa: I001  (import order matters: the core before the packages built on it)
+
 from jit_env import specs
 from jit_env._core import (
     Action,

@@ -29,14 +29,22 @@ one key per step.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, ops
+
+if TYPE_CHECKING:  # chex.dataclass is opaque to type checkers.
+    from dataclasses import dataclass
+else:
+    from functools import partial
+
+    from chex import dataclass
+
+    dataclass = partial(dataclass, mappable_dataclass=False)
 
 Policy = Callable[[Any, _core.TimeStep, Any, jax.Array], tuple[Any, Any, Any]]
 """``policy(params, timestep, policy_state, key) -> (action, policy_state, extras)``."""
@@ -80,7 +88,7 @@ def _final_observation(timestep: _core.TimeStep) -> Any:
     return timestep.observation
 
 
-@chex.dataclass(frozen=True, mappable_dataclass=False)
+@dataclass(frozen=True)
 class Trajectory:
     """A time-major rollout: ``T + 1`` TimeSteps, ``T`` actions and policy extras.
 

@@ -141,3 +141,10 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
     (tmp_path / "junk.msgpack").write_bytes(b"\x00\x01garbage")
     with pytest.raises(checkpoint.CheckpointMismatchError):
         checkpoint.load_checkpoint(tmp_path / "junk.msgpack", tree)
+
+
+def test_eval_of_a_normalised_run_uses_the_trained_statistics(tmp_path, capsys):
+    out = tmp_path / "norm"
+    assert cli.main(["train", *TINY, "--normalize-observations", "--out", str(out)]) == 0
+    assert cli.main(["eval", str(out), "--episodes", "2"]) == 0
+    assert "over 2 episodes" in capsys.readouterr().out

@@ -74,7 +74,7 @@ def make_training_env(env_id: str, num_envs: int, *, normalize_observations: boo
       ``(batched_env, single_env)``.
     """
     single = make(env_id)
-    env = wrappers.VmapAutoReset(single)
+    env: _core.Environment = wrappers.VmapAutoReset(single)
     env = wrappers.EpisodeStatistics(env)
     if normalize_observations:
         env = wrappers.NormalizeObservation(env)
@@ -83,6 +83,8 @@ def make_training_env(env_id: str, num_envs: int, *, normalize_observations: boo
 
 def _episode_metrics(timesteps: _core.TimeStep) -> dict[str, jax.Array]:
     extras = timesteps.extras
+    if extras is None:
+        raise ValueError("the training stack must report episode statistics in `extras`")
     done = extras["episode_done"][1:]
     returns = extras["episode_return"][1:].astype(jnp.float32)
     lengths = extras["episode_length"][1:].astype(jnp.float32)

@@ -181,7 +181,7 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         return (head,)
 
     def init(key: jax.Array, env_spec: specs.EnvironmentSpec) -> AgentState:
-        obs = jnp.zeros(env_spec.observations.shape, jnp.float32)
+        obs = jnp.zeros(obs_spec.shape, jnp.float32)
         params = network.init(key, obs)
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
@@ -241,8 +241,8 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
 
     def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
         tr = trajectory.transitions()
-        values = trajectory.extras["value"]
-        bootstrap = network.apply(
+        values: jax.Array = trajectory.extras["value"]
+        bootstrap: jax.Array = network.apply(  # type: ignore[assignment]  # flax's union type
             agent_state.params, tr.next_observation, method=ActorCritic.value
         )
         advantages, targets = trajectory.gae(values, bootstrap, config.gamma, config.gae_lambda)

@@ -140,12 +140,11 @@ class TrainingSession:
         steps_per_update = self.config.steps_per_update
         t0 = time.perf_counter()
         compile_start = time.perf_counter()
-        run_chunk = jax.jit(jax.vmap(lambda s: trainer.run(s, chunk)))
         if self.state is None:
             state = jax.jit(jax.vmap(trainer.init))(self._keys())
         else:
             state = jax.tree.map(jnp.asarray, self.state)
-        run_chunk = run_chunk.lower(state).compile()
+        run_chunk = jax.jit(jax.vmap(lambda s: trainer.run(s, chunk))).lower(state).compile()
         compile_time = time.perf_counter() - compile_start
         writer = run_dir.MetricsWriter(self.path)
         update = self.start_update
@@ -227,6 +226,17 @@ class _Progress:
             self._bar.stop()
 
 
+def _frozen_normalization(env, stats):
+    """``env`` behind `NormalizeObservation` whose `reset` uses the trained ``stats``."""
+    from jit_env import wrappers
+
+    class Frozen(wrappers.NormalizeObservation):
+        def reset(self, key, *, options=None):
+            return self.reset_with_statistics(key, stats, options=options)
+
+    return Frozen(env, freeze=True)
+
+
 def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 0,
                  gif: Path | None = None) -> dict:
     """Evaluates the last checkpoint of a run on ``episodes`` fresh episodes.
@@ -245,6 +255,7 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
     from jit_env import envs, wrappers
 
     session = TrainingSession.resume(Path(path))
+    assert session.state is not None  # resume() restores it or raises
     if not 0 <= agent_seed < session.num_seeds:
         raise ValueError(f"--agent-seed must be in [0, {session.num_seeds}), got {agent_seed}")
     trainer = session._trainer()
@@ -252,6 +263,11 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
     single = envs.make(session.config.env)
     batched = wrappers.Vmap(single)
     act = trainer.agent.act
+    if session.config.normalize_observations:
+        # Evaluate with the training run's (frozen) observation statistics.
+        stats = jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), session.state.env_state.stats)
+        single = _frozen_normalization(single, stats)
+        batched = _frozen_normalization(batched, stats)
 
     @jax.jit
     def run_episodes(key):

@@ -216,8 +216,8 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
       max_resets: ``K``, the number of environments reset sparsely per step
         (default: three levels, ``ceil(B / 64)``, ``ceil(B / 16)`` and
         ``ceil(B / 4)``; the smallest that holds the ended ones is used); if
-        more end in one step, the whole batch is reset and selected. Any value gives identical results; it only trades
-        speed.
+        more end in one step, the whole batch is reset and selected. Any value
+        gives identical results; it only trades speed.
       options_axis: see `Vmap`.
       **step_vmap_kwargs: passed to ``jax.vmap`` for ``step`` (jit_env 0.1.5).
 

@@ -165,6 +165,25 @@ class NormalizeObservation(_core.Wrapper):
         """``state`` with the statistics frozen (or unfrozen): for evaluation."""
         return state._replace(frozen=jnp.asarray(frozen, bool))
 
+    def reset_with_statistics(
+        self, key: jax.Array, stats: RunningMeanStd, *, options: Any = None
+    ) -> tuple[NormalizeObservationState, _core.TimeStep]:
+        """`reset`, but normalising with given, frozen ``stats`` (e.g. a trained agent's).
+
+        Use it to evaluate an agent trained behind this wrapper: the first
+        observation and every later one are normalised with ``stats``, which
+        are never updated.
+
+        Args:
+          key: as for `reset`.
+          stats: `RunningMeanStd` with the shape of one observation.
+          options: as for `reset`.
+        """
+        inner, ts = self.env.reset(key, options=options)
+        frozen = jnp.asarray(True)
+        stats, ts = self._apply(stats, frozen, ts)
+        return NormalizeObservationState(inner, stats, frozen), ts
+
     def _normalize(self, stats: RunningMeanStd, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x, jnp.float32)
         mean = jnp.broadcast_to(stats.mean, x.shape)

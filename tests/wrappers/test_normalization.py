@@ -124,3 +124,21 @@ def test_clip_and_scale_reward(envs, transform):
         W.ClipReward(envs.Counting(), 1.0, 0.0)
     with pytest.raises(ValueError, match="finite"):
         W.ScaleReward(envs.Counting(), float("nan"))
+
+
+def test_reset_with_statistics_normalises_the_first_observation_with_them():
+    import jit_env
+    from jit_env.wrappers._normalization import RunningMeanStd
+
+    env = W.NormalizeObservation(jit_env.make("CartPole-v1"))
+    raw_state, raw_ts = jit_env.make("CartPole-v1").reset(jax.random.PRNGKey(0))
+    stats = RunningMeanStd(
+        mean=jnp.full((4,), 0.5, jnp.float32), var=jnp.full((4,), 4.0, jnp.float32),
+        count=jnp.float32(10.0),
+    )
+    state, ts = env.reset_with_statistics(jax.random.PRNGKey(0), stats)
+    expected = (np.asarray(raw_ts.observation) - 0.5) / np.sqrt(4.0 + 1e-8)
+    np.testing.assert_allclose(ts.observation, expected, rtol=1e-6)
+    assert bool(state.frozen)
+    state, ts = env.step(state, jnp.int32(1))
+    np.testing.assert_array_equal(state.stats.mean, stats.mean)  # frozen: never updated
