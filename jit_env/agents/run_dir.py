@@ -134,8 +134,10 @@ def plot_returns(run_dir: Path, title: str = "") -> Path:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     seeds = sorted({int(r["seed"]) for r in rows})
     for seed in seeds:
-        xs = [r["env_steps"] for r in rows if int(r["seed"]) == seed]
-        ys = [r["episode_return"] for r in rows if int(r["seed"]) == seed]
+        # Updates in which no episode finished have no return (NaN): skip them.
+        pts = [(r["env_steps"], r["episode_return"]) for r in rows
+               if int(r["seed"]) == seed and not math.isnan(r["episode_return"])]
+        xs, ys = [x for x, _ in pts], [y for _, y in pts]
         ax.plot(xs, ys, label=f"seed {seed}", linewidth=1.2)
     ax.set_xlabel("environment steps (per seed)")
     ax.set_ylabel("mean episode return")
