@@ -580,7 +580,7 @@ class Run:
         # Jitted first: one compilation costs less than rendering op by op. A
         # renderer that cannot be traced (NumPy, a plotting library) is fine too:
         # it is then called eagerly.
-        render = jax.jit(self.env.render)
+        render: Callable[[Any], Any] = jax.jit(self.env.render)
         shapes = set()
         for state in states:
             try:

@@ -208,14 +208,16 @@ def check_env(
 
 def _key(key: int | jax.Array) -> tuple[int, jax.Array]:
     """Returns (an int seed for `key_impls`, the key to use)."""
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        return int(key), jax.random.key(int(key))
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        data = np.asarray(jax.random.key_data(key)).ravel()
-        return int(data[-1]), key
-    if dtype is not None and np.dtype(dtype) == np.uint32 and np.ndim(key) == 1:
-        return int(np.asarray(key)[-1]), key
+    if isinstance(key, (int, np.integer)):
+        if not isinstance(key, bool):  # a bool is not a seed: rejected below
+            return int(key), jax.random.key(int(key))
+    else:
+        dtype = getattr(key, "dtype", None)
+        if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+            data = np.asarray(jax.random.key_data(key)).ravel()
+            return int(data[-1]), key
+        if dtype is not None and np.dtype(dtype) == np.uint32 and np.ndim(key) == 1:
+            return int(np.asarray(key)[-1]), key
     raise TypeError(
         f"`key` must be an int seed or a PRNG key (typed, or legacy uint32), got {key!r}"
     )
@@ -244,6 +246,8 @@ class EnvironmentTestMixin:
     """
 
     check_env_kwargs: ClassVar[Mapping[str, Any]] = {}
+    # Set on each subclass by `check_env_report` (declared only: no class attribute here).
+    _jit_env_check_report: ClassVar[CheckReport]
 
     def make_env(self) -> _core.Environment:
         """Returns the environment under test; override it."""

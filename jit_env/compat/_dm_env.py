@@ -15,7 +15,8 @@ from jit_env.compat._optional import require
 
 @functools.cache
 def _adapter_class() -> type:
-    dm_env = require("dm_env", "to_dm_env")
+    # Any: a module imported at run time is a valid base-class provider mypy cannot follow.
+    dm_env: Any = require("dm_env", "to_dm_env")
 
     class JitEnvToDmEnv(dm_env.Environment):
         """A jit_env `Environment` behind dm_env's stateful interface.

@@ -124,6 +124,7 @@ def dm_spec_to_spec(dm_spec: Any) -> specs.Spec:
     def is_leaf(x: Any) -> bool:
         return isinstance(x, dm_specs.Array)
 
+    treedef: jax.tree_util.PyTreeDef
     leaves, treedef = jax.tree.flatten(dm_spec, is_leaf=is_leaf)
     if not leaves or any(not is_leaf(leaf) for leaf in leaves) or treedef.num_nodes == 1:
         raise TypeError(

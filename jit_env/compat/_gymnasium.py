@@ -64,7 +64,8 @@ def env_options(default: Any, options: Any) -> Any:
 
 @functools.cache
 def _adapter_class() -> type:
-    gym = require("gymnasium", "to_gymnasium")
+    # Any: a module imported at run time is a valid base-class provider mypy cannot follow.
+    gym: Any = require("gymnasium", "to_gymnasium")
     from gymnasium.envs.registration import EnvSpec
 
     class JitEnvToGymnasium(gym.Env):

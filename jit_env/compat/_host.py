@@ -53,6 +53,7 @@ def action_caster(action_spec: specs.Spec, argument: str = "action"):
     round trip).
     """
     spec_tree = specs.unpack_spec(action_spec)
+    treedef: jax.tree_util.PyTreeDef
     leaves, treedef = jax.tree.flatten(spec_tree, is_leaf=_is_spec)
 
     def cast(action: Any, batch_shape: tuple[int, ...] = ()) -> Any:

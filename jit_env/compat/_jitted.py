@@ -44,6 +44,14 @@ _TRACE_ERRORS = (
 )
 
 
+def _deref(ref: weakref.ref[_core.Environment]) -> _core.Environment:
+    """The environment behind ``ref``; raises ``ReferenceError`` if it was collected."""
+    env = ref()
+    if env is None:
+        raise ReferenceError("the environment of this jitted function was garbage-collected")
+    return env
+
+
 def compiled(env: _core.Environment) -> tuple[Any, Any]:
     """``(jit(reset_fn), jit(step_fn))`` bound to ``env``, cached per environment object."""
     try:
@@ -55,8 +63,8 @@ def compiled(env: _core.Environment) -> tuple[Any, Any]:
     except TypeError:  # no weak references: compile per adapter
         return jax.jit(lambda k, o: reset_fn(env, k, o)), jax.jit(lambda s, a: step_fn(env, s, a))
     pair = (
-        jax.jit(lambda k, o: reset_fn(ref(), k, o)),
-        jax.jit(lambda s, a: step_fn(ref(), s, a)),
+        jax.jit(lambda k, o: reset_fn(_deref(ref), k, o)),
+        jax.jit(lambda s, a: step_fn(_deref(ref), s, a)),
     )
     try:
         _CACHE[env] = pair
@@ -72,7 +80,7 @@ def render(env: _core.Environment, state: Any) -> Any:
         jitted = _RENDER_CACHE[env]
     except KeyError:
         ref = weakref.ref(env)
-        jitted = _RENDER_CACHE[env] = jax.jit(lambda s: ref().render(s))
+        jitted = _RENDER_CACHE[env] = jax.jit(lambda s: _deref(ref).render(s))
     except TypeError:  # unhashable or not weakly referenceable: stay eager
         return env.render(state)
     if jitted is None:

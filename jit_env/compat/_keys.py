@@ -23,13 +23,13 @@ def as_key(key: Any, argument: str) -> jax.Array:
     """
     if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
         return jax.random.key(int(key))
+    # NumPy has no PRNG key dtypes, so a typed key is always a jax.Array.
+    if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise TypeError(f"`{argument}` must be a scalar typed key, got shape {key.shape}")
+        return key
     if isinstance(key, (jax.Array, np.ndarray)):
-        dtype = key.dtype
-        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-            if key.shape != ():
-                raise TypeError(f"`{argument}` must be a scalar typed key, got shape {key.shape}")
-            return key
-        if dtype == np.uint32 and key.shape == (2,):
+        if key.dtype == np.uint32 and key.shape == (2,):
             return jnp.asarray(key)
     raise TypeError(
         f"`{argument}` must be an int seed, a typed PRNG key or a legacy uint32[2] key, "

@@ -174,10 +174,10 @@ def space_to_spec(space: Any) -> specs.Spec:
     if isinstance(space, spaces.MultiDiscrete):
         dtype = np.dtype(space.dtype)
         nvec = np.asarray(space.nvec)
-        start = np.asarray(space.start)
-        if np.any(start != 0):
+        starts = np.asarray(space.start)
+        if np.any(starts != 0):
             return specs.BoundedArray(
-                nvec.shape, dtype, start.astype(dtype), (start + nvec - 1).astype(dtype)
+                nvec.shape, dtype, starts.astype(dtype), (starts + nvec - 1).astype(dtype)
             )
         return specs.DiscreteArray(nvec.astype(dtype), dtype=dtype)
     if isinstance(space, spaces.MultiBinary):

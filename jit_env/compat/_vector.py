@@ -107,7 +107,7 @@ def _step_batch(env, carry, actions, mode: str, options: Any):
 
     # SameStep: environments that end now restart now; the final observation
     # and extras travel next to the new episode's.
-    def with_resets(_):
+    def with_same_step_resets(_):
         new_chain, reset_states, reset_obs, reset_extras = _reset_batch(env, chain, options)
         return (
             _select(done, new_chain, chain),
@@ -116,18 +116,19 @@ def _step_batch(env, carry, actions, mode: str, options: Any):
             _select(done, reset_extras, extras),
         )
 
-    def without(_):
+    def without_same_step_resets(_):
         return chain, new_states, observation, extras
 
     chain, states_out, obs_out, extras_out = jax.lax.cond(
-        jnp.any(done), with_resets, without, None
+        jnp.any(done), with_same_step_resets, without_same_step_resets, None
     )
     carry = (states_out, chain, jnp.zeros_like(done), obs_out)
     return carry, (obs_out, reward, terminated, truncated, extras_out, observation, extras, done)
 
 
-def _batched_info(info: dict, extras: Any, mask: np.ndarray) -> dict:
-    """gymnasium's vector ``info`` layout: ``info[k]`` batched, ``info["_k"]`` a mask."""
+def _batched_info(info: dict, extras: Any, mask: np.ndarray | None) -> dict:
+    """gymnasium's vector ``info`` layout: ``info[k]`` batched, ``info["_k"]`` a mask
+    (``None`` when the outputs stay on device)."""
     if extras is None:
         return info
     for key, value in dict(extras).items():
@@ -189,7 +190,8 @@ _MODES = {
 
 @functools.cache
 def _adapter_class() -> type:
-    gym = require("gymnasium", "to_gymnasium_vector")
+    # Any: a module imported at run time is a valid base-class provider mypy cannot follow.
+    gym: Any = require("gymnasium", "to_gymnasium_vector")
     from gymnasium.vector import AutoresetMode
     from gymnasium.vector.utils import batch_space
 
@@ -277,7 +279,9 @@ def _adapter_class() -> type:
             """Context placing the batch on ``device`` (uncommitted, so one compile serves all)."""
             device = self._device
             if device is None or (
-                jax.config.jax_default_device is None and device == jax.devices()[0]
+                # Flags are attributes set at run time; jax's Config declares none of them.
+                jax.config.jax_default_device is None  # type: ignore[attr-defined]
+                and device == jax.devices()[0]
             ):
                 return contextlib.nullcontext()  # already the default: share its compiles
             return jax.default_device(device)

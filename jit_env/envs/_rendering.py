@@ -82,8 +82,8 @@ def polygon_mask(image: jax.Array, vertices: jax.Array) -> jax.Array:
     for i in range(vertices.shape[0]):
         (x0, y0), (x1, y1) = vertices[i], nxt[i]
         sides.append((x1 - x0) * (y - y0) - (y1 - y0) * (x - x0))
-    sides = jnp.stack(jnp.broadcast_arrays(*sides))
-    return jnp.all(sides >= 0, axis=0) | jnp.all(sides <= 0, axis=0)
+    stacked = jnp.stack(jnp.broadcast_arrays(*sides))
+    return jnp.all(stacked >= 0, axis=0) | jnp.all(stacked <= 0, axis=0)
 
 
 def disc_mask(image: jax.Array, centre_x: Any, centre_y: Any, radius: Any) -> jax.Array:
@@ -117,7 +117,7 @@ def segment_mask(image: jax.Array, start: Any, end: Any, width: float = 1.0) -> 
 
 
 def rotated_rectangle(
-    corners: Sequence[tuple[float, float]], angle: Any, origin: tuple[Any, Any]
+    corners: Sequence[tuple[Any, Any]] | jax.Array, angle: Any, origin: tuple[Any, Any]
 ) -> jax.Array:
     """Rotates polygon corners by ``angle`` (radians, anticlockwise) and translates them.
 
@@ -125,7 +125,8 @@ def rotated_rectangle(
     ``origin``, as gymnasium's renderers place their rectangles.
 
     Args:
-      corners: ``(x, y)`` pairs in pixels, relative to the rotation centre.
+      corners: ``(x, y)`` pairs in pixels, relative to the rotation centre (a
+        sequence of pairs or a float ``[N, 2]`` array).
       angle: scalar rotation in radians.
       origin: ``(x, y)`` in pixels added after the rotation.
 

@@ -16,16 +16,20 @@ Matches rlax 0.1.9 (`rlax._src.moving_averages`) numerically.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import chex
 import jax
 import jax.numpy as jnp
+
+if TYPE_CHECKING:  # chex.dataclass is opaque to type checkers.
+    from dataclasses import dataclass
+else:
+    from chex import dataclass
 
 ArrayTree = Any
 
 
-@chex.dataclass(frozen=True)
+@dataclass(frozen=True)
 class EmaMoments:
     """Debiased moment estimates.
 
@@ -38,7 +42,7 @@ class EmaMoments:
     variance: ArrayTree
 
 
-@chex.dataclass(frozen=True)
+@dataclass(frozen=True)
 class EmaState:
     """Moving-average state.
 
@@ -104,7 +108,8 @@ def create_ema(
 
     def update_moments(tree: ArrayTree, state: EmaState) -> tuple[EmaMoments, EmaState]:
         """One update; returns ``(debiased moments, new state)``."""
-        want, got = jax.tree.structure(state.mu), jax.tree.structure(tree)
+        want: jax.tree_util.PyTreeDef = jax.tree.structure(state.mu)
+        got: jax.tree_util.PyTreeDef = jax.tree.structure(tree)
         if want != got:
             raise TypeError(
                 f"update_moments: `tree` has structure {got}, expected {want} (that of the "

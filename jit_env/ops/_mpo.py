@@ -62,16 +62,16 @@ class MpoOutputs(NamedTuple):
     Attributes:
       temperature_loss: η's dual loss; per example (E*) in MPO, scalar in V-MPO.
       policy_loss: weighted negative log-likelihood, E*.
-      kl_loss: α · KL, E*.
-      alpha_loss: α (ε − KL), E*.
+      kl_loss: α · KL, E* (the Python int 0 when there are no KL constraints).
+      alpha_loss: α (ε − KL), E* (the Python int 0 when there are no KL constraints).
       normalized_weights: the E-step weights (MPO: sample axis + E*; V-MPO: E*).
       num_samples: MPO: S (Python int); V-MPO: number of examples kept by top-k.
     """
 
     temperature_loss: Any
     policy_loss: Array
-    kl_loss: Array
-    alpha_loss: Array
+    kl_loss: Array | int
+    alpha_loss: Array | int
     normalized_weights: Array
     num_samples: Any
 
@@ -162,7 +162,7 @@ def compute_parametric_kl_penalty_and_dual_loss(
     kl_constraints: Sequence[tuple[Array, LagrangePenalty]],
     projection_operator: ProjectionOperatorFn,
     use_stop_gradient: bool = True,
-) -> tuple[Array, Array]:
+) -> tuple[Array | int, Array | int]:
     """Sums the M-step KL penalties and their dual losses over all constraints.
 
     Args:
@@ -172,7 +172,8 @@ def compute_parametric_kl_penalty_and_dual_loss(
       use_stop_gradient: see `kl_constraint_loss`.
 
     Returns:
-      ``(kl_loss, alpha_loss)``, each E* (0 when there are no constraints, as rlax).
+      ``(kl_loss, alpha_loss)``, each E* (the Python int 0 when there are no constraints,
+      as rlax).
 
     Raises:
       TypeError: if a pair is malformed or a dtype is not floating.

@@ -96,10 +96,15 @@ def twohot_pair(min_value: float, max_value: float, num_bins: int) -> TxPair:
     Schrittwieser et al. 2020, Appendix F. Matches rlax 0.1.9 `rlax.twohot_pair`.
     """
     _transforms._check_support("twohot_pair", min_value, max_value, num_bins)
-    kw = dict(min_value=min_value, max_value=max_value, num_bins=num_bins)
     return TxPair(
-        functools.partial(_transforms.transform_to_2hot, **kw),
-        functools.partial(_transforms.transform_from_2hot, **kw),
+        functools.partial(
+            _transforms.transform_to_2hot,
+            min_value=min_value, max_value=max_value, num_bins=num_bins,
+        ),
+        functools.partial(
+            _transforms.transform_from_2hot,
+            min_value=min_value, max_value=max_value, num_bins=num_bins,
+        ),
     )
 
 

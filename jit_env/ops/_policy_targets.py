@@ -16,16 +16,20 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import chex
 import jax
 import jax.numpy as jnp
 
 from jit_env.ops._base import check_same_shape, maybe_stop_gradient
 
+if TYPE_CHECKING:  # chex.dataclass is opaque to type checkers.
+    from dataclasses import dataclass
+else:
+    from chex import dataclass
 
-@chex.dataclass(frozen=True)
+
+@dataclass(frozen=True)
 class PolicyTarget:
     """Sampled policy targets (frozen chex dataclass, a pytree).
 

@@ -57,16 +57,10 @@ class PopArtOutput(NamedTuple):
 
 
 def _check_state(fn: str, state: Any) -> None:
-    if not isinstance(state, tuple) or not all(
-        hasattr(state, f) for f in ("shift", "scale", "second_moment")
-    ):
+    fields = ("shift", "scale", "second_moment")
+    if not isinstance(state, tuple) or not all(hasattr(state, f) for f in fields):
         raise TypeError(f"{fn}: `state` must be a PopArtState, got {type(state).__name__}")
-    validate(
-        fn,
-        ("state.shift", state.shift, 1, "float"),
-        ("state.scale", state.scale, 1, "float"),
-        ("state.second_moment", state.second_moment, 1, "float"),
-    )
+    validate(fn, *((f"state.{f}", getattr(state, f), 1, "float") for f in fields))
 
 
 def _check_indices(fn: str, indices: Any, other_name: str, other_shape: tuple) -> None:

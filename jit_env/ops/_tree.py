@@ -20,7 +20,7 @@ from jit_env.ops._base import replace_masked
 
 
 def _same_structure(fn: str, names: Sequence[str], trees: Sequence[Any]) -> None:
-    ref = jax.tree_util.tree_structure(trees[0])
+    ref: jax.tree_util.PyTreeDef = jax.tree_util.tree_structure(trees[0])
     for name, tree in zip(names[1:], trees[1:]):
         other = jax.tree_util.tree_structure(tree)
         if other != ref:

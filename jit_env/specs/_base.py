@@ -132,6 +132,7 @@ class Spec(Generic[T], metaclass=abc.ABCMeta):
     """
 
     __slots__ = ("_name",)
+    _name: str
 
     def __init__(self, name: str = ""):
         if not isinstance(name, str):
@@ -302,8 +303,8 @@ def _check_bounds(header: str, check: _BoundCheck) -> None:
             + f"{int(np.sum(~within))} of {within.size} entries out of bounds; first at index "
             f"{index}: {concrete[index].item()!r} not in [{low.item()!r}, {high.item()!r}]"
         )
-    within = _within(check)
-    flat = within.reshape(-1)
+    traced_within = _within(check)
+    flat = traced_within.reshape(-1)
     first = jnp.argmin(flat)  # the first False (0 if all True; unused then).
     checkify.debug_check(
         jnp.all(flat),
@@ -312,8 +313,8 @@ def _check_bounds(header: str, check: _BoundCheck) -> None:
         n_bad=flat.size - jnp.sum(flat, dtype=jnp.int32),
         first=first,
         value=jnp.asarray(check.value).reshape(-1)[first],
-        low=jnp.broadcast_to(jnp.asarray(check.low), within.shape).reshape(-1)[first],
-        high=jnp.broadcast_to(jnp.asarray(check.high), within.shape).reshape(-1)[first],
+        low=jnp.broadcast_to(jnp.asarray(check.low), traced_within.shape).reshape(-1)[first],
+        high=jnp.broadcast_to(jnp.asarray(check.high), traced_within.shape).reshape(-1)[first],
     )
 
 
@@ -335,6 +336,8 @@ class PrimitiveSpec(Spec[T], metaclass=abc.ABCMeta):
     """
 
     __slots__ = ("_shape", "_dtype")
+    _shape: tuple[int, ...]
+    _dtype: np.dtype
 
     def __init__(self, shape: int | Sequence[int], dtype: Any, name: str = ""):
         super().__init__(name)

@@ -61,6 +61,9 @@ class Tree(CompositeSpec[Any]):
     """
 
     __slots__ = ("_leaves", "_treedef", "_paths")
+    _leaves: tuple[Spec, ...]
+    _treedef: tree_util.PyTreeDef
+    _paths: tuple[str, ...]
 
     def __init__(self, leaves: Sequence[Spec], structure: Any, name: str = ""):
         super().__init__(name)
@@ -249,6 +252,8 @@ class Batched(CompositeSpec[Any]):
     """
 
     __slots__ = ("_spec", "_num")
+    _spec: Spec
+    _num: int
 
     def __init__(self, spec: Spec, num: int, name: str = ""):
         super().__init__(name)

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jit_env.specs._base import PrimitiveSpec, _BoundCheck, _Report
+
+_ArrayT = TypeVar("_ArrayT", bound="Array")
 
 
 def _is_float(dtype: np.dtype) -> bool:
@@ -79,7 +81,7 @@ class Array(PrimitiveSpec[jax.Array]):
     def __reduce__(self) -> tuple:
         return (_rebuild, (type(self), self._constructor_kwargs()))
 
-    def replace(self, **kwargs: Any) -> Array:
+    def replace(self: _ArrayT, **kwargs: Any) -> _ArrayT:
         """A copy with the given constructor arguments replaced.
 
         Raises:
@@ -234,6 +236,8 @@ class BoundedArray(Array):
     """
 
     __slots__ = ("_min", "_max")
+    _min: np.ndarray
+    _max: np.ndarray
 
     def __init__(
         self,

@@ -88,7 +88,7 @@ def match_dtypes(value: Any, reference: Any, what: str) -> Any:
     Raises:
       TypeError: if the structures or shapes differ (names ``what``).
     """
-    ref_def = jax.tree.structure(reference)
+    ref_def: jax.tree_util.PyTreeDef = jax.tree.structure(reference)
     val_def = jax.tree.structure(value)
     if ref_def != val_def:
         raise TypeError(

@@ -41,7 +41,8 @@ class RunningMeanStd(NamedTuple):
 
     mean: jax.Array
     var: jax.Array
-    count: jax.Array
+    # gymnasium's field name; it shadows ``tuple.count``, which mypy reports as an override.
+    count: jax.Array  # type: ignore[assignment]
 
 
 def init_running_mean_std(shape: tuple[int, ...]) -> RunningMeanStd:
@@ -350,6 +351,7 @@ class NormalizeReward(_core.Wrapper):
 
     def reward_spec(self) -> specs.Spec:
         spec = self.env.reward_spec()
+        assert isinstance(spec, specs.Array)  # checked in __init__
         return specs.Array(spec.shape, jnp.float32, name=spec.name)
 
     def render(self, state: NormalizeRewardState) -> Any:

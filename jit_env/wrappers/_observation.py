@@ -79,6 +79,7 @@ class FlattenObservation(_core.Wrapper):
     def observation_spec(self) -> specs.Spec:
         e = self._element
         shape = (self._size,)
+        flat: specs.Array
         if isinstance(e, specs.BoundedArray):
             low = np.broadcast_to(e.minimum, e.shape).reshape(shape)
             high = np.broadcast_to(e.maximum, e.shape).reshape(shape)
@@ -350,7 +351,8 @@ def _check_conforms(shapes: Any, spec: specs.Spec, spec_name: str, fn_name: str)
     """Raises ValueError unless the abstract value ``shapes`` has ``spec``'s structure,
     shapes and dtypes (checked on ``spec.generate_value()``)."""
     expected = jax.eval_shape(spec.generate_value)
-    got_def, exp_def = jax.tree.structure(shapes), jax.tree.structure(expected)
+    got_def: jax.tree_util.PyTreeDef = jax.tree.structure(shapes)
+    exp_def: jax.tree_util.PyTreeDef = jax.tree.structure(expected)
     if got_def != exp_def:
         raise ValueError(
             f"`{fn_name}` returns structure {got_def}, `{spec_name}` expects {exp_def}"

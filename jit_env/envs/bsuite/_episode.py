@@ -7,13 +7,16 @@ its ``action`` and ``options`` the same way and builds its TimeStep with
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core
+
+_Params = TypeVar("_Params", bound=NamedTuple)
 
 
 def check_discrete_action(action: Any, env_name: str) -> jax.Array:
@@ -42,8 +45,8 @@ def check_discrete_action(action: Any, env_name: str) -> jax.Array:
 
 
 def canonical_params(
-    options: Any, params_type: type[NamedTuple], dtypes: dict[str, Any], env_name: str
-) -> NamedTuple:
+    options: Any, params_type: type[_Params], dtypes: dict[str, Any], env_name: str
+) -> _Params:
     """Checks ``options`` and casts every field to its documented dtype.
 
     Casting here (``float32`` / ``int32`` / ``bool``, never weakly typed) is
@@ -65,8 +68,10 @@ def canonical_params(
         field's kind does not match (e.g. a float for an integer field).
       ValueError: if a field is not a scalar.
     """
+    # mypy types a call of ``type[NamedTuple]`` as the functional ``NamedTuple(...)`` form.
+    construct = cast("Callable[..., _Params]", params_type)
     if options is None:
-        options = params_type()
+        options = construct()
     if not isinstance(options, params_type):
         raise TypeError(
             f"{env_name}.reset: `options` must be None or a {params_type.__name__}, "
@@ -91,7 +96,7 @@ def canonical_params(
                 f"{env_name}.reset: `options.{name}` must be {want.name}-like, got dtype {have}"
             )
         fields[name] = jnp.asarray(value, dtype=want)
-    return params_type(**fields)
+    return construct(**fields)
 
 
 def end_or_continue(done: jax.Array, reward: jax.Array, observation: jax.Array) -> _core.TimeStep:

@@ -145,7 +145,7 @@ class MemoryChain(_core.Environment):
     def _observation(self, state: MemoryChainState) -> jax.Array:
         t = state.timestep
         length = state.params.memory_length
-        time_left = 1.0 - t.astype(jnp.float32) / length.astype(jnp.float32)
+        time_left = 1.0 - t.astype(jnp.float32) / jnp.asarray(length, jnp.float32)
         query = jnp.where(t == length - 1, state.query, 0).astype(jnp.float32)
         context = jnp.where(t == 0, 2 * state.context - 1, 0).astype(jnp.float32)
         return jnp.concatenate([time_left[None], query[None], context])[None, :]

@@ -158,7 +158,7 @@ class UmbrellaChain(_core.Environment):
 
     def _observation(self, state: UmbrellaChainState) -> jax.Array:
         t = state.timestep.astype(jnp.float32)
-        time_left = 1.0 - t / state.params.chain_length.astype(jnp.float32)
+        time_left = 1.0 - t / jnp.asarray(state.params.chain_length, jnp.float32)
         head = jnp.stack(
             [
                 state.need_umbrella.astype(jnp.float32),

@@ -8,7 +8,7 @@ step traces once) and the termination convention are the same everywhere.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +16,10 @@ import numpy as np
 
 from jit_env import _core
 
+_Params = TypeVar("_Params", bound=NamedTuple)
 
-def canonical_params(options: Any, default: NamedTuple, env_name: str) -> NamedTuple:
+
+def canonical_params(options: Any, default: _Params, env_name: str) -> _Params:
     """Checks ``options`` and casts every field to a strong ``float32`` scalar.
 
     Args:
@@ -59,7 +61,8 @@ def canonical_params(options: Any, default: NamedTuple, env_name: str) -> NamedT
                 f"{env_name}.reset: `options.{name}` must be a real number, got dtype {dtype}"
             )
         fields[name] = jnp.asarray(value, dtype=jnp.float32)
-    return params_type(**fields)
+    # Every field is replaced, so this is ``params_type(**fields)``.
+    return default._replace(**fields)
 
 
 def discrete_action(action: Any, env_name: str) -> jax.Array:
@@ -136,6 +139,8 @@ def end_or_continue(
     )
 
 
-def uniform(key: jax.Array, shape: tuple[int, ...], low: jax.Array, high: jax.Array) -> jax.Array:
+def uniform(
+    key: jax.Array, shape: tuple[int, ...], low: jax.typing.ArrayLike, high: jax.typing.ArrayLike
+) -> jax.Array:
     """``float32`` uniform draws in ``[low, high)`` (numpy ``Generator.uniform``'s law)."""
     return jax.random.uniform(key, shape, jnp.float32, minval=low, maxval=high)

@@ -240,7 +240,7 @@ class Acrobot(_core.Environment):
             p.link_length_1 * jnp.sin(state.theta1) * scale,
             -p.link_length_1 * jnp.cos(state.theta1) * scale,
         )
-        joints = ((0.0, 0.0), p1)
+        joints: tuple[tuple[Any, Any], ...] = ((0.0, 0.0), p1)
         angles = (state.theta1 - jnp.pi / 2, state.theta1 + state.theta2 - jnp.pi / 2)
         lengths = (p.link_length_1 * scale, p.link_length_2 * scale)
         for (x, y), angle, length in zip(joints, angles, lengths):
