@@ -47,7 +47,14 @@ Reproduce (CPU; ~5 min quiet, far longer on a loaded machine)::
     .venv/bin/python benchmarks/ppo_bench.py --quick      # small sizes, no SB3, 4 seeds
 
 Flags: ``--rows ours,seeds,anchor,sb3`` picks rows, ``--total-steps``, ``--num-seeds``,
-``--repeats``, ``--compile-repeats``, ``--sb3-steps``. This is not part of the test run.
+``--repeats``, ``--compile-repeats``, ``--seed-repeats``, ``--sb3-steps``.
+This is not part of the test run.
+
+XLA:CPU hang: with jax 0.10.2 the seeds-vmapped programs (ours with 64 seeds, the
+anchor with 8 seeds and >= 4 updates) can wedge forever in ``block_until_ready``
+with an idle CPU. ``--xla_cpu_enable_concurrency_optimized_scheduler=false``
+avoids it, so the benchmark adds that to ``XLA_FLAGS`` for every row (the SB3
+subprocess does not use XLA); ``--keep-xla-scheduler`` turns this off.
 """
 
 from __future__ import annotations
@@ -228,6 +235,7 @@ class Program:
     total_steps: int
     num_seeds: int
     import_s: float
+    repeats: int | None = None
     compile_times: list = dataclasses.field(default_factory=list)
     compiled: object = None
 
@@ -274,7 +282,7 @@ def measure(programs: list[Program], compile_repeats: int, repeats: int) -> list
         row = p.row
         row.import_s = p.import_s
         row.compile_s = statistics.median(p.compile_times)
-        row.run_s, returns = _run_seconds(p.compiled, p.key, repeats)
+        row.run_s, returns = _run_seconds(p.compiled, p.key, p.repeats or repeats)
         returns = np.asarray(returns)
         if p.num_seeds > 1:
             with np.errstate(invalid="ignore"):
@@ -375,10 +383,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sb3-python", default=None,
                         help="python of a venv with stable-baselines3 (CPU torch); "
                         "without it the SB3 row is skipped")
+    parser.add_argument("--seed-repeats", type=int, default=1,
+                        help="timed runs of the N-seed program (it is long)")
+    parser.add_argument("--keep-xla-scheduler", action="store_true",
+                        help="do not pass --xla_cpu_enable_concurrency_optimized_scheduler=false "
+                        "(risks the XLA:CPU hang described in the module docstring)")
     parser.add_argument("--sb3-steps", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true",
                         help="50k steps, 4 seeds, 1 repeat, no SB3 (checks the script works)")
     args = parser.parse_args(argv)
+    if not args.keep_xla_scheduler:
+        # jax 0.10.2 / XLA:CPU deadlocks here (idle CPU, stuck in block_until_ready)
+        # running seeds-vmapped PPO programs (e.g. the anchor with 8 seeds and 4
+        # updates); XLA's concurrency-optimised scheduler is what triggers it.
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "")
+            + " --xla_cpu_enable_concurrency_optimized_scheduler=false"
+        ).strip()
     rows_wanted = set(args.rows.split(","))
     unknown = rows_wanted - {"ours", "seeds", "anchor", "sb3"}
     if unknown:
@@ -405,6 +426,7 @@ def main(argv: list[str] | None = None) -> None:
         programs.append(program_ours(args.total_steps, 1, import_ours))
     if "seeds" in rows_wanted:
         programs.append(program_ours(args.total_steps, args.num_seeds, import_ours))
+        programs[-1].repeats = args.seed_repeats
     if "anchor" in rows_wanted:
         programs.append(program_anchor(args.total_steps, import_anchor))
     rows = measure(programs, args.compile_repeats, args.repeats)
