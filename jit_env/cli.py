@@ -14,36 +14,71 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 import tyro
 
-from jit_env.agents.ppo import PPOConfig
-
-ALGORITHMS = {"ppo": "Proximal Policy Optimization (Schulman et al. 2017), discrete or Gaussian"}
+from jit_env.agents.algorithms import ALGORITHMS, get_algorithm
 
 
-@dataclasses.dataclass
-class Train:
-    """Train an agent and write a run directory (config, metrics.csv, returns.png, checkpoints)."""
+def _option(help: str) -> Any:
+    return tyro.conf.arg(help=help)
 
-    config: Annotated[PPOConfig, tyro.conf.OmitArgPrefixes] = dataclasses.field(
-        default_factory=PPOConfig
+
+def train_command(algo: str = "ppo") -> type:
+    """The ``train`` subcommand's dataclass for ``algo``: its config's fields are the flags.
+
+    Every algorithm has its own config dataclass (`jit_env.agents.PPOConfig`, …), so
+    the flags ``jit-env train`` accepts depend on ``--algo`` (read from the command
+    line before the rest is parsed).
+
+    Raises:
+      ValueError: for an unknown ``algo``.
+    """
+    config_cls, _ = get_algorithm(algo).load()
+    return dataclasses.make_dataclass(
+        "Train",
+        [
+            ("config", Annotated[config_cls, tyro.conf.OmitArgPrefixes],
+             dataclasses.field(default_factory=config_cls)),
+            ("algo", Annotated[str, _option(f"Algorithm to train: one of {', '.join(ALGORITHMS)} "
+                                            "(`jit-env list`); the other flags depend on it.")],
+             dataclasses.field(default=algo)),
+            ("seed", Annotated[int, _option("Seed of the first run; seeds are split from it.")],
+             dataclasses.field(default=0)),
+            ("num_seeds", Annotated[int, _option("Independent agents trained in one vmapped "
+                                                 "program.")],
+             dataclasses.field(default=1)),
+            ("out", Annotated[Path | None, _option("Run directory (default: "
+                                                   "runs/<algo>-<env>-<seed>).")],
+             dataclasses.field(default=None)),
+            ("resume", Annotated[Path | None, _option("Continue the run in this directory from "
+                                                      "its last checkpoint (other flags are "
+                                                      "ignored).")],
+             dataclasses.field(default=None)),
+            ("chunk_updates", Annotated[int, _option("Updates per jitted chunk between progress "
+                                                     "reports and checkpoints (0: about 20 "
+                                                     "chunks).")],
+             dataclasses.field(default=0)),
+            ("progress", Annotated[bool, _option("Show a progress bar.")],
+             dataclasses.field(default=True)),
+        ],
+        namespace={"__doc__": "Train an agent and write a run directory (config, metrics.csv, "
+                              "returns.png, checkpoints)."},
     )
-    algo: Literal["ppo"] = "ppo"
-    """Algorithm to train (see `jit-env list`)."""
-    seed: int = 0
-    """Seed of the first run; seeds are split from it."""
-    num_seeds: int = 1
-    """Independent agents trained in one vmapped program."""
-    out: Path | None = None
-    """Run directory (default: runs/<algo>-<env>-<seed>)."""
-    resume: Path | None = None
-    """Continue the run in this directory from its last checkpoint (other flags are ignored)."""
-    chunk_updates: int = 0
-    """Updates per jitted chunk between progress reports and checkpoints (0: about 20 chunks)."""
-    progress: bool = True
-    """Show a progress bar."""
+
+
+def _algo_from_argv(argv: list[str]) -> str:
+    """The value of ``--algo`` after the ``train`` subcommand (``ppo`` if absent)."""
+    if "train" not in argv:
+        return "ppo"
+    rest = argv[argv.index("train") + 1 :]
+    for i, arg in enumerate(rest):
+        if arg == "--algo" and i + 1 < len(rest):
+            return rest[i + 1]
+        if arg.startswith("--algo="):
+            return arg.split("=", 1)[1]
+    return "ppo"
 
 
 @dataclasses.dataclass
@@ -79,7 +114,7 @@ def _default_chunk(num_updates: int) -> int:
     return 1
 
 
-def _cmd_train(args: Train) -> int:
+def _cmd_train(args: Any) -> int:
     from jit_env.agents import training_session
 
     if args.resume is not None:
@@ -126,8 +161,8 @@ def _cmd_list(args: List) -> int:
     for env_id in jit_env.registered_ids():
         print(f"  {env_id}")
     print("algorithms:")
-    for name, desc in ALGORITHMS.items():
-        print(f"  {name:8s} {desc}")
+    for name, algorithm in ALGORITHMS.items():
+        print(f"  {name:16s} {algorithm.description}")
     return 0
 
 
@@ -149,19 +184,27 @@ def _enable_compilation_cache() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jit-env`` console script; returns the exit status."""
+    console = argv is None
+    argv = sys.argv[1:] if argv is None else list(argv)
+    algo = _algo_from_argv(argv)
+    if algo not in ALGORITHMS:
+        print(f"jit-env: error: unknown --algo {algo!r}; known: {', '.join(ALGORITHMS)}",
+              file=sys.stderr)
+        return 2
+    train = train_command(algo)
     args = tyro.extras.subcommand_cli_from_dict(
-        {"train": Train, "eval": Eval, "list": List},
+        {"train": train, "eval": Eval, "list": List},
         prog="jit-env",
-        args=sys.argv[1:] if argv is None else argv,
+        args=argv,
         description="Train and evaluate jitted RL agents on jit_env environments.",
     )
     from jit_env.agents.checkpoint import CheckpointMismatchError
     from jit_env.agents.run_dir import RunDirError
 
-    if argv is None:  # the console script; tests configure JAX themselves
+    if console:  # the console script; tests configure JAX themselves
         _enable_compilation_cache()
     try:
-        if isinstance(args, Train):
+        if isinstance(args, train):
             return _cmd_train(args)
         if isinstance(args, Eval):
             return _cmd_eval(args)

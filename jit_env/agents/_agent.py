@@ -42,6 +42,10 @@ class Agent(NamedTuple):
       update: ``update(agent_state, trajectory, key) -> (agent_state, metrics)``.
       initial_policy_state: ``initial_policy_state(batch_shape) -> policy_state``
         (``None`` for feed-forward agents).
+      act_params: ``act_params(agent_state) -> params`` passed to ``act`` when
+        collecting data and evaluating: ``agent_state.params`` by default; an
+        agent acting with other parameters (a lagged behaviour copy, an
+        exploration schedule that depends on ``agent_state.step``) returns them.
 
     The argument order of ``act`` is the rollout's ``policy(params, timestep,
     policy_state, key)``; STYLE.md's example puts ``policy_state`` before
@@ -52,3 +56,4 @@ class Agent(NamedTuple):
     act: Callable[[Params, _core.TimeStep, PolicyState, jax.Array], tuple[Any, Any, Any]]
     update: Callable[[AgentState, Trajectory, jax.Array], tuple[AgentState, Metrics]]
     initial_policy_state: Callable[[tuple[int, ...]], PolicyState] = lambda batch_shape: None
+    act_params: Callable[[AgentState], Params] = lambda agent_state: agent_state.params

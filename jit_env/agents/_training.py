@@ -62,20 +62,48 @@ class Trainer(NamedTuple):
     run: Any
 
 
-def make_training_env(env_id: str, num_envs: int, *, normalize_observations: bool = False):
-    """The training stack: ``EpisodeStatistics(VmapAutoReset(make(env_id)))``.
+def make_single_env(env_id: str) -> _core.Environment:
+    """``make(env_id)``, wrapped in `ClipAction` if its actions are bounded floats.
 
-    ``make`` applies the registered `TimeLimit`; `VmapAutoReset` batches ``num_envs``
-    environments with same-step auto-reset (final observations in
-    ``extras["final_observation"]``); `EpisodeStatistics` reports the return and
-    length of each finished episode in ``extras``.
+    The environment an agent acts in, unbatched (training batches it; evaluation
+    and animations use it as is).
+    """
+    env = make(env_id)
+    action_spec = env.action_spec()
+    if isinstance(action_spec, specs.BoundedArray) and jnp.issubdtype(
+        action_spec.dtype, jnp.floating
+    ):
+        env = wrappers.ClipAction(env)
+    return env
+
+
+def make_training_env(
+    env_id: str,
+    num_envs: int,
+    *,
+    normalize_observations: bool = False,
+    normalize_rewards: bool = False,
+    gamma: float = 0.99,
+):
+    """The training stack around ``make(env_id)``, batched over ``num_envs``.
+
+    From the inside out: ``make`` (with the registered `TimeLimit`); `ClipAction`
+    when the action spec is a bounded float array (a Gaussian policy's samples
+    are clipped to the bounds when stepping, as in CleanRL's continuous PPO);
+    `VmapAutoReset` with same-step auto-reset (final observations in
+    ``extras["final_observation"]``); `EpisodeStatistics`, which reports the raw
+    return and length of each finished episode in ``extras``; then optionally
+    `NormalizeReward` (discount ``gamma``) and `NormalizeObservation`.
 
     Returns:
-      ``(batched_env, single_env)``.
+      ``(batched_env, single_env)``; ``single_env`` is ``make(env_id)`` with
+      `ClipAction` if it applies, and gives the agent its specs.
     """
-    single = make(env_id)
+    single = make_single_env(env_id)
     env: _core.Environment = wrappers.VmapAutoReset(single)
     env = wrappers.EpisodeStatistics(env)
+    if normalize_rewards:
+        env = wrappers.NormalizeReward(env, gamma=gamma)
     if normalize_observations:
         env = wrappers.NormalizeObservation(env)
     return env, single
@@ -106,8 +134,7 @@ def make_trainer(
     """Builds the training functions for ``config`` and an agent factory.
 
     Args:
-      config: an agent config with fields ``env``, ``num_envs``, ``num_steps``,
-        ``normalize_observations`` (e.g. `PPOConfig`).
+      config: a `TrainingConfig` (e.g. `PPOConfig`).
       agent_factory: ``agent_factory(config, env_spec) -> Agent`` (e.g. `make_ppo`).
       mesh: optional device mesh; the environment batch axis is sharded over
         its ``axis_name`` axis and parameters are replicated.
@@ -117,7 +144,11 @@ def make_trainer(
       ValueError: if ``num_envs`` is not divisible by the mesh axis size.
     """
     env, single = make_training_env(
-        config.env, config.num_envs, normalize_observations=config.normalize_observations
+        config.env,
+        config.num_envs,
+        normalize_observations=config.normalize_observations,
+        normalize_rewards=config.normalize_rewards,
+        gamma=config.gamma,
     )
     env_spec = specs.make_environment_spec(single)
     agent = agent_factory(config, env_spec)
@@ -154,7 +185,7 @@ def make_trainer(
         carry, trajectory = rollout(
             env,
             agent.act,
-            state.agent_state.params,
+            agent.act_params(state.agent_state),
             state.env_state,
             state.timestep,
             rollout_key,

@@ -24,24 +24,24 @@ import optax
 
 from jit_env import ops, specs
 from jit_env.agents._agent import Agent, AgentState
+from jit_env.agents._config import TrainingConfig
 from jit_env.agents.networks import ActorCritic, activation_fn
 from jit_env.rollout import Trajectory
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(TrainingConfig):
     """Hyper-parameters of PPO and of its training run.
 
+    The training-run fields (``env``, ``num_envs``, ``num_steps``, ``total_steps``,
+    ``gamma``, ``normalize_observations``, ``normalize_rewards``) are
+    `TrainingConfig`'s.
+
     Attributes:
-      env: environment id for `jit_env.make`.
-      num_envs: environments stepped in parallel per seed.
-      num_steps: rollout length ``T`` per update.
-      total_steps: environment steps per seed (all environments together).
       update_epochs: passes over each rollout.
       num_minibatches: minibatches per epoch; must divide ``num_envs * num_steps``.
       learning_rate: Adam step size.
       anneal_lr: decay the step size linearly to 0 over training.
-      gamma: discount factor γ.
       gae_lambda: GAE λ.
       clip_eps: surrogate clipping ε (also clips the value loss if enabled).
       ent_coef: entropy bonus coefficient.
@@ -50,19 +50,13 @@ class PPOConfig:
       max_grad_norm: global gradient-norm clip.
       hidden_sizes: widths of the policy and value MLPs.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
-      normalize_observations: wrap the environment in `NormalizeObservation`.
       normalize_advantages: standardise advantages per minibatch.
     """
 
-    env: str = "CartPole-v1"
-    num_envs: int = 4
-    num_steps: int = 128
-    total_steps: int = 500_000
     update_epochs: int = 4
     num_minibatches: int = 4
     learning_rate: float = 2.5e-4
     anneal_lr: bool = True
-    gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
     ent_coef: float = 0.01
@@ -71,42 +65,21 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
-    normalize_observations: bool = False
     normalize_advantages: bool = True
 
-    @property
-    def steps_per_update(self) -> int:
-        """Environment steps consumed by one update: ``num_envs * num_steps``."""
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        """Number of updates: ``total_steps // steps_per_update``."""
-        return self.total_steps // self.steps_per_update
-
-    def validate(self) -> PPOConfig:
-        """Returns ``self`` if every field is usable.
-
-        Raises:
-          ValueError: naming the first field that is out of range.
-        """
-        problems = []
-        for name in ("num_envs", "num_steps", "total_steps", "update_epochs", "num_minibatches"):
+    def problems(self) -> list[str]:
+        """`TrainingConfig.problems` plus PPO's own checks."""
+        problems = super().problems()
+        for name in ("update_epochs", "num_minibatches"):
             if getattr(self, name) <= 0:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
-        if not problems and self.total_steps < self.steps_per_update:
-            problems.append(
-                f"`total_steps`={self.total_steps} is less than one update "
-                f"(num_envs * num_steps = {self.steps_per_update})"
-            )
         if not problems and self.steps_per_update % self.num_minibatches:
             problems.append(
                 f"`num_minibatches`={self.num_minibatches} must divide num_envs * num_steps "
                 f"= {self.steps_per_update}"
             )
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                problems.append(f"`{name}` must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.gae_lambda <= 1.0:
+            problems.append(f"`gae_lambda` must be in [0, 1], got {self.gae_lambda}")
         for name in ("learning_rate", "clip_eps", "max_grad_norm"):
             if getattr(self, name) <= 0:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
@@ -116,9 +89,7 @@ class PPOConfig:
             activation_fn(self.activation)
         except ValueError as e:
             problems.append(str(e))
-        if problems:
-            raise ValueError("invalid PPOConfig: " + "; ".join(problems))
-        return self
+        return problems
 
 
 def _action_head(action_spec: specs.Spec) -> tuple[int, bool]:

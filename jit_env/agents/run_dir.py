@@ -31,13 +31,8 @@ METRIC_COLUMNS = (
     "episode_return_max",
     "episode_length",
     "episodes",
-    "loss",
-    "policy_loss",
-    "value_loss",
-    "entropy",
-    "approx_kl",
-    "clip_fraction",
 )
+"""The columns every run's ``metrics.csv`` starts with; the agent's own metrics follow."""
 
 
 class RunDirError(ValueError):
@@ -73,22 +68,36 @@ def read_config(run_dir: Path) -> dict:
 
 
 class MetricsWriter:
-    """Appends rows to ``metrics.csv`` (creates it with a header if absent)."""
+    """Appends rows to ``metrics.csv``, creating it with a header if absent.
 
-    def __init__(self, run_dir: Path):
+    Args:
+      run_dir: the run directory.
+      metric_names: the agent's metric names; a new file's columns are
+        `METRIC_COLUMNS` followed by these (sorted). An existing file keeps its header.
+    """
+
+    def __init__(self, run_dir: Path, metric_names: Any = ()):
         self.path = Path(run_dir) / "metrics.csv"
         new = not self.path.exists()
+        if new:
+            extra = sorted(set(metric_names) - set(METRIC_COLUMNS))
+            self.columns = list(METRIC_COLUMNS) + extra
+        else:
+            with self.path.open() as f:
+                self.columns = next(csv.reader(f), list(METRIC_COLUMNS))
         self._file = self.path.open("a", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
         if new:
             self._writer.writeheader()
 
     def write(self, rows: list[dict]) -> None:
+        """Appends ``rows`` (dicts by column name; missing values are left empty)."""
         for row in rows:
-            self._writer.writerow({k: _fmt(row.get(k, "")) for k in METRIC_COLUMNS})
+            self._writer.writerow({k: _fmt(row.get(k, "")) for k in self.columns})
         self._file.flush()
 
     def close(self) -> None:
+        """Closes the file."""
         self._file.close()
 
 
@@ -114,13 +123,17 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 def truncate_metrics(run_dir: Path, max_update: int) -> None:
     """Drops rows after ``max_update`` (rows written after the checkpoint a resume starts from)."""
-    rows = [r for r in read_metrics(run_dir) if r["update"] <= max_update]
     path = Path(run_dir) / "metrics.csv"
+    if not path.exists():
+        return
+    with path.open() as f:
+        columns = next(csv.reader(f), list(METRIC_COLUMNS))
+    rows = [r for r in read_metrics(run_dir) if r["update"] <= max_update]
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for r in rows:
-            writer.writerow({k: _fmt(r.get(k, math.nan)) for k in METRIC_COLUMNS})
+            writer.writerow({k: _fmt(r.get(k, math.nan)) for k in columns})
 
 
 def plot_returns(run_dir: Path, title: str = "") -> Path:

@@ -21,27 +21,25 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env.agents import checkpoint, run_dir
-from jit_env.agents._training import TrainState, make_trainer
-from jit_env.agents.ppo import PPOConfig, make_ppo
-
-_FACTORIES = {"ppo": (PPOConfig, make_ppo)}
+from jit_env.agents._training import TrainState, make_single_env, make_trainer
+from jit_env.agents.algorithms import get_algorithm
 
 
 def _factory(algo: str):
-    if algo not in _FACTORIES:
-        raise ValueError(f"unknown algorithm {algo!r}; known: {sorted(_FACTORIES)}")
-    return _FACTORIES[algo]
+    """``(config_class, factory)`` of the algorithm called ``algo`` (ValueError if unknown)."""
+    return get_algorithm(algo).load()
 
 
 def _config_from_dict(algo: str, values: dict) -> Any:
     config_cls, _ = _factory(algo)
-    fields = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = set(values) - fields
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = set(values) - set(fields)
     if unknown:
         raise run_dir.RunDirError(f"config.json has unknown {algo} fields {sorted(unknown)}")
     values = dict(values)
-    if "hidden_sizes" in values:
-        values["hidden_sizes"] = tuple(values["hidden_sizes"])
+    for name, value in values.items():
+        if isinstance(value, list):  # JSON has no tuples: hidden_sizes and the like
+            values[name] = tuple(value)
     return config_cls(**values).validate()
 
 
@@ -146,7 +144,7 @@ class TrainingSession:
             state = jax.tree.map(jnp.asarray, self.state)
         run_chunk = jax.jit(jax.vmap(lambda s: trainer.run(s, chunk))).lower(state).compile()
         compile_time = time.perf_counter() - compile_start
-        writer = run_dir.MetricsWriter(self.path)
+        writer = None  # opened after the first chunk, which tells the metric names
         update = self.start_update
         last_return = math.nan
         bar = _Progress(total * steps_per_update, enabled=progress,
@@ -169,6 +167,8 @@ class TrainingSession:
                                    wall_time=round(wall, 3))
                         rows.append(row)
                 update += chunk
+                if writer is None:
+                    writer = run_dir.MetricsWriter(self.path, metrics.keys())
                 writer.write(rows)
                 self._save(state, update, wall)
                 recent = np.asarray(metrics["episode_return"])[:, -1]
@@ -182,7 +182,8 @@ class TrainingSession:
             self._save(state, update, wall_offset + time.perf_counter() - t0)
         finally:
             bar.close()
-            writer.close()
+            if writer is not None:
+                writer.close()
         run_dir.plot_returns(self.path, title=f"{self.algo} on {self.config.env}")
         status = "interrupted" if interrupted else "finished"
         print(
@@ -252,15 +253,17 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
       run_dir.RunDirError: if the run directory or checkpoint is unusable.
       ValueError: if ``agent_seed`` is not one of the run's seeds.
     """
-    from jit_env import envs, wrappers
+    from jit_env import wrappers
 
     session = TrainingSession.resume(Path(path))
     assert session.state is not None  # resume() restores it or raises
     if not 0 <= agent_seed < session.num_seeds:
         raise ValueError(f"--agent-seed must be in [0, {session.num_seeds}), got {agent_seed}")
     trainer = session._trainer()
-    params = jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), session.state.agent_state.params)
-    single = envs.make(session.config.env)
+    agent_state = jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), session.state.agent_state)
+    params = trainer.agent.act_params(agent_state)
+    initial_policy_state = trainer.agent.initial_policy_state
+    single = make_single_env(session.config.env)
     batched = wrappers.Vmap(single)
     act = trainer.agent.act
     if session.config.normalize_observations:
@@ -278,18 +281,18 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
             return ~carry[3].all()
 
         def body(carry):
-            state, ts, ret, done, key, length = carry
+            state, ts, ret, done, key, length, pstate = carry
             key, k = jax.random.split(key)
-            action, _, _ = act(params, ts, None, k)
+            action, pstate, _ = act(params, ts, pstate, k)
             state, ts = batched.step(state, action)
             ret = ret + jnp.where(done, 0.0, ts.reward)
             length = length + (~done).astype(jnp.int32)
             done = done | ts.last()
-            return state, ts, ret, done, key, length
+            return state, ts, ret, done, key, length, pstate
 
         init = (state, ts, jnp.zeros(episodes), jnp.zeros(episodes, bool), act_key,
-                jnp.zeros(episodes, jnp.int32))
-        _, _, ret, _, _, length = jax.lax.while_loop(cond, body, init)
+                jnp.zeros(episodes, jnp.int32), initial_policy_state((episodes,)))
+        _, _, ret, _, _, length, _ = jax.lax.while_loop(cond, body, init)
         return ret, length
 
     returns, lengths = jax.device_get(run_episodes(jax.random.PRNGKey(seed)))
@@ -302,11 +305,13 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
         "frames": 0,
     }
     if gif is not None:
-        result["frames"] = _write_animation(single, act, params, seed, int(lengths.max()), gif)
+        result["frames"] = _write_animation(
+            single, act, params, initial_policy_state(()), seed, int(lengths.max()), gif
+        )
     return result
 
 
-def _write_animation(env, act, params, seed: int, max_length: int, path: Path,
+def _write_animation(env, act, params, policy_state, seed: int, max_length: int, path: Path,
                      max_frames: int = 250) -> int:
     """Plays one episode of ``env`` with ``act`` and writes its rendered frames.
 
@@ -320,13 +325,13 @@ def _write_animation(env, act, params, seed: int, max_length: int, path: Path,
         state, ts = env.reset(reset_key)
 
         def body(carry, k):
-            state, ts = carry
-            action, _, _ = act(params, ts, None, k)
+            state, ts, pstate = carry
+            action, pstate, _ = act(params, ts, pstate, k)
             new_state, new_ts = env.step(state, action)
-            return (new_state, new_ts), (new_state, new_ts.last())
+            return (new_state, new_ts, pstate), (new_state, new_ts.last())
 
         keys = jax.random.split(act_key, max_length)
-        _, (states, last) = jax.lax.scan(body, (state, ts), keys)
+        _, (states, last) = jax.lax.scan(body, (state, ts, policy_state), keys)
         states = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), state, states)
         return states, last
 

@@ -1,0 +1,79 @@
+"""The fields every agent's config shares, and their validation.
+
+Each algorithm's config (e.g. `PPOConfig`) is a frozen dataclass that extends
+`TrainingConfig` with its own hyper-parameters and extends `problems` with its
+own checks; `validate` reports every problem at once, naming the fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TypeVar
+
+C = TypeVar("C", bound="TrainingConfig")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """The training run: environment, batch, rollout length, length of training.
+
+    One update consumes one rollout of ``num_steps`` steps of each of the
+    ``num_envs`` environments (see `jit_env.agents.make_trainer`).
+
+    Attributes:
+      env: environment id for `jit_env.make`.
+      num_envs: environments stepped in parallel per seed.
+      num_steps: rollout length ``T`` per update.
+      total_steps: environment steps per seed (all environments together).
+      gamma: discount factor γ in [0, 1] (also the discount of `NormalizeReward`).
+      normalize_observations: wrap the environment in `NormalizeObservation`.
+      normalize_rewards: wrap the environment in `NormalizeReward` (discount ``gamma``).
+    """
+
+    env: str = "CartPole-v1"
+    num_envs: int = 4
+    num_steps: int = 128
+    total_steps: int = 500_000
+    gamma: float = 0.99
+    normalize_observations: bool = False
+    normalize_rewards: bool = False
+
+    @property
+    def steps_per_update(self) -> int:
+        """Environment steps consumed by one update: ``num_envs * num_steps``."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        """Number of updates: ``total_steps // steps_per_update``."""
+        return self.total_steps // self.steps_per_update
+
+    def problems(self) -> list[str]:
+        """Every out-of-range field, one message each (empty when the config is usable).
+
+        Subclasses extend this with their own checks (``super().problems() + [...]``).
+        """
+        problems = []
+        for name in ("num_envs", "num_steps", "total_steps"):
+            if getattr(self, name) <= 0:
+                problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
+        if not problems and self.total_steps < self.steps_per_update:
+            problems.append(
+                f"`total_steps`={self.total_steps} is less than one update "
+                f"(num_envs * num_steps = {self.steps_per_update})"
+            )
+        if not 0.0 <= self.gamma <= 1.0:
+            problems.append(f"`gamma` must be in [0, 1], got {self.gamma}")
+        return problems
+
+    def validate(self: C) -> C:
+        """Returns ``self`` if every field is usable.
+
+        Raises:
+          ValueError: listing every out-of-range field, e.g. ``invalid PPOConfig:
+            `num_envs` must be positive, got 0``.
+        """
+        problems = self.problems()
+        if problems:
+            raise ValueError(f"invalid {type(self).__name__}: " + "; ".join(problems))
+        return self
