@@ -42,6 +42,30 @@ ALGORITHMS: dict[str, Algorithm] = {
             "ppo", "jit_env.agents.ppo", "PPOConfig", "make_ppo",
             "Proximal Policy Optimization (Schulman et al. 2017), discrete or Gaussian",
         ),
+        Algorithm(
+            "ppo_continuous", "jit_env.agents.ppo", "ContinuousPPOConfig", "make_ppo",
+            "PPO with a Gaussian policy and CleanRL's continuous-control defaults (Pendulum-v1)",
+        ),
+        Algorithm(
+            "recurrent_ppo", "jit_env.agents.recurrent_ppo", "RecurrentPPOConfig",
+            "make_recurrent_ppo", "PPO with a recurrent (LSTM) policy, for partial observability",
+        ),
+        Algorithm(
+            "dqn", "jit_env.agents.dqn", "DQNConfig", "make_dqn",
+            "Deep Q-Network (Mnih et al. 2015) with replay; double, n-step, C51, QR-DQN options",
+        ),
+        Algorithm(
+            "a2c", "jit_env.agents.a2c", "A2CConfig", "make_a2c",
+            "Advantage actor-critic (Mnih et al. 2016), synchronous, GAE advantages",
+        ),
+        Algorithm(
+            "reinforce", "jit_env.agents.reinforce", "REINFORCEConfig", "make_reinforce",
+            "REINFORCE (Williams 1992), Monte-Carlo returns, optional learned baseline",
+        ),
+        Algorithm(
+            "impala", "jit_env.agents.impala", "IMPALAConfig", "make_impala",
+            "IMPALA-style off-policy actor-critic with V-trace (Espeholt et al. 2018)",
+        ),
     )
 }
 

@@ -119,7 +119,7 @@ def test_two_devices_match_one():
     np.testing.assert_allclose(result["loss1"], result["loss2"], rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_ppo_learns_cartpole_quickly():
     cfg = PPOConfig(num_envs=8, num_steps=64, total_steps=60_000, update_epochs=4,
                     num_minibatches=4, learning_rate=1e-3)

@@ -1,0 +1,149 @@
+"""Learning benchmark: every bundled agent on its environment, 5 seeds vmapped.
+
+For each row, ``jit_env.agents.train(config, key, factory)`` with the algorithm's
+default config (`jit_env.agents.algorithms.ALGORITHMS`), ``jax.vmap`` over
+``--num-seeds`` keys in one ``jax.jit``. Columns:
+
+* ``steps``: environment steps per seed (``config.total_steps`` rounded down to
+  whole updates).
+* ``compile s``: ``jax.jit(...).trace().lower().compile()`` after ``jax.clear_caches()``
+  (one measurement; tracing included).
+* ``run s``: median over ``--repeats`` blocked calls of the compiled program (all
+  seeds together).
+* ``final return``: per seed, the NaN-free mean of the per-update mean episode
+  return over the last 5 % of updates (at least one update), i.e. the training
+  policy's episodes (DQN still explores with its final ε); then mean ± std over
+  seeds, and the worst seed.
+* ``target``: the issue's acceptance bar; ``reference``: a published result for
+  the same algorithm and environment, with its source below the table.
+
+Reproduce (CPU; several minutes per row, longer on a loaded machine)::
+
+    .venv/bin/python benchmarks/learning/run.py                 # every row, 5 seeds
+    .venv/bin/python benchmarks/learning/run.py --rows dqn,a2c  # rows by algorithm
+    .venv/bin/python benchmarks/learning/run.py --quick         # 1/10 of the steps, 2 seeds
+
+Not part of the test run. Like ``benchmarks/ppo_bench.py`` it passes
+``--xla_cpu_enable_concurrency_optimized_scheduler=false`` to XLA (jax 0.10.2's
+XLA:CPU can hang in seeds-vmapped programs without it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import statistics
+import sys
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_concurrency_optimized_scheduler=false"
+).strip()
+
+import jax  # noqa: E402
+
+from jit_env.agents import train  # noqa: E402
+from jit_env.agents.algorithms import get_algorithm  # noqa: E402
+
+
+class Row(NamedTuple):
+    """One benchmark row: an algorithm's default config on an environment."""
+
+    algo: str
+    env: str
+    target: float | None
+    reference: str
+    overrides: dict = {}
+
+
+# Published references. rl-zoo: rl-baselines3-zoo ``benchmark.md`` (one trained agent,
+# deterministic evaluation). CleanRL: docs/rl-algorithms/*.md (mean ± std over seeds of
+# the training episodic return).
+ROWS = (
+    Row("ppo", "CartPole-v1", 475.0, "500 ± 0 (rl-zoo ppo, 100k steps)"),
+    Row("dqn", "CartPole-v1", 475.0, "488.7 ± 16.1 (CleanRL dqn.py, 500k steps)"),
+    Row("a2c", "CartPole-v1", 475.0, "500 ± 0 (rl-zoo a2c, 500k steps)"),
+    Row("reinforce", "CartPole-v1", None, "none published for this config"),
+    Row("impala", "Catch-bsuite", 0.9, "1.0 is the optimum (bsuite Catch)"),
+    Row("recurrent_ppo", "CartPole-POMDP-v1", 400.0, "500 is the optimum"),
+    Row("ppo", "CartPole-POMDP-v1", None, "feed-forward PPO, for comparison",
+        {"env": "CartPole-POMDP-v1"}),
+    Row("ppo_continuous", "Pendulum-v1", -250.0, "-172.2 ± 104.2 (rl-zoo ppo, 100k steps)"),
+    Row("ppo_continuous", "MountainCarContinuous-v0", None,
+        "88.3 ± 2.6 (rl-zoo ppo, 20k steps, gSDE)", {"env": "MountainCarContinuous-v0"}),
+)
+
+
+def final_returns(returns: np.ndarray) -> np.ndarray:
+    """Per seed: NaN-free mean of ``returns [S, U]`` over the last 5 % of updates."""
+    tail = max(1, int(math.ceil(returns.shape[1] * 0.05)))
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(returns[:, -tail:], axis=1)
+
+
+def run_row(row: Row, num_seeds: int, repeats: int, scale: float) -> dict:
+    """Compiles and runs one row; returns its table entries."""
+    config_cls, factory = get_algorithm(row.algo).load()
+    config = dataclasses.replace(config_cls(), **row.overrides)
+    if scale != 1.0:
+        config = dataclasses.replace(
+            config, total_steps=max(config.steps_per_update, int(config.total_steps * scale))
+        )
+    config = config.validate()
+    keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
+    fn = jax.jit(jax.vmap(lambda k: train(config, k, factory)))
+    jax.clear_caches()
+    start = time.perf_counter()
+    compiled = fn.trace(keys).lower().compile()
+    compile_s = time.perf_counter() - start
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _, metrics = jax.block_until_ready(compiled(keys))
+        runs.append(time.perf_counter() - start)
+    finals = final_returns(np.asarray(metrics["episode_return"], np.float64))
+    return {
+        "steps": config.num_updates * config.steps_per_update,
+        "compile": compile_s,
+        "run": statistics.median(runs),
+        "mean": float(np.mean(finals)),
+        "std": float(np.std(finals)),
+        "worst": float(np.min(finals)),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Runs the selected rows and prints a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="", help="comma-separated algorithms (default: all)")
+    parser.add_argument("--num-seeds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="1/10 of the steps, 2 seeds")
+    args = parser.parse_args(argv)
+    wanted = set(filter(None, args.rows.split(",")))
+    rows = [r for r in ROWS if not wanted or r.algo in wanted]
+    num_seeds, scale = (2, 0.1) if args.quick else (args.num_seeds, 1.0)
+    print(f"jax {jax.__version__}, backend {jax.default_backend()}, {num_seeds} seeds"
+          + (" (quick: 1/10 of the steps)" if args.quick else ""), file=sys.stderr)
+    header = ("| algorithm | environment | steps | compile s | run s | final return "
+              "(mean ± std, worst) | target | reference |")
+    lines = [header, "|---|---|---:|---:|---:|---|---|---|"]
+    for row in rows:
+        r = run_row(row, num_seeds, args.repeats, scale)
+        met = "" if row.target is None else (" ✓" if r["mean"] >= row.target else " ✗")
+        target = "-" if row.target is None else f"≥ {row.target:g}{met}"
+        line = (f"| {row.algo} | {row.env} | {r['steps']:,} | {r['compile']:.1f} | "
+                f"{r['run']:.1f} | {r['mean']:.2f} ± {r['std']:.2f} ({r['worst']:.2f}) | "
+                f"{target} | {row.reference} |")
+        print(line, file=sys.stderr, flush=True)
+        lines.append(line)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
