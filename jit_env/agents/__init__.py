@@ -1,28 +1,56 @@
-"""Agents on the shared training loop: PPO (more in later releases).
+"""Agents on the shared training loop.
 
 Each agent is an `Agent` NamedTuple of pure functions (``init``, ``act``,
-``update``). `train` runs one whole training run as a pure function of
-``(config, key)``: ``jax.jit`` compiles it, ``jax.vmap`` batches it over seeds.
-Needs the ``agents`` extra: ``pip install 'jit-env[agents]'`` (flax, optax).
+``update``, optionally ``initial_policy_state`` and ``act_params``) built by a
+factory ``make_X(config, env_spec)`` from a `TrainingConfig` subclass. `train`
+runs one whole training run as a pure function of ``(config, key)``:
+``jax.jit`` compiles it, ``jax.vmap`` batches it over seeds.
+
+Algorithms (``jit-env train --algo NAME``; `jit_env.agents.algorithms`): PPO
+(`make_ppo`, discrete and Gaussian; `ContinuousPPOConfig`), recurrent PPO
+(`make_recurrent_ppo`), DQN with double / n-step / C51 / QR-DQN options
+(`make_dqn`), A2C (`make_a2c`), REINFORCE (`make_reinforce`) and IMPALA with
+V-trace (`make_impala`). Needs the ``agents`` extra: ``pip install
+'jit-env[agents]'`` (flax, optax).
 """
 
 from jit_env.agents._agent import Agent, AgentState
+from jit_env.agents._config import TrainingConfig
 from jit_env.agents._training import (
     Trainer,
     TrainState,
+    make_single_env,
     make_trainer,
     make_training_env,
     train,
 )
-from jit_env.agents.ppo import PPOConfig, make_ppo
+from jit_env.agents.a2c import A2CConfig, make_a2c
+from jit_env.agents.dqn import DQNConfig, make_dqn
+from jit_env.agents.impala import IMPALAConfig, make_impala
+from jit_env.agents.ppo import ContinuousPPOConfig, PPOConfig, make_ppo
+from jit_env.agents.recurrent_ppo import RecurrentPPOConfig, make_recurrent_ppo
+from jit_env.agents.reinforce import REINFORCEConfig, make_reinforce
 
 __all__ = [
+    "A2CConfig",
     "Agent",
     "AgentState",
+    "ContinuousPPOConfig",
+    "DQNConfig",
+    "IMPALAConfig",
     "PPOConfig",
+    "REINFORCEConfig",
+    "RecurrentPPOConfig",
     "TrainState",
     "Trainer",
+    "TrainingConfig",
+    "make_a2c",
+    "make_dqn",
+    "make_impala",
     "make_ppo",
+    "make_recurrent_ppo",
+    "make_reinforce",
+    "make_single_env",
     "make_trainer",
     "make_training_env",
     "train",

@@ -92,6 +92,39 @@ class PPOConfig(TrainingConfig):
         return problems
 
 
+@dataclasses.dataclass(frozen=True)
+class ContinuousPPOConfig(PPOConfig):
+    """`PPOConfig` with continuous-control defaults (``jit-env train --algo ppo_continuous``).
+
+    Same fields as `PPOConfig`; only the defaults differ. They are CleanRL's
+    ``ppo_continuous_action.py`` (Huang et al. 2022, "The 37 Implementation
+    Details of PPO", continuous-action details): one environment × 2048 steps,
+    10 epochs × 32 minibatches (64 transitions each), Adam 3e-4 annealed
+    linearly, γ = 0.99, λ = 0.95, ε = 0.2, no entropy bonus, value coefficient
+    0.5, clipped value loss, gradient norm 0.5, 64-64 tanh networks,
+    observation and reward normalisation; the policy is a diagonal Gaussian
+    with a state-independent log-std initialised to 0 and its samples are
+    clipped to the action bounds only when stepping (`ClipAction`).
+
+    Deviations from CleanRL: ``env`` is ``Pendulum-v1`` (CleanRL's default is
+    ``HalfCheetah-v4``) with ``total_steps`` 1e6 (CleanRL's default);
+    normalised observations and rewards are not clipped to ±10 (CleanRL wraps
+    ``gym.wrappers.TransformObservation/TransformReward`` with ``np.clip``).
+    """
+
+    env: str = "Pendulum-v1"
+    num_envs: int = 1
+    num_steps: int = 2048
+    total_steps: int = 1_000_000
+    gamma: float = 0.99
+    normalize_observations: bool = True
+    normalize_rewards: bool = True
+    update_epochs: int = 10
+    num_minibatches: int = 32
+    learning_rate: float = 3e-4
+    ent_coef: float = 0.0
+
+
 def _action_head(action_spec: specs.Spec) -> tuple[int, bool]:
     """(action_size, continuous) for a `DiscreteArray` or a float `BoundedArray`/`Array`."""
     if isinstance(action_spec, specs.DiscreteArray):
@@ -111,21 +144,175 @@ def _action_head(action_spec: specs.Spec) -> tuple[int, bool]:
     )
 
 
+def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
+    """Adam (ε = 1e-5) after global-norm clipping, with optional linear annealing to 0.
+
+    The step size anneals over ``num_updates * update_epochs * num_minibatches``
+    optimiser steps when ``config.anneal_lr`` (Huang et al. 2022, details 4–5 and 11).
+    """
+    num_steps_opt = config.num_updates * config.update_epochs * config.num_minibatches
+    lr = (
+        optax.linear_schedule(config.learning_rate, 0.0, max(num_steps_opt, 1))
+        if config.anneal_lr
+        else config.learning_rate
+    )
+    return optax.chain(
+        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
+    )
+
+
+def policy_distribution(continuous: bool) -> tuple[Any, Any]:
+    """The action distribution of an `ActorCritic`-style policy head.
+
+    Args:
+      continuous: diagonal Gaussian (head ``(mean [..., A], log_std [A])``)
+        instead of a categorical (head = logits ``[..., num_actions]``).
+
+    Returns:
+      ``(dist, distribution_args)``: a `jit_env.ops` distribution
+      (``gaussian_diagonal()`` or ``softmax()``) and ``distribution_args(head)``,
+      the positional arguments its ``sample``/``logprob``/``entropy`` take after
+      the key or sample (``(mean, std)`` with ``std`` broadcast to ``mean``, or
+      ``(logits,)``).
+    """
+    dist = ops.gaussian_diagonal() if continuous else ops.softmax()
+
+    def distribution_args(head):
+        if continuous:
+            mean, log_std = head
+            return mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape)
+        return (head,)
+
+    return dist, distribution_args
+
+
+def ppo_loss(
+    config: PPOConfig,
+    log_prob: jax.Array,
+    entropy: jax.Array,
+    value: jax.Array,
+    batch: dict[str, jax.Array],
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """PPO-Clip's combined loss on one minibatch, given the current policy's outputs.
+
+    ``L = L^CLIP + vf_coef · L^VF − ent_coef · H`` (Schulman et al. 2017, eq. 9,
+    sign flipped to a loss), with the clipped surrogate of eq. 7
+    (`jit_env.ops.clipped_surrogate_pg_loss`), the optionally clipped value loss
+    of OpenAI baselines' ``ppo2`` and per-minibatch advantage standardisation
+    (Huang et al. 2022, details 7–9). Rows with ``valid == False`` are masked
+    out of every mean. Feed-forward PPO (`make_ppo`) and recurrent PPO
+    (`jit_env.agents.recurrent_ppo`) both call this; they differ only in how they
+    recompute ``log_prob``, ``entropy`` and ``value``.
+
+    Args:
+      config: the `PPOConfig` (``clip_eps``, ``vf_coef``, ``ent_coef``,
+        ``clip_value_loss``, ``normalize_advantages``).
+      log_prob: log π(a|s) of ``batch["action"]`` under the current parameters,
+        ``[N]`` (or any shape ``S`` shared by all arguments) float32.
+      entropy: policy entropy per row, ``S`` float32.
+      value: current value estimates, ``S`` float32.
+      batch: the stored rollout data, each ``S``: ``log_prob`` (behaviour
+        log-probabilities, float32), ``value`` (behaviour values, float32),
+        ``advantage`` and ``target`` (GAE advantages and λ-returns, float32),
+        ``valid`` (bool).
+
+    Returns:
+      ``(loss, metrics)``: a float32 scalar and a dict of float32 scalars
+      (``loss``, ``policy_loss``, ``value_loss``, ``entropy``, ``approx_kl``,
+      ``clip_fraction``).
+    """
+    w = batch["valid"].astype(jnp.float32)
+    n = jnp.maximum(w.sum(), 1.0)
+    adv = batch["advantage"]
+    if config.normalize_advantages:
+        mean = (adv * w).sum() / n
+        std = jnp.sqrt((jnp.square(adv - mean) * w).sum() / n)
+        adv = (adv - mean) / (std + 1e-8)
+    log_ratio = log_prob - batch["log_prob"]
+    ratio = jnp.exp(log_ratio)
+    # rlax's clipped surrogate averages over all rows; rescale to the valid ones.
+    pg_loss = ops.clipped_surrogate_pg_loss(
+        ratio.reshape(-1), (adv * w).reshape(-1), config.clip_eps
+    ) * (w.size / n)
+    value_error = jnp.square(value - batch["target"])
+    if config.clip_value_loss:
+        clipped = batch["value"] + jnp.clip(
+            value - batch["value"], -config.clip_eps, config.clip_eps
+        )
+        value_error = jnp.maximum(value_error, jnp.square(clipped - batch["target"]))
+    value_loss = 0.5 * (value_error * w).sum() / n
+    entropy_mean = (entropy * w).sum() / n
+    loss = pg_loss + config.vf_coef * value_loss - config.ent_coef * entropy_mean
+    metrics = {
+        "loss": loss,
+        "policy_loss": pg_loss,
+        "value_loss": value_loss,
+        "entropy": entropy_mean,
+        "approx_kl": (((ratio - 1.0) - log_ratio) * w).sum() / n,
+        "clip_fraction": ((jnp.abs(ratio - 1.0) > config.clip_eps) * w).sum() / n,
+    }
+    return loss, metrics
+
+
+def ppo_epochs(
+    config: PPOConfig,
+    optimizer: optax.GradientTransformation,
+    loss_fn: Any,
+    agent_state: AgentState,
+    key: jax.Array,
+    minibatches: Any,
+) -> tuple[AgentState, dict[str, jax.Array]]:
+    """``update_epochs`` passes of ``num_minibatches`` gradient steps (one ``lax.scan`` each).
+
+    Args:
+      config: the `PPOConfig`.
+      optimizer: from `make_optimizer`.
+      loss_fn: ``loss_fn(params, batch) -> (loss, metrics)``.
+      agent_state: parameters and optimiser state before the update.
+      key: PRNG key, split into one key per epoch.
+      minibatches: ``minibatches(epoch_key) -> batches``, a pytree whose leaves
+        have a leading ``num_minibatches`` axis (e.g. `Trajectory.minibatches`).
+
+    Returns:
+      ``(agent_state, metrics)``: ``step`` advanced by ``update_epochs *
+      num_minibatches``; metrics averaged over every minibatch.
+    """
+    grad_fn = jax.grad(loss_fn, has_aux=True)
+
+    def minibatch_step(state: AgentState, batch):
+        grads, metrics = grad_fn(state.params, batch)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return AgentState(params, opt_state, state.step + 1, state.extra), metrics
+
+    def epoch(state, epoch_key):
+        return jax.lax.scan(minibatch_step, state, minibatches(epoch_key))
+
+    agent_state, metrics = jax.lax.scan(
+        epoch, agent_state, jax.random.split(key, config.update_epochs)
+    )
+    return agent_state, jax.tree.map(jnp.mean, metrics)
+
+
 def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     """Builds the PPO `Agent` for an environment with ``env_spec``.
 
     Args:
-      config: a validated `PPOConfig`.
+      config: a validated `PPOConfig` (or `ContinuousPPOConfig`).
       env_spec: the (unbatched) environment's specs; the observation must be a
         single float array ``[D]``.
 
     Returns:
       `Agent` whose ``act`` returns extras ``{"log_prob": [B] float32,
       "value": [B] float32}`` and whose ``update`` does ``update_epochs`` passes of
-      ``num_minibatches`` Adam steps on one `Trajectory`.
+      ``num_minibatches`` Adam steps on one `Trajectory`. With a float action
+      spec the policy is a diagonal Gaussian with a state-independent log-std;
+      ``act`` returns the *unclipped* sample and its log-probability (the
+      training stack's `ClipAction` clips it when stepping, as CleanRL's
+      ``ppo_continuous_action.py`` does with ``gym.wrappers.ClipAction``).
 
     Raises:
-      ValueError: on an unsupported action or observation spec.
+      ValueError: on an invalid config, or an unsupported action or observation spec.
     """
     config.validate()
     action_size, continuous = _action_head(env_spec.actions)
@@ -134,22 +321,8 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         raise ValueError(f"PPO needs a flat observation Array of shape (D,), got {obs_spec!r}")
 
     network = ActorCritic(action_size, continuous, tuple(config.hidden_sizes), config.activation)
-    num_steps_opt = config.num_updates * config.update_epochs * config.num_minibatches
-    lr = (
-        optax.linear_schedule(config.learning_rate, 0.0, max(num_steps_opt, 1))
-        if config.anneal_lr
-        else config.learning_rate
-    )
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
-    )
-    dist = ops.gaussian_diagonal() if continuous else ops.softmax()
-
-    def distribution_args(head):
-        if continuous:
-            mean, log_std = head
-            return mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape)
-        return (head,)
+    optimizer = make_optimizer(config)
+    dist, distribution_args = policy_distribution(continuous)
 
     def init(key: jax.Array, env_spec: specs.EnvironmentSpec) -> AgentState:
         obs = jnp.zeros(obs_spec.shape, jnp.float32)
@@ -169,46 +342,7 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         head, value = network.apply(params, batch["observation"])
         args = distribution_args(head)
         log_prob = dist.logprob(batch["action"], *args)
-        entropy = dist.entropy(*args)
-        w = batch["valid"].astype(jnp.float32)
-        n = jnp.maximum(w.sum(), 1.0)
-        adv = batch["advantage"]
-        if config.normalize_advantages:
-            mean = (adv * w).sum() / n
-            std = jnp.sqrt((jnp.square(adv - mean) * w).sum() / n)
-            adv = (adv - mean) / (std + 1e-8)
-        log_ratio = log_prob - batch["log_prob"]
-        ratio = jnp.exp(log_ratio)
-        # rlax's clipped surrogate averages over all rows; rescale to the valid ones.
-        pg_loss = ops.clipped_surrogate_pg_loss(ratio, adv * w, config.clip_eps) * (
-            w.shape[0] / n
-        )
-        value_error = jnp.square(value - batch["target"])
-        if config.clip_value_loss:
-            clipped = batch["value"] + jnp.clip(
-                value - batch["value"], -config.clip_eps, config.clip_eps
-            )
-            value_error = jnp.maximum(value_error, jnp.square(clipped - batch["target"]))
-        value_loss = 0.5 * (value_error * w).sum() / n
-        entropy_mean = (entropy * w).sum() / n
-        loss = pg_loss + config.vf_coef * value_loss - config.ent_coef * entropy_mean
-        metrics = {
-            "loss": loss,
-            "policy_loss": pg_loss,
-            "value_loss": value_loss,
-            "entropy": entropy_mean,
-            "approx_kl": (((ratio - 1.0) - log_ratio) * w).sum() / n,
-            "clip_fraction": ((jnp.abs(ratio - 1.0) > config.clip_eps) * w).sum() / n,
-        }
-        return loss, metrics
-
-    grad_fn = jax.grad(loss_fn, has_aux=True)
-
-    def minibatch_step(agent_state: AgentState, batch):
-        grads, metrics = grad_fn(agent_state.params, batch)
-        updates, opt_state = optimizer.update(grads, agent_state.opt_state, agent_state.params)
-        params = optax.apply_updates(agent_state.params, updates)
-        return AgentState(params, opt_state, agent_state.step + 1, agent_state.extra), metrics
+        return ppo_loss(config, log_prob, dist.entropy(*args), value, batch)
 
     def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
         tr = trajectory.transitions()
@@ -226,15 +360,10 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
             "target": targets,
             "valid": tr.valid,
         }
-
-        def epoch(state, epoch_key):
-            batches = trajectory.minibatches(epoch_key, config.num_minibatches, data)
-            return jax.lax.scan(minibatch_step, state, batches)
-
-        agent_state, metrics = jax.lax.scan(
-            epoch, agent_state, jax.random.split(key, config.update_epochs)
+        return ppo_epochs(
+            config, optimizer, loss_fn, agent_state, key,
+            lambda k: trajectory.minibatches(k, config.num_minibatches, data),
         )
-        return agent_state, jax.tree.map(jnp.mean, metrics)
 
     return Agent(init=init, act=act, update=update)
 

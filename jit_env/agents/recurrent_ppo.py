@@ -1,0 +1,269 @@
+"""Recurrent PPO: PPO-Clip with an LSTM or GRU policy, for partially observed environments.
+
+The loss is PPO's (`jit_env.agents.ppo.ppo_loss`, Schulman et al. 2017, eqs. 7
+and 9; truncation-aware GAE, Schulman et al. 2016, eq. 16); what changes is how
+the current policy's log-probabilities and values are recomputed: the recurrent
+network is *replayed* over each environment's whole sequence with
+`jit_env.rollout.Trajectory.evaluate`, from the recurrent state the rollout
+started with and with the state reset to zeros at every ``FIRST`` step, exactly
+as `jit_env.rollout.rollout` did when acting. Gradients therefore flow through
+the unroll (truncated back-propagation through time over the ``num_steps`` of one
+rollout), and before the first gradient step the replay reproduces the acting
+log-probabilities, so the first ratio is 1. Minibatches split the environments,
+never time (`Trajectory.minibatches(..., sequences=True)`).
+
+Bootstrapping. The value used to bootstrap transition ``t`` must see the
+recurrent state *after* step ``t``: the carry ``h_t`` the cell produced while
+acting on ``timesteps[t]``, advanced one more step on the next observation,
+``v_t = critic(cell(h_t, next_observation_t))``. ``act`` stores ``h_t`` in the
+extras (``"policy_state"``, ``[T, B, ...]``), and ``update`` evaluates that
+formula for every transition with the parameters that acted. Inside an episode
+this is the value the policy computed at ``t + 1`` (the carry is not reset
+there); at a time-limit truncation ``next_observation`` is the true final
+observation (``extras["final_observation"]``) and ``h_t`` is the old episode's
+state, *not* the zeros the new episode starts from; at the end of the rollout
+it is the value the next rollout will compute at its first step. Terminations
+do not bootstrap (discount 0).
+
+The architecture (dense encoder → cell → separate actor/critic MLPs) and the
+default hyper-parameters follow PureJaxRL's ``ppo_rnn.py`` (Lu et al. 2022, as
+we recall it: 128 units, 4 epochs × 4 minibatches of whole environments, Adam
+2.5e-4 annealed, γ 0.99, λ 0.95, ε 0.2, entropy 0.01, value 0.5, gradient norm
+0.5), with the deviations listed in `RecurrentPPOConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jit_env import _core, specs
+from jit_env.agents._agent import Agent, AgentState
+from jit_env.agents.networks import RecurrentActorCritic, initial_carry, recurrent_cell
+from jit_env.agents.ppo import (
+    PPOConfig,
+    _action_head,
+    make_optimizer,
+    policy_distribution,
+    ppo_epochs,
+    ppo_loss,
+)
+from jit_env.rollout import Trajectory
+
+
+@dataclasses.dataclass(frozen=True)
+class RecurrentPPOConfig(PPOConfig):
+    """Hyper-parameters of recurrent PPO (``jit-env train --algo recurrent_ppo``).
+
+    All of `PPOConfig`'s fields (``hidden_sizes`` are the encoder layers before
+    the cell), plus:
+
+    Attributes:
+      cell: recurrent cell, ``lstm`` (`flax.linen.OptimizedLSTMCell`) or ``gru``.
+      rnn_size: units of the cell.
+      head_sizes: hidden widths of the actor and critic MLPs after the cell.
+
+    ``num_minibatches`` must divide ``num_envs``: a minibatch is
+    ``num_envs / num_minibatches`` whole environment sequences of ``num_steps``.
+
+    Defaults: PureJaxRL ``ppo_rnn.py`` (see the module docstring) on
+    ``CartPole-POMDP-v1``, except 16 environments instead of 4 (4 sequences per
+    minibatch instead of 1, for a less noisy gradient), an LSTM instead of a
+    GRU, tanh instead of ReLU, and Adam 1e-3 instead of 2.5e-4 over 500k steps.
+    """
+
+    env: str = "CartPole-POMDP-v1"
+    num_envs: int = 16
+    num_steps: int = 128
+    total_steps: int = 500_000
+    learning_rate: float = 1e-3
+    hidden_sizes: tuple[int, ...] = (128,)
+    cell: str = "lstm"
+    rnn_size: int = 128
+    head_sizes: tuple[int, ...] = (128,)
+
+    def problems(self) -> list[str]:
+        """`PPOConfig.problems` plus: known ``cell``, positive sizes, minibatches divide envs."""
+        problems = super().problems()
+        try:
+            recurrent_cell(self.cell)
+        except ValueError as e:
+            problems.append(str(e))
+        if self.rnn_size <= 0:
+            problems.append(f"`rnn_size` must be positive, got {self.rnn_size}")
+        if any(h <= 0 for h in self.head_sizes):
+            problems.append(f"`head_sizes` must be positive, got {self.head_sizes}")
+        if self.num_envs > 0 and self.num_minibatches > 0 and self.num_envs % self.num_minibatches:
+            problems.append(
+                f"`num_minibatches`={self.num_minibatches} must divide `num_envs`="
+                f"{self.num_envs} (minibatches hold whole environment sequences)"
+            )
+        return problems
+
+
+def _slim(timestep: _core.TimeStep) -> _core.TimeStep:
+    """Only what the replay reads (step type and observation): no extras, no rewards."""
+    return _core.TimeStep(
+        step_type=timestep.step_type,
+        reward=timestep.reward,
+        discount=timestep.discount,
+        observation=timestep.observation,
+    )
+
+
+def _network(
+    config: RecurrentPPOConfig, env_spec: specs.EnvironmentSpec
+) -> tuple[RecurrentActorCritic, bool]:
+    """The network for ``env_spec`` and whether its policy is Gaussian (ValueError on bad specs)."""
+    action_size, continuous = _action_head(env_spec.actions)
+    obs_spec = env_spec.observations
+    if not isinstance(obs_spec, specs.Array) or len(obs_spec.shape) != 1:
+        raise ValueError(
+            f"recurrent PPO needs a flat observation Array of shape (D,), got {obs_spec!r}"
+        )
+    network = RecurrentActorCritic(
+        action_size, continuous, tuple(config.hidden_sizes), config.rnn_size,
+        tuple(config.head_sizes), config.cell, config.activation,
+    )
+    return network, continuous
+
+
+def _evaluate_fn(network: RecurrentActorCritic, continuous: bool):
+    """``evaluate_fn(params, timestep, carry, action) -> (carry, outputs)``."""
+    dist, distribution_args = policy_distribution(continuous)
+
+    def evaluate_fn(params, timestep, policy_state, action):
+        carry, head, value = network.apply(params, policy_state, timestep.observation)
+        args = distribution_args(head)
+        return carry, {
+            "log_prob": dist.logprob(action, *args),
+            "entropy": dist.entropy(*args),
+            "value": value,
+        }
+
+    return evaluate_fn
+
+
+def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
+    """Builds the recurrent PPO `Agent` for an environment with ``env_spec``.
+
+    Args:
+      config: a `RecurrentPPOConfig`.
+      env_spec: the (unbatched) environment's specs; the observation must be a
+        single float array ``[D]``; the action a scalar `DiscreteArray` or a
+        float ``[A]`` array (diagonal Gaussian, as `make_ppo`).
+
+    Returns:
+      `Agent` with ``initial_policy_state(batch_shape)`` the zero carry
+      (`jit_env.agents.networks.initial_carry`); ``act(params, timestep [B],
+      carry [B, ...], key)`` returns ``(action [B], carry, extras)`` with extras
+      ``{"log_prob": [B] float32, "value": [B] float32, "policy_state": carry}``
+      (the carry after the step, for bootstrapping); ``update`` does
+      ``update_epochs`` passes of ``num_minibatches`` Adam steps, each on
+      ``num_envs / num_minibatches`` whole sequences replayed through the cell.
+
+    Raises:
+      ValueError: on an invalid config (naming the field), or an unsupported
+        action or observation spec.
+    """
+    config.validate()
+    network, continuous = _network(config, env_spec)
+    obs_shape = tuple(env_spec.observations.shape)  # type: ignore[attr-defined]  # checked
+    optimizer = make_optimizer(config)
+    dist, distribution_args = policy_distribution(continuous)
+
+    def initial_policy_state(batch_shape: tuple[int, ...]):
+        return initial_carry(config.cell, config.rnn_size, tuple(batch_shape))
+
+    def init(key: jax.Array, env_spec: specs.EnvironmentSpec) -> AgentState:
+        obs = jnp.zeros(obs_shape, jnp.float32)
+        params = network.init(key, initial_policy_state(()), obs)
+        return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+
+    def act(params, timestep, policy_state, key):
+        carry, head, value = network.apply(params, policy_state, timestep.observation)
+        args = distribution_args(head)
+        action = dist.sample(key, *args)
+        log_prob = dist.logprob(action, *args)
+        if not continuous:
+            action = action.astype(env_spec.actions.dtype)
+        return action, carry, {"log_prob": log_prob, "value": value, "policy_state": carry}
+
+    evaluate_fn = _evaluate_fn(network, continuous)
+
+    def loss_fn(params, batch):
+        # Leaves are [T, b, ...]: whole sequences of b environments. The replay
+        # needs T + 1 TimeSteps (it reads the first T); repeat the last one.
+        timesteps = jax.tree.map(
+            lambda x: jnp.concatenate([x, x[-1:]], axis=0), batch["timestep"]
+        )
+        sequence = Trajectory(
+            timesteps=timesteps,
+            actions=batch["action"],
+            extras={},
+            policy_state=jax.tree.map(lambda x: x[0], batch["initial_policy_state"]),
+        )
+        out = sequence.evaluate(evaluate_fn, params)
+        return ppo_loss(config, out["log_prob"], out["entropy"], out["value"], batch)
+
+    def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
+        tr = trajectory.transitions()
+        values: jax.Array = trajectory.extras["value"]
+        # v_t = critic(cell(h_t, next_observation_t)) with h_t the carry after
+        # step t (see the module docstring), for all T * B transitions at once.
+        bootstrap: jax.Array = network.apply(  # type: ignore[assignment]  # flax's union type
+            agent_state.params, trajectory.extras["policy_state"], tr.next_observation,
+            method=RecurrentActorCritic.value,
+        )
+        advantages, targets = trajectory.gae(values, bootstrap, config.gamma, config.gae_lambda)
+        num_steps = trajectory.num_steps
+        data = {
+            "timestep": _slim(jax.tree.map(lambda x: x[:-1], trajectory.timesteps)),
+            "action": tr.action,
+            # [B, ...] -> [T, B, ...] so it splits with the sequences; row 0 is used.
+            "initial_policy_state": jax.tree.map(
+                lambda x: jnp.broadcast_to(x, (num_steps,) + x.shape),
+                trajectory.policy_state,
+            ),
+            "log_prob": trajectory.extras["log_prob"],
+            "value": values,
+            "advantage": advantages,
+            "target": targets,
+            "valid": tr.valid,
+        }
+        return ppo_epochs(
+            config, optimizer, loss_fn, agent_state, key,
+            lambda k: trajectory.minibatches(k, config.num_minibatches, data, sequences=True),
+        )
+
+    return Agent(init=init, act=act, update=update, initial_policy_state=initial_policy_state)
+
+
+def evaluate_actions(
+    config: RecurrentPPOConfig, env_spec: specs.EnvironmentSpec, params: Any,
+    trajectory: Trajectory,
+) -> dict[str, jax.Array]:
+    """Replays ``trajectory`` through the recurrent policy, as the loss does.
+
+    Args:
+      config: the `RecurrentPPOConfig` the agent was built with.
+      env_spec: the environment's specs.
+      params: network parameters.
+      trajectory: a rollout of the agent's ``act`` (``policy_state`` set).
+
+    Returns:
+      ``{"log_prob", "entropy", "value"}``, each ``[T, B]`` float32: with the
+      parameters that acted, equal to the rollout's extras up to float32
+      rounding.
+
+    Raises:
+      ValueError: on an invalid config or unsupported specs; if
+        ``trajectory.policy_state`` is ``None``.
+    """
+    if trajectory.policy_state is None:
+        raise ValueError("`trajectory.policy_state` is None: not a recurrent rollout")
+    network, continuous = _network(config, env_spec)
+    return trajectory.evaluate(_evaluate_fn(network, continuous), params)

@@ -1,0 +1,193 @@
+"""REINFORCE: Monte-Carlo returns against NumPy (with and without baseline), determinism, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jit_env import _core, cli, specs
+from jit_env.agents import train
+from jit_env.agents.networks import ActorCritic
+from jit_env.agents.reinforce import REINFORCEConfig, make_reinforce
+from jit_env.rollout import Trajectory
+
+TINY = REINFORCEConfig(num_envs=4, num_steps=16, total_steps=4 * 16 * 3, hidden_sizes=(16,))
+FIRST, MID = int(_core.StepType.FIRST), int(_core.StepType.MID)
+ENV_SPEC = specs.EnvironmentSpec(
+    observations=specs.Array((4,), jnp.float32), actions=specs.DiscreteArray(2),
+    rewards=specs.Array((), jnp.float32), discounts=specs.BoundedArray((), jnp.float32, 0.0, 1.0),
+)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"total_steps": 10}, "`total_steps`=10 is less than one update"),
+        ({"vf_coef": -0.5}, "`vf_coef` must be >= 0, got -0.5"),
+        ({"activation": "swish"}, "`activation` must be one of"),
+        ({"max_grad_norm": 0.0}, "`max_grad_norm` must be positive, got 0.0"),
+    ],
+)
+def test_config_validation_names_the_field(overrides, message):
+    with pytest.raises(ValueError, match=f"invalid REINFORCEConfig: .*{message}"):
+        dataclasses.replace(TINY, **overrides).validate()
+
+
+def hand_made_trajectory(rng: np.random.Generator, t: int = 6, b: int = 2):
+    """[T+1, B] same-step auto-reset data: env 0 terminates after transition 1,
+    env 1 is truncated (time limit) after transition 3, everything else continues."""
+    step_type = np.full((t + 1, b), MID, np.int8)
+    step_type[0] = FIRST
+    discount = np.ones((t + 1, b), np.float32)
+    step_type[2, 0], discount[2, 0] = FIRST, 0.0
+    step_type[4, 1] = FIRST
+    obs = rng.normal(size=(t + 1, b, 4)).astype(np.float32)
+    final = obs.copy()
+    final[2, 0], final[4, 1] = rng.normal(size=4), rng.normal(size=4)
+    reward = rng.uniform(0.5, 1.5, size=(t + 1, b)).astype(np.float32)
+    timesteps = _core.TimeStep(
+        step_type=jnp.asarray(step_type), reward=jnp.asarray(reward),
+        discount=jnp.asarray(discount), observation=jnp.asarray(obs),
+        extras={"final_observation": jnp.asarray(final)},
+    )
+    actions = rng.integers(0, 2, size=(t, b))
+    traj = Trajectory(timesteps=timesteps, actions=jnp.asarray(actions, jnp.int32),
+                      extras={"log_prob": jnp.zeros((t, b), jnp.float32)})
+    next_obs = np.where((step_type[1:] == FIRST)[..., None], final[1:], obs[1:])
+    return traj, dict(obs=obs[:-1], next_obs=next_obs, r=reward[1:].astype(np.float64),
+                      d=discount[1:].astype(np.float64), actions=actions,
+                      end=step_type[1:] == FIRST, trunc=(step_type[1:] == FIRST) & (discount[1:] > 0))
+
+
+def np_returns(r, d, end, trunc, v_next, gamma, baseline):
+    """Return-to-go per stream; with a baseline, bootstrap at truncations and at the
+    window end; without one, 0 there and a mask of the transitions whose episode ends."""
+    t_len, b_len = r.shape
+    g, complete = np.zeros_like(r), np.zeros_like(r)
+    for b in range(b_len):
+        acc, done = 0.0, False
+        for t in reversed(range(t_len)):
+            if end[t, b] or t == t_len - 1:
+                boot = v_next[t, b] if baseline and (trunc[t, b] or not end[t, b]) else 0.0
+                acc = boot
+            done = done or end[t, b]
+            acc = r[t, b] + gamma * d[t, b] * acc
+            g[t, b], complete[t, b] = acc, float(done)
+    return g, complete
+
+
+@pytest.mark.parametrize("baseline", [True, False])
+def test_loss_matches_numpy_monte_carlo_returns(baseline):
+    config = dataclasses.replace(TINY, hidden_sizes=(8,), ent_coef=0.01, baseline=baseline)
+    traj, data = hand_made_trajectory(np.random.default_rng(0))
+    agent = make_reinforce(config, ENV_SPEC)
+    state = agent.init(jax.random.PRNGKey(3), ENV_SPEC)
+    _, metrics = jax.jit(agent.update)(state, traj, jax.random.PRNGKey(0))
+
+    net = ActorCritic(2, False, config.hidden_sizes, config.activation)
+    logits, v = (np.asarray(x, np.float64) for x in net.apply(state.params, data["obs"]))
+    v_next = np.asarray(net.apply(state.params, data["next_obs"], method=ActorCritic.value),
+                        np.float64)
+    g, complete = np_returns(data["r"], data["d"], data["end"], data["trunc"], v_next,
+                             config.gamma, baseline)
+    w = np.ones_like(g) if baseline else complete
+    if not baseline:
+        # env 0: transitions 0-1 end by termination; env 1: 0-3 by truncation.
+        np.testing.assert_array_equal(complete, [[1, 1], [1, 1], [0, 1], [0, 1], [0, 0], [0, 0]])
+    adv = g - v if baseline else g
+    n = w.sum()
+    mean = (adv * w).sum() / n
+    adv = (adv - mean) / (np.sqrt((((adv - mean) ** 2) * w).sum() / n) + 1e-8)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    log_pi = np.take_along_axis(log_p, data["actions"][..., None], -1)[..., 0]
+    entropy = (-(np.exp(log_p) * log_p).sum(-1) * w).sum() / n
+    value_loss = ((g - v) ** 2).mean() if baseline else 0.0
+    # float32 network and scans vs float64 NumPy over 12 terms.
+    np.testing.assert_allclose(metrics["policy_loss"], -(log_pi * adv * w).sum() / n,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["value_loss"], value_loss, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["entropy"], entropy, rtol=1e-5)
+    np.testing.assert_allclose(metrics["complete_fraction"], w.mean(), rtol=1e-6)
+
+
+def test_no_baseline_leaves_the_critic_untouched():
+    cfg = dataclasses.replace(TINY, baseline=False)
+    agent = make_reinforce(cfg, ENV_SPEC)
+    state = agent.init(jax.random.PRNGKey(0), ENV_SPEC)
+    traj, _ = hand_made_trajectory(np.random.default_rng(1))
+    new, _ = jax.jit(agent.update)(state, traj, jax.random.PRNGKey(0))
+    critic = lambda s: jax.tree.leaves(s.params["params"]["critic"])
+    actor = lambda s: jax.tree.leaves(s.params["params"]["actor"])
+    for a, b in zip(critic(state), critic(new)):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(actor(state), actor(new)))
+
+
+def test_train_is_deterministic_and_jits_once():
+    traces = []
+
+    def run(key):
+        traces.append(1)
+        return train(TINY, key, make_reinforce)
+
+    fn = jax.jit(run)
+    s1, m1 = fn(jax.random.PRNGKey(0))
+    s2, m2 = fn(jax.random.PRNGKey(0))
+    assert len(traces) == 1
+    for a, b in zip(jax.tree.leaves((s1.agent_state, m1)), jax.tree.leaves((s2.agent_state, m2))):
+        np.testing.assert_array_equal(a, b)
+    assert int(s1.agent_state.step) == TINY.num_updates
+    assert np.all(np.isfinite(np.asarray(m1["loss"])))
+
+
+def test_seeds_vmap_and_equal_single_runs():
+    keys = jax.random.split(jax.random.PRNGKey(1), 2)
+    fn = jax.jit(lambda k: train(TINY, k, make_reinforce))
+    batched_state, batched_metrics = jax.jit(
+        jax.vmap(lambda k: train(TINY, k, make_reinforce)))(keys)
+    for i in range(2):
+        state, metrics = fn(keys[i])
+        # vmap changes XLA's fusion/reduction order on CPU: equal to float32 rounding.
+        np.testing.assert_allclose(batched_metrics["loss"][i], metrics["loss"], rtol=2e-4,
+                                   atol=1e-5)
+        for a, b in zip(jax.tree.leaves(state.agent_state.params),
+                        jax.tree.leaves(jax.tree.map(lambda x: x[i],
+                                                     batched_state.agent_state.params))):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
+
+
+def test_cli_train_interrupt_resume_eval(tmp_path, monkeypatch, capsys):
+    from jit_env.agents import training_session
+
+    out = tmp_path / "reinforce"
+    flags = ["--algo", "reinforce", "--num-envs", "2", "--num-steps", "16", "--total-steps",
+             "128", "--hidden-sizes", "8", "--no-baseline", "--num-seeds", "2",
+             "--chunk-updates", "2", "--no-progress"]
+    original = training_session._Progress.advance
+
+    def interrupt(self, *args):
+        original(self, *args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training_session._Progress, "advance", interrupt)
+    assert cli.main(["train", *flags, "--out", str(out)]) == 130
+    assert "interrupted at update 2/4" in capsys.readouterr().out
+    monkeypatch.setattr(training_session._Progress, "advance", original)
+    assert cli.main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert "finished at update 4/4" in capsys.readouterr().out
+    assert len((out / "metrics.csv").read_text().splitlines()[1:]) == 4 * 2
+    assert cli.main(["eval", str(out), "--episodes", "2"]) == 0
+    assert "CartPole-v1: return" in capsys.readouterr().out
+
+
+@pytest.mark.learning
+def test_reinforce_learns_cartpole():
+    cfg = REINFORCEConfig(num_envs=4, total_steps=60_000)
+    _, metrics = jax.jit(lambda k: train(cfg, k, make_reinforce))(jax.random.PRNGKey(0))
+    final = np.nanmean(np.asarray(metrics["episode_return"])[-5:])
+    # A uniformly random policy averages about 22 on CartPole-v1.
+    assert final > 100.0, final
