@@ -171,9 +171,13 @@ class TrainingSession:
                     writer = run_dir.MetricsWriter(self.path, metrics.keys())
                 writer.write(rows)
                 self._save(state, update, wall)
-                recent = np.asarray(metrics["episode_return"])[:, -1]
-                if np.isfinite(recent).any():
-                    last_return = float(np.nanmean(recent))
+                # Mean return of every episode that ended in this chunk (all seeds).
+                returns = np.asarray(metrics["episode_return"], np.float64)
+                counts = np.asarray(metrics["episodes"], np.float64)
+                if counts.sum() > 0:
+                    last_return = float(
+                        (np.nan_to_num(returns) * counts).sum() / counts.sum()
+                    )
                 elapsed = time.perf_counter() - chunk_start
                 rate = chunk * steps_per_update * self.num_seeds / elapsed
                 bar.advance(chunk * steps_per_update, rate, last_return)
@@ -188,8 +192,8 @@ class TrainingSession:
         status = "interrupted" if interrupted else "finished"
         print(
             f"{status} at update {update}/{total} ({update * steps_per_update} steps per seed); "
-            f"last mean episode return {last_return:.1f}; compile {compile_time:.1f} s; "
-            f"run directory {self.path}"
+            f"mean return of the last chunk's episodes {last_return:.1f}; "
+            f"compile {compile_time:.1f} s; run directory {self.path}"
         )
         return 130 if interrupted else 0
 
