@@ -14,8 +14,13 @@ default config (`jit_env.agents.algorithms.ALGORITHMS`), ``jax.vmap`` over
   return over the last 5 % of updates (at least one update), i.e. the training
   policy's episodes (DQN still explores with its final ε); then mean ± std over
   seeds, and the worst seed.
-* ``target``: the issue's acceptance bar; ``reference``: a published result for
-  the same algorithm and environment, with its source below the table.
+* ``eval return``: the final agents (each seed) play ``--eval-episodes`` fresh
+  episodes as they act in training (`jit_env.agents.training_session.evaluate_policy`:
+  sampled policies, DQN at its final ε = 0.05); mean ± std over seeds of the
+  per-seed means, and the worst seed.
+* ``target``: the issue's acceptance bar, checked on the training return (the
+  stricter of the two); ``reference``: a published result for the same
+  algorithm and environment (sources in ``ROWS``).
 
 Reproduce (CPU; several minutes per row, longer on a loaded machine)::
 
@@ -47,8 +52,9 @@ os.environ["XLA_FLAGS"] = (
 
 import jax  # noqa: E402
 
-from jit_env.agents import train  # noqa: E402
+from jit_env.agents import make_trainer, train  # noqa: E402
 from jit_env.agents.algorithms import get_algorithm  # noqa: E402
+from jit_env.agents.training_session import evaluate_policy  # noqa: E402
 
 
 class Row(NamedTuple):
@@ -86,7 +92,7 @@ def final_returns(returns: np.ndarray) -> np.ndarray:
         return np.nanmean(returns[:, -tail:], axis=1)
 
 
-def run_row(row: Row, num_seeds: int, repeats: int, scale: float) -> dict:
+def run_row(row: Row, num_seeds: int, repeats: int, scale: float, eval_episodes: int) -> dict:
     """Compiles and runs one row; returns its table entries."""
     config_cls, factory = get_algorithm(row.algo).load()
     config = dataclasses.replace(config_cls(), **row.overrides)
@@ -104,9 +110,14 @@ def run_row(row: Row, num_seeds: int, repeats: int, scale: float) -> dict:
     runs = []
     for _ in range(repeats):
         start = time.perf_counter()
-        _, metrics = jax.block_until_ready(compiled(keys))
+        final_state, metrics = jax.block_until_ready(compiled(keys))
         runs.append(time.perf_counter() - start)
     finals = final_returns(np.asarray(metrics["episode_return"], np.float64))
+    agent = make_trainer(config, factory).agent
+    play = jax.jit(jax.vmap(lambda a, e, k: evaluate_policy(config, agent, a, e, k,
+                                                            episodes=eval_episodes)[0]))
+    evals = np.asarray(play(final_state.agent_state, final_state.env_state,
+                            jax.random.split(jax.random.PRNGKey(1), num_seeds))).mean(axis=1)
     return {
         "steps": config.num_updates * config.steps_per_update,
         "compile": compile_s,
@@ -114,6 +125,9 @@ def run_row(row: Row, num_seeds: int, repeats: int, scale: float) -> dict:
         "mean": float(np.mean(finals)),
         "std": float(np.std(finals)),
         "worst": float(np.min(finals)),
+        "eval_mean": float(np.mean(evals)),
+        "eval_std": float(np.std(evals)),
+        "eval_worst": float(np.min(evals)),
     }
 
 
@@ -123,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", default="", help="comma-separated algorithms (default: all)")
     parser.add_argument("--num-seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="1/10 of the steps, 2 seeds")
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.rows.split(",")))
@@ -130,15 +145,16 @@ def main(argv: list[str] | None = None) -> None:
     num_seeds, scale = (2, 0.1) if args.quick else (args.num_seeds, 1.0)
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, {num_seeds} seeds"
           + (" (quick: 1/10 of the steps)" if args.quick else ""), file=sys.stderr)
-    header = ("| algorithm | environment | steps | compile s | run s | final return "
-              "(mean ± std, worst) | target | reference |")
-    lines = [header, "|---|---|---:|---:|---:|---|---|---|"]
+    header = ("| algorithm | environment | steps | compile s | run s | final training return "
+              "(mean ± std, worst seed) | eval return | target | reference |")
+    lines = [header, "|---|---|---:|---:|---:|---|---|---|---|"]
     for row in rows:
-        r = run_row(row, num_seeds, args.repeats, scale)
+        r = run_row(row, num_seeds, args.repeats, scale, args.eval_episodes)
         met = "" if row.target is None else (" ✓" if r["mean"] >= row.target else " ✗")
         target = "-" if row.target is None else f"≥ {row.target:g}{met}"
         line = (f"| {row.algo} | {row.env} | {r['steps']:,} | {r['compile']:.1f} | "
                 f"{r['run']:.1f} | {r['mean']:.2f} ± {r['std']:.2f} ({r['worst']:.2f}) | "
+                f"{r['eval_mean']:.2f} ± {r['eval_std']:.2f} ({r['eval_worst']:.2f}) | "
                 f"{target} | {row.reference} |")
         print(line, file=sys.stderr, flush=True)
         lines.append(line)

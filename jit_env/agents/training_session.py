@@ -242,12 +242,65 @@ def _frozen_normalization(env, stats):
     return Frozen(env, freeze=True)
 
 
+def evaluate_policy(config: Any, agent: Any, agent_state: Any, env_state: Any, key: jax.Array,
+                    *, episodes: int) -> tuple[jax.Array, jax.Array]:
+    """Plays ``episodes`` fresh episodes with a trained agent, all in parallel: pure, jittable.
+
+    The agent acts as in training: ``agent.act(agent.act_params(agent_state), …)``
+    (a sampled policy, DQN at its current ε, IMPALA with its behaviour
+    parameters), its recurrent state starting from ``initial_policy_state``. The
+    environment is `make_single_env` ``(config.env)`` batched with `Vmap`, behind
+    the training run's frozen observation statistics when
+    ``config.normalize_observations``. Each episode runs to its first ``LAST``
+    (the registered time limit bounds it). ``jax.vmap`` over ``(agent_state,
+    env_state, key)`` evaluates several seeds at once.
+
+    Args:
+      config: the run's `TrainingConfig`.
+      agent: the run's `Agent`.
+      agent_state: one seed's `AgentState` (unbatched).
+      env_state: that seed's training environment state (only its observation
+        statistics are used, when ``config.normalize_observations``).
+      key: PRNG key.
+      episodes: number of episodes (static).
+
+    Returns:
+      ``(returns [episodes] float32, lengths [episodes] int32)``; rewards are the
+      environment's own (never normalised).
+    """
+    from jit_env import wrappers
+
+    params = agent.act_params(agent_state)
+    env: Any = wrappers.Vmap(make_single_env(config.env))
+    if config.normalize_observations:
+        env = _frozen_normalization(env, env_state.stats)
+    reset_key, act_key = jax.random.split(key)
+    state, ts = env.reset(jax.random.split(reset_key, episodes))
+
+    def cond(carry):
+        return ~carry[3].all()
+
+    def body(carry):
+        state, ts, ret, done, key, length, pstate = carry
+        key, k = jax.random.split(key)
+        action, pstate, _ = agent.act(params, ts, pstate, k)
+        state, ts = env.step(state, action)
+        ret = ret + jnp.where(done, 0.0, ts.reward)
+        length = length + (~done).astype(jnp.int32)
+        done = done | ts.last()
+        return state, ts, ret, done, key, length, pstate
+
+    init = (state, ts, jnp.zeros(episodes), jnp.zeros(episodes, bool), act_key,
+            jnp.zeros(episodes, jnp.int32), agent.initial_policy_state((episodes,)))
+    _, _, ret, _, _, length, _ = jax.lax.while_loop(cond, body, init)
+    return ret, length
+
+
 def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 0,
                  gif: Path | None = None) -> dict:
     """Evaluates the last checkpoint of a run on ``episodes`` fresh episodes.
 
-    The policy acts as in training (sampling its distribution). Episodes run in
-    parallel until each one's first ``LAST`` (the registered time limit bounds them).
+    Uses `evaluate_policy` (the policy acts as in training).
 
     Returns:
       dict with ``env``, ``mean``, ``std``, ``min``, ``max`` of the returns, and
@@ -257,48 +310,17 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
       run_dir.RunDirError: if the run directory or checkpoint is unusable.
       ValueError: if ``agent_seed`` is not one of the run's seeds.
     """
-    from jit_env import wrappers
-
     session = TrainingSession.resume(Path(path))
     assert session.state is not None  # resume() restores it or raises
     if not 0 <= agent_seed < session.num_seeds:
         raise ValueError(f"--agent-seed must be in [0, {session.num_seeds}), got {agent_seed}")
     trainer = session._trainer()
-    agent_state = jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), session.state.agent_state)
-    params = trainer.agent.act_params(agent_state)
-    initial_policy_state = trainer.agent.initial_policy_state
-    single = make_single_env(session.config.env)
-    batched = wrappers.Vmap(single)
-    act = trainer.agent.act
-    if session.config.normalize_observations:
-        # Evaluate with the training run's (frozen) observation statistics.
-        stats = jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), session.state.env_state.stats)
-        single = _frozen_normalization(single, stats)
-        batched = _frozen_normalization(batched, stats)
-
-    @jax.jit
-    def run_episodes(key):
-        reset_key, act_key = jax.random.split(key)
-        state, ts = batched.reset(jax.random.split(reset_key, episodes))
-
-        def cond(carry):
-            return ~carry[3].all()
-
-        def body(carry):
-            state, ts, ret, done, key, length, pstate = carry
-            key, k = jax.random.split(key)
-            action, pstate, _ = act(params, ts, pstate, k)
-            state, ts = batched.step(state, action)
-            ret = ret + jnp.where(done, 0.0, ts.reward)
-            length = length + (~done).astype(jnp.int32)
-            done = done | ts.last()
-            return state, ts, ret, done, key, length, pstate
-
-        init = (state, ts, jnp.zeros(episodes), jnp.zeros(episodes, bool), act_key,
-                jnp.zeros(episodes, jnp.int32), initial_policy_state((episodes,)))
-        _, _, ret, _, _, length, _ = jax.lax.while_loop(cond, body, init)
-        return ret, length
-
+    pick = lambda tree: jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), tree)
+    agent_state, env_state = pick(session.state.agent_state), pick(session.state.env_state)
+    run_episodes = jax.jit(
+        lambda key: evaluate_policy(session.config, trainer.agent, agent_state, env_state, key,
+                                    episodes=episodes)
+    )
     returns, lengths = jax.device_get(run_episodes(jax.random.PRNGKey(seed)))
     result = {
         "env": session.config.env,
@@ -309,8 +331,12 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
         "frames": 0,
     }
     if gif is not None:
+        single = make_single_env(session.config.env)
+        if session.config.normalize_observations:
+            single = _frozen_normalization(single, env_state.stats)
         result["frames"] = _write_animation(
-            single, act, params, initial_policy_state(()), seed, int(lengths.max()), gif
+            single, trainer.agent.act, trainer.agent.act_params(agent_state),
+            trainer.agent.initial_policy_state(()), seed, int(lengths.max()), gif,
         )
     return result
 
