@@ -72,3 +72,24 @@ def test_cli_list_shows_every_algorithm(capsys):
     out = capsys.readouterr().out
     for name in NAMES:
         assert f"  {name} " in out
+
+
+def test_evaluate_policy_vmaps_over_seeds_and_counts_whole_episodes():
+    from jit_env.agents import PPOConfig, make_ppo
+    from jit_env.agents.training_session import evaluate_policy
+
+    config = PPOConfig(num_envs=2, num_steps=8, total_steps=16, hidden_sizes=(8,),
+                       num_minibatches=2)
+    trainer = make_trainer(config, make_ppo)
+    states = jax.vmap(trainer.init)(jax.random.split(jax.random.PRNGKey(0), 2))
+    keys = jax.random.split(jax.random.PRNGKey(1), 2)
+    play = lambda a, e, k: evaluate_policy(config, trainer.agent, a, e, k, episodes=3)
+    returns, lengths = jax.jit(jax.vmap(play))(states.agent_state, states.env_state, keys)
+    assert returns.shape == lengths.shape == (2, 3)
+    # CartPole pays 1 per step, so an episode's return is its length.
+    np.testing.assert_array_equal(returns, lengths.astype(np.float32))
+    assert (lengths >= 1).all() and (lengths <= 500).all()
+    for i in range(2):
+        single = jax.tree.map(lambda x: x[i], (states.agent_state, states.env_state))
+        r, n = jax.jit(play)(*single, keys[i])
+        np.testing.assert_array_equal(n, lengths[i])
