@@ -55,6 +55,10 @@ anchor with 8 seeds and >= 4 updates) can wedge forever in ``block_until_ready``
 with an idle CPU. ``--xla_cpu_enable_concurrency_optimized_scheduler=false``
 avoids it, so the benchmark adds that to ``XLA_FLAGS`` for every row (the SB3
 subprocess does not use XLA); ``--keep-xla-scheduler`` turns this off.
+The likely cause, found later: jaxlib's batched CPU QR (``lapack_sorgqr_ffi``, used
+by flax's orthogonal initialiser) deadlocks XLA's thread pool under ``vmap`` over
+seeds. jit_env's networks no longer call it (`jit_env.agents.networks.orthogonal`);
+the anchor still does.
 """
 
 from __future__ import annotations
