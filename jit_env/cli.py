@@ -1,8 +1,10 @@
 """The ``jit-env`` command: ``train``, ``eval`` and ``list``.
 
-``jit-env train`` trains PPO on CartPole-v1 with defaults that solve it, in
-jitted chunks of updates so the host can show progress between them, and
-writes a run directory (see `jit_env.agents.run_dir`). ``jit-env train --resume
+``jit-env train`` trains PPO on CartPole-v1 with defaults that solve it
+(``--algo NAME`` picks another registered algorithm, each with its own config
+flags and defaults; `jit_env.agents.algorithms`), in jitted chunks of updates
+so the host can show progress between them, and writes a run directory (see
+`jit_env.agents.run_dir`). ``jit-env train --resume
 runs/NAME`` continues from the last checkpoint; on the CPU the result equals
 an uninterrupted run bit for bit. ``jit-env eval runs/NAME`` reports evaluation
 returns and can write an animation. ``jit-env list`` lists environments and
