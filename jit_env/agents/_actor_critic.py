@@ -34,7 +34,7 @@ import optax
 from jit_env import ops, specs
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
-from jit_env.agents.networks import ActorCritic, activation_fn
+from jit_env.agents.networks import ActorCritic, network_problems
 from jit_env.rollout import Trajectory, Transitions
 
 _OPTIMIZERS = ("rmsprop", "adam")
@@ -102,13 +102,7 @@ class ActorCriticConfig(TrainingConfig):
             )
         if not 0.0 <= self.rmsprop_decay < 1.0:
             problems.append(f"`rmsprop_decay` must be in [0, 1), got {self.rmsprop_decay}")
-        if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
-            problems.append(f"`hidden_sizes` must be positive, got {self.hidden_sizes}")
-        try:
-            activation_fn(self.activation)
-        except ValueError as e:
-            problems.append(str(e))
-        return problems
+        return problems + network_problems(self.hidden_sizes, self.activation)
 
 
 def discrete_action_size(action_spec: specs.Spec, algo: str) -> int:

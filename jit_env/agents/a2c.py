@@ -20,7 +20,6 @@ loss is SB3's mean squared error (no ½ factor).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 
@@ -80,13 +79,3 @@ def make_a2c(config: A2CConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         return advantages, returns, jax.numpy.ones_like(advantages), {}
 
     return make_actor_critic_agent(config, env_spec, targets, algo="A2C")
-
-
-def default_config(**overrides: Any) -> A2CConfig:
-    """`A2CConfig` with ``overrides`` applied and validated.
-
-    Raises:
-      TypeError: for an unknown field name. ValueError: for out-of-range values
-        (naming each field, see `A2CConfig.problems`).
-    """
-    return dataclasses.replace(A2CConfig(), **overrides).validate()

@@ -69,7 +69,7 @@ from jit_env import ops, specs
 from jit_env.agents import replay
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
-from jit_env.agents.networks import MLP, activation_fn
+from jit_env.agents.networks import MLP, network_problems
 from jit_env.rollout import Trajectory
 
 HEADS = ("q", "c51", "qr")
@@ -171,13 +171,7 @@ class DQNConfig(TrainingConfig):
             problems.append(f"`num_atoms` must be >= 2, got {self.num_atoms}")
         if not self.v_min < self.v_max:
             problems.append(f"`v_min`={self.v_min} must be less than `v_max`={self.v_max}")
-        if any(h <= 0 for h in self.hidden_sizes):
-            problems.append(f"`hidden_sizes` must be positive, got {self.hidden_sizes}")
-        try:
-            activation_fn(self.activation)
-        except ValueError as e:
-            problems.append(str(e))
-        return problems
+        return problems + network_problems(self.hidden_sizes, self.activation)
 
 
 class DQNExtra(NamedTuple):
@@ -468,8 +462,3 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         return agent_state, metrics
 
     return Agent(init=init, act=act, update=update, act_params=act_params)
-
-
-def default_config(**overrides: Any) -> DQNConfig:
-    """`DQNConfig` with ``overrides`` applied and validated."""
-    return dataclasses.replace(DQNConfig(), **overrides).validate()

@@ -32,7 +32,6 @@ network and ``total_steps`` were chosen here for ``Catch-bsuite`` (measured with
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax.numpy as jnp
 
@@ -144,13 +143,3 @@ def make_impala(config: IMPALAConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         config, env_spec, vtrace_targets(config), algo="IMPALA",
         behaviour_lag=config.behaviour_lag,
     )
-
-
-def default_config(**overrides: Any) -> IMPALAConfig:
-    """`IMPALAConfig` with ``overrides`` applied and validated.
-
-    Raises:
-      TypeError: for an unknown field name. ValueError: for out-of-range values
-        (naming each field, see `IMPALAConfig.problems`).
-    """
-    return dataclasses.replace(IMPALAConfig(), **overrides).validate()

@@ -33,6 +33,23 @@ def activation_fn(name: str):
     return _ACTIVATIONS[name]
 
 
+
+def network_problems(hidden_sizes, activation: str) -> list[str]:
+    """Config problems of an MLP's ``hidden_sizes`` and ``activation`` (empty if usable).
+
+    For the configs' ``problems()``: every width in ``hidden_sizes`` must be
+    positive (empty means no hidden layer), ``activation`` one of
+    `activation_fn`'s names.
+    """
+    problems = []
+    if any(h <= 0 for h in hidden_sizes):
+        problems.append(f"`hidden_sizes` must be positive, got {hidden_sizes}")
+    try:
+        activation_fn(activation)
+    except ValueError as e:
+        problems.append(str(e))
+    return problems
+
 def orthogonal(scale: float = 1.0, column_axis: int = -1):
     """An orthogonal initialiser (Saxe et al. 2014) that needs no LAPACK call.
 

@@ -25,7 +25,7 @@ import optax
 from jit_env import ops, specs
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
-from jit_env.agents.networks import ActorCritic, activation_fn
+from jit_env.agents.networks import ActorCritic, network_problems
 from jit_env.rollout import Trajectory
 
 
@@ -83,13 +83,7 @@ class PPOConfig(TrainingConfig):
         for name in ("learning_rate", "clip_eps", "max_grad_norm"):
             if getattr(self, name) <= 0:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
-        if any(h <= 0 for h in self.hidden_sizes):
-            problems.append(f"`hidden_sizes` must be positive, got {self.hidden_sizes}")
-        try:
-            activation_fn(self.activation)
-        except ValueError as e:
-            problems.append(str(e))
-        return problems
+        return problems + network_problems(self.hidden_sizes, self.activation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -366,8 +360,3 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         )
 
     return Agent(init=init, act=act, update=update)
-
-
-def default_config(**overrides: Any) -> PPOConfig:
-    """`PPOConfig` with ``overrides`` applied and validated."""
-    return dataclasses.replace(PPOConfig(), **overrides).validate()

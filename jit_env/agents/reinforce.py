@@ -39,7 +39,6 @@ one-step-per-rollout loop does not do.)
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -113,13 +112,3 @@ def make_reinforce(config: REINFORCEConfig, env_spec: specs.EnvironmentSpec) -> 
         return returns, None, weight, {"complete_fraction": weight.mean()}
 
     return make_actor_critic_agent(config, env_spec, targets, algo="REINFORCE")
-
-
-def default_config(**overrides: Any) -> REINFORCEConfig:
-    """`REINFORCEConfig` with ``overrides`` applied and validated.
-
-    Raises:
-      TypeError: for an unknown field name. ValueError: for out-of-range values
-        (naming each field, see `REINFORCEConfig.problems`).
-    """
-    return dataclasses.replace(REINFORCEConfig(), **overrides).validate()
