@@ -49,34 +49,19 @@ def test_eval_reads_the_run(run, capsys, tmp_path):
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
 
 
-def test_ctrl_c_checkpoints_and_resume_equals_uninterrupted(tmp_path, monkeypatch, capsys):
-    from flax import serialization
-
-    from jit_env.agents import training_session
-
+def test_ctrl_c_checkpoints_and_resume_equals_uninterrupted(
+    tmp_path, capsys, interrupt_training, assert_same_checkpoint
+):
     whole, part = tmp_path / "whole", tmp_path / "part"
     assert cli.main(["train", *TINY, "--chunk-updates", "1", "--out", str(whole)]) == 0
 
-    calls = []
-    original = training_session._Progress.advance
-
-    def interrupt_after_two(self, *args):
-        original(self, *args)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(training_session._Progress, "advance", interrupt_after_two)
+    interrupt_training(2)
     assert cli.main(["train", *TINY, "--chunk-updates", "1", "--out", str(part)]) == 130
     assert "interrupted at update 2/4" in capsys.readouterr().out
-    monkeypatch.setattr(training_session._Progress, "advance", original)
+    interrupt_training(None)
     assert cli.main(["train", "--resume", str(part), "--no-progress"]) == 0
 
-    la = serialization.msgpack_restore((whole / "checkpoints" / "latest.msgpack").read_bytes())
-    lb = serialization.msgpack_restore((part / "checkpoints" / "latest.msgpack").read_bytes())
-    assert la["leaves"].keys() == lb["leaves"].keys()
-    for k in la["leaves"]:
-        np.testing.assert_array_equal(la["leaves"][k], lb["leaves"][k])
+    assert_same_checkpoint(whole, part)
     rows = _rows(part / "metrics.csv")
     assert [int(r["update"]) for r in rows] == [1, 2, 3, 4]
 

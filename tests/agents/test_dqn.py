@@ -323,13 +323,10 @@ CLI_TINY = ["--algo", "dqn", "--num-envs", "4", "--num-steps", "8", "--total-ste
             "--huber-delta", "1.0", "--no-progress", "--chunk-updates", "1"]
 
 
-def test_cli_train_eval_resume(tmp_path, capsys, monkeypatch):
+def test_cli_train_eval_resume(tmp_path, capsys, interrupt_training, assert_same_checkpoint):
     import json
 
-    from flax import serialization
-
     from jit_env import cli
-    from jit_env.agents import training_session
 
     whole, part = tmp_path / "whole", tmp_path / "part"
     assert cli.main(["train", *CLI_TINY, "--num-seeds", "2", "--out", str(whole)]) == 0
@@ -338,24 +335,11 @@ def test_cli_train_eval_resume(tmp_path, capsys, monkeypatch):
     assert cli.main(["eval", str(whole), "--episodes", "3", "--agent-seed", "1"]) == 0
     assert "over 3 episodes" in capsys.readouterr().out
     # Interrupt after 2 of 4 updates, then resume: the result equals the uninterrupted run.
-    original = training_session._Progress.advance
-    calls = []
-
-    def interrupt_after_two(self, *args):
-        original(self, *args)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(training_session._Progress, "advance", interrupt_after_two)
+    interrupt_training(2)
     assert cli.main(["train", *CLI_TINY, "--num-seeds", "2", "--out", str(part)]) == 130
-    monkeypatch.setattr(training_session._Progress, "advance", original)
+    interrupt_training(None)
     assert cli.main(["train", "--resume", str(part), "--no-progress"]) == 0
-    la = serialization.msgpack_restore((whole / "checkpoints" / "latest.msgpack").read_bytes())
-    lb = serialization.msgpack_restore((part / "checkpoints" / "latest.msgpack").read_bytes())
-    assert la["leaves"].keys() == lb["leaves"].keys()
-    for k in la["leaves"]:
-        np.testing.assert_array_equal(la["leaves"][k], lb["leaves"][k])
+    assert_same_checkpoint(whole, part)
 
 
 # ------------------------------------------------------------------ learning --

@@ -155,11 +155,7 @@ def test_bootstrap_carry_continues_the_episode():
                                np.asarray(traj.extras["value"][1:])[inside], rtol=1e-5, atol=1e-6)
 
 
-def test_cli_train_eval_resume(tmp_path, monkeypatch, capsys):
-    from flax import serialization
-
-    from jit_env.agents import training_session
-
+def test_cli_train_eval_resume(tmp_path, capsys, interrupt_training, assert_same_checkpoint):
     flags = ["train", "--algo", "recurrent_ppo", "--num-envs", "4", "--num-steps", "16",
              "--total-steps", "256", "--update-epochs", "1", "--num-minibatches", "2",
              "--hidden-sizes", "16", "--rnn-size", "8", "--head-sizes", "16", "--no-progress",
@@ -171,24 +167,11 @@ def test_cli_train_eval_resume(tmp_path, monkeypatch, capsys):
     assert cli.main(["eval", str(whole), "--episodes", "3", "--agent-seed", "1"]) == 0
     assert "CartPole-POMDP-v1: return" in capsys.readouterr().out
 
-    calls = []
-    original = training_session._Progress.advance
-
-    def interrupt_after_two(self, *args):
-        original(self, *args)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(training_session._Progress, "advance", interrupt_after_two)
+    interrupt_training(2)
     assert cli.main([*flags, "--out", str(part)]) == 130
-    monkeypatch.setattr(training_session._Progress, "advance", original)
+    interrupt_training(None)
     assert cli.main(["train", "--resume", str(part), "--no-progress"]) == 0
-    la = serialization.msgpack_restore((whole / "checkpoints" / "latest.msgpack").read_bytes())
-    lb = serialization.msgpack_restore((part / "checkpoints" / "latest.msgpack").read_bytes())
-    assert la["leaves"].keys() == lb["leaves"].keys()
-    for k in la["leaves"]:  # the recurrent carry is checkpointed and resumed too
-        np.testing.assert_array_equal(la["leaves"][k], lb["leaves"][k])
+    assert_same_checkpoint(whole, part)  # the recurrent carry is checkpointed and resumed too
 
 
 @pytest.mark.learning

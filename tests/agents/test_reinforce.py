@@ -160,23 +160,15 @@ def test_seeds_vmap_and_equal_single_runs():
             np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
 
 
-def test_cli_train_interrupt_resume_eval(tmp_path, monkeypatch, capsys):
-    from jit_env.agents import training_session
-
+def test_cli_train_interrupt_resume_eval(tmp_path, capsys, interrupt_training):
     out = tmp_path / "reinforce"
     flags = ["--algo", "reinforce", "--num-envs", "2", "--num-steps", "16", "--total-steps",
              "128", "--hidden-sizes", "8", "--no-baseline", "--num-seeds", "2",
              "--chunk-updates", "2", "--no-progress"]
-    original = training_session._Progress.advance
-
-    def interrupt(self, *args):
-        original(self, *args)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(training_session._Progress, "advance", interrupt)
+    interrupt_training(1)
     assert cli.main(["train", *flags, "--out", str(out)]) == 130
     assert "interrupted at update 2/4" in capsys.readouterr().out
-    monkeypatch.setattr(training_session._Progress, "advance", original)
+    interrupt_training(None)
     assert cli.main(["train", "--resume", str(out), "--no-progress"]) == 0
     assert "finished at update 4/4" in capsys.readouterr().out
     assert len((out / "metrics.csv").read_text().splitlines()[1:]) == 4 * 2
