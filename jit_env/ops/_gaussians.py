@@ -5,7 +5,10 @@
 ``[..., D]`` with any leading batch shape, so no ``jax.vmap`` is needed except to
 map keys (``jax.vmap(dist.sample)`` over ``[B]`` keys and ``[B, D]`` parameters;
 ``in_axes=1, out_axes=1`` for time-major ``[T, B, D]``). Samples use the same
-``jax.random.normal`` call as distrax, so equal keys give rlax's samples.
+normal draws as distrax, so equal keys give rlax's samples bit for bit; the
+draw is made flat (``[N]``) and reshaped, which gives the same bits (the
+threefry counters are the row-major indices either way) and compiles faster
+on XLA:CPU than distrax's ``(1, *shape)`` draw (see `_standard_normal`).
 
 References:
   Haarnoja et al., "Soft Actor-Critic", ICML 2018, appendix C (tanh squashing);
@@ -28,6 +31,16 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 # ----------------------------------------------------------------------------
 
+
+
+def _standard_normal(key: jax.Array, like: jax.Array) -> jax.Array:
+    """Standard normal noise shaped and typed like ``like``, drawn flat.
+
+    Bit-identical to distrax's ``jax.random.normal(key, (1, *like.shape))[0]``;
+    a rank-1 draw's threefry kernel compiles about twice as fast on XLA:CPU
+    under ``jax_threefry_partitionable`` (JAX's default).
+    """
+    return jax.random.normal(key, (like.size,), dtype=like.dtype).reshape(like.shape)
 
 def _diag_gaussian_logprob(x, mu, sigma):
     z = (x - mu) / sigma
@@ -81,7 +94,7 @@ def gaussian_diagonal(sigma: Any = None) -> ContinuousDistribution:
 
     def sample_fn(key, mu, sigma=sigma):
         mu, sig = _gaussian_params("gaussian_diagonal.sample", mu, sigma)
-        eps = jax.random.normal(key, (1, *mu.shape), dtype=mu.dtype)[0]
+        eps = _standard_normal(key, mu)
         return eps * sig + mu
 
     def logprob_fn(sample, mu, sigma=sigma):
@@ -154,7 +167,7 @@ def squashed_gaussian(sigma_min: float = -4, sigma_max: float = 0.0) -> Continuo
 
     def sample_fn(key, mu, sigma, action_spec):
         loc, scale = _params("squashed_gaussian.sample", mu, sigma)
-        eps = jax.random.normal(key, (1, *loc.shape), dtype=loc.dtype)[0]
+        eps = _standard_normal(key, loc)
         y = jnp.tanh(eps * scale + loc)
         aff = _affine(action_spec)
         if aff is not None:
