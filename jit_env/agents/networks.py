@@ -90,13 +90,13 @@ def orthogonal_kernels(
       ValueError: if ``shapes`` and ``gains`` differ in length, or a shape is
         not two positive ints.
     """
-    shapes = [tuple(int(d) for d in shape) for shape in shapes]
-    if len(shapes) != len(gains):
-        raise ValueError(f"got {len(shapes)} `shapes` but {len(gains)} `gains`")
-    for shape in shapes:
+    dims = [tuple(int(d) for d in shape) for shape in shapes]
+    if len(dims) != len(gains):
+        raise ValueError(f"got {len(dims)} `shapes` but {len(gains)} `gains`")
+    for shape in dims:
         if len(shape) != 2 or min(shape) < 1:
             raise ValueError(f"each of `shapes` must be two positive ints, got {shape}")
-    tall = [(max(shape), min(shape)) for shape in shapes]
+    tall = [(max(shape), min(shape)) for shape in dims]
     rows = max(m for m, _ in tall)
     cols = max(n for _, n in tall)
     mask = np.zeros((len(tall), rows, cols), np.float32)
@@ -110,7 +110,7 @@ def orthogonal_kernels(
 
     polar = jax.lax.fori_loop(0, _NEWTON_SCHULZ_ITERATIONS, newton_schulz, x0)
     out = []
-    for i, ((m, n), shape, gain) in enumerate(zip(tall, shapes, gains)):
+    for i, ((m, n), shape, gain) in enumerate(zip(tall, dims, gains)):
         q = polar[i, :m, :n]
         out.append(gain * (q if shape == (m, n) else q.T))
     return out
