@@ -2,9 +2,10 @@
 
 The whole batch is one jitted, vmapped step. Auto-reset follows gymnasium
 1.x's ``AutoresetMode`` (https://farama.org/Vector-Autoreset-Mode), computed
-SIMD-style: when any environment needs a reset, the reset of the whole batch is
-computed once and selected per environment (``jnp.where`` over the state
-tree); when none does, a ``lax.cond`` skips the reset and its PRNG work.
+SIMD-style: when none needs a reset, a ``lax.cond`` skips the reset and its
+PRNG work; when at most ``ceil(N / 16)`` do (N > 16), only those are reset
+(gathered with a fixed-size ``jnp.nonzero`` and scattered back); otherwise the
+reset of the whole batch is computed once and selected per environment.
 
 Each sub-environment ``i`` owns a key chain exactly like a single
 `to_gymnasium` adapter seeded with ``seed + i``, so the batch reproduces,
@@ -59,6 +60,37 @@ def _reset_batch(env: _core.Environment, chain: jax.Array, options: Any):
     return chain, states, timesteps.observation, timesteps.extras
 
 
+def _sparse_size(num_envs: int) -> int | None:
+    """Rows the sparse reset gathers: ``ceil(N / 16)``, or ``None`` (reset all) for N <= 16."""
+    return None if num_envs <= 16 else -(-num_envs // 16)
+
+
+def _reset_where(env, mask: jax.Array, chain: jax.Array, current: Any, options: Any) -> Any:
+    """``current`` = ``(chain, states, observation, extras)`` with the ``mask`` rows reset.
+
+    Resets only the environments that need it when at most ``ceil(N / 16)`` do
+    (gather their key chains with a fixed-size ``jnp.nonzero``, reset those,
+    scatter back), else resets the whole batch and selects — the same exact
+    strategy as `jit_env.wrappers.VmapAutoReset` (one level), so the reset work
+    follows the number of environments that ended, not the batch size.
+    """
+    n = mask.shape[0]
+    k = _sparse_size(n)
+
+    def full(current):
+        return _select(mask, _reset_batch(env, chain, options), current)
+
+    if k is None:
+        return full(current)
+
+    def sparse(current):
+        idx = jnp.nonzero(mask, size=k, fill_value=n)[0]
+        fresh = _reset_batch(env, chain.at[idx].get(mode="clip"), options)
+        return jax.tree.map(lambda t, f: t.at[idx].set(f, mode="drop"), current, fresh)
+
+    return jax.lax.cond(mask.sum() <= k, sparse, full, current)
+
+
 def _reset_some(env, carry, mask, options):
     states, chain, needs_reset, observation = carry
     new_chain, new_states, new_obs, extras = _reset_batch(env, chain, options)
@@ -79,15 +111,17 @@ def _step_batch(env, carry, actions, mode: str, options: Any):
         # Environments that ended on the previous call restart now; their
         # step output is discarded and the reset shows reward 0, not done.
         def with_resets(_):
-            new_chain, reset_states, reset_obs, reset_extras = _reset_batch(env, chain, options)
+            out_chain, out_states, out_obs, out_extras = _reset_where(
+                env, needs_reset, chain, (chain, new_states, observation, extras), options
+            )
             return (
-                _select(needs_reset, new_chain, chain),
-                _select(needs_reset, reset_states, new_states),
-                _select(needs_reset, reset_obs, observation),
+                out_chain,
+                out_states,
+                out_obs,
                 jnp.where(needs_reset, jnp.zeros_like(reward), reward),
                 terminated & ~needs_reset,
                 truncated & ~needs_reset,
-                _select(needs_reset, reset_extras, extras),
+                out_extras,
             )
 
         def without(_):
@@ -108,13 +142,7 @@ def _step_batch(env, carry, actions, mode: str, options: Any):
     # SameStep: environments that end now restart now; the final observation
     # and extras travel next to the new episode's.
     def with_same_step_resets(_):
-        new_chain, reset_states, reset_obs, reset_extras = _reset_batch(env, chain, options)
-        return (
-            _select(done, new_chain, chain),
-            _select(done, reset_states, new_states),
-            _select(done, reset_obs, observation),
-            _select(done, reset_extras, extras),
-        )
+        return _reset_where(env, done, chain, (chain, new_states, observation, extras), options)
 
     def without_same_step_resets(_):
         return chain, new_states, observation, extras

@@ -93,11 +93,13 @@ def _assert_equal(actual, expected, path="info"):
         np.testing.assert_array_equal(actual, expected, err_msg=path)
 
 
+@pytest.mark.parametrize("num_envs", [NUM_ENVS, 40])
 @pytest.mark.parametrize("mode", sorted(_MODES))
-def test_matches_sync_vector_env_of_single_adapters(env, mode):
-    batched = to_gymnasium_vector(env, NUM_ENVS, autoreset_mode=mode)
+def test_matches_sync_vector_env_of_single_adapters(env, mode, num_envs):
+    """N = 40 also runs the sparse reset (at most ceil(40 / 16) = 3 rows) and its fall-back."""
+    batched = to_gymnasium_vector(env, num_envs, autoreset_mode=mode)
     reference = SyncVectorEnv(
-        [lambda: to_gymnasium(env) for _ in range(NUM_ENVS)], autoreset_mode=_MODES[mode]
+        [lambda: to_gymnasium(env) for _ in range(num_envs)], autoreset_mode=_MODES[mode]
     )
     assert batched.metadata["autoreset_mode"] is _MODES[mode]
     obs, info = batched.reset(seed=11)
@@ -106,6 +108,7 @@ def test_matches_sync_vector_env_of_single_adapters(env, mode):
     _assert_equal(info, ref_info)
     batched.action_space.seed(0)
     ended = {"terminated": 0, "truncated": 0}
+    per_step = []
     for _ in range(40):
         actions = batched.action_space.sample()
         out = batched.step(actions)
@@ -116,7 +119,12 @@ def test_matches_sync_vector_env_of_single_adapters(env, mode):
         assert batched.observation_space.contains(out[0])
         ended["terminated"] += int(out[2].sum())
         ended["truncated"] += int(out[3].sum())
+        per_step.append(int((out[2] | out[3]).sum()))
     assert ended["terminated"] > 0  # the comparison covered episode ends
+    if num_envs == 40:  # the reset-all fall-back (> 3 ended) ran, and for CartPole the sparse one
+        assert any(c > 3 for c in per_step), per_step
+        if env is not _COUNTER:
+            assert any(0 < c <= 3 for c in per_step), per_step
     if env is not _COUNTER:
         assert ended["truncated"] > 0
 
