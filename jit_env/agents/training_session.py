@@ -1,7 +1,9 @@
 """A training run on the host: jitted chunks, progress, metrics, checkpoints, resume.
 
 `TrainingSession` drives `jit_env.agents._training.Trainer` for the CLI: it
-vmaps the pure training functions over ``num_seeds`` seeds, runs
+vmaps the pure training functions over ``num_seeds`` seeds (one seed runs
+unbatched, which compiles faster), compiles the training chunk while the
+initial state is computed, runs
 ``chunk_updates`` updates per jitted call, and after each chunk appends to
 ``metrics.csv`` and overwrites ``checkpoints/latest.msgpack``. Every chunk is the
 same compiled program, so a run resumed from a checkpoint continues exactly as
@@ -10,6 +12,7 @@ the uninterrupted run would have (bit for bit on the CPU).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import math
 import time
@@ -111,9 +114,25 @@ class TrainingSession:
     def _keys(self) -> jax.Array:
         return jax.random.split(jax.random.PRNGKey(self.seed), self.num_seeds)
 
+    def _over_seeds(self, fn):
+        """``fn`` mapped over the leading seed axis: ``jax.vmap``, except for one seed.
+
+        With one seed the function runs unbatched and the axis is squeezed and
+        re-added around it: the same values, but every array (and every PRNG
+        draw) keeps its rank, which XLA:CPU compiles ≈ 2 s faster for PPO.
+        """
+        if self.num_seeds > 1:
+            return jax.vmap(fn)
+
+        def one(tree):
+            out = fn(jax.tree.map(lambda x: x[0], tree))
+            return jax.tree.map(lambda x: x[None], out)
+
+        return one
+
     def _template(self) -> TrainState:
         trainer = self._trainer()
-        return jax.eval_shape(jax.vmap(trainer.init), self._keys())
+        return jax.eval_shape(self._over_seeds(trainer.init), self._keys())
 
     def _save(self, state: TrainState, update: int, wall: float) -> None:
         ckpt_dir = self.path / "checkpoints"
@@ -138,11 +157,19 @@ class TrainingSession:
         steps_per_update = self.config.steps_per_update
         t0 = time.perf_counter()
         compile_start = time.perf_counter()
+        chunk_fn = jax.jit(self._over_seeds(lambda s: trainer.run(s, chunk)))
         if self.state is None:
-            state = jax.jit(jax.vmap(trainer.init))(self._keys())
+            # Compile the chunk (from the state's shapes) while init compiles and runs:
+            # XLA compiles without the GIL, so the two overlap on a multi-core CPU.
+            keys = self._keys()
+            template = jax.eval_shape(self._over_seeds(trainer.init), keys)
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(lambda: chunk_fn.lower(template).compile())
+                state = jax.jit(self._over_seeds(trainer.init))(keys)
+                run_chunk = pending.result()
         else:
             state = jax.tree.map(jnp.asarray, self.state)
-        run_chunk = jax.jit(jax.vmap(lambda s: trainer.run(s, chunk))).lower(state).compile()
+            run_chunk = chunk_fn.lower(state).compile()
         compile_time = time.perf_counter() - compile_start
         writer = None  # opened after the first chunk, which tells the metric names
         update = self.start_update
