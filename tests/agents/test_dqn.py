@@ -204,19 +204,8 @@ def test_q_values_of_each_head():
 
 
 # ------------------------------------------------------------------ training --
-def test_train_is_deterministic_and_jits_once():
-    traces = []
-
-    def train(key):
-        traces.append(1)
-        return _train(TINY, key)
-
-    fn = jax.jit(train)
-    s1, m1 = fn(jax.random.PRNGKey(0))
-    s2, m2 = fn(jax.random.PRNGKey(0))
-    assert len(traces) == 1
-    for a, b in zip(jax.tree.leaves((s1.agent_state, m1)), jax.tree.leaves((s2.agent_state, m2))):
-        np.testing.assert_array_equal(a, b)
+def test_train_is_deterministic_and_jits_once(run_twice_jitted):
+    s1, m1 = run_twice_jitted(lambda key: _train(TINY, key))
     # Learning starts once 64 steps are stored (after update 2), 4 gradient steps per update.
     np.testing.assert_array_equal(m1["learning"], [0, 1, 1, 1, 1, 1])
     assert int(s1.agent_state.step) == 5 * 4
@@ -261,19 +250,8 @@ def test_nothing_is_learned_before_learning_starts():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_seeds_vmap_and_equal_single_runs():
-    keys = jax.random.split(jax.random.PRNGKey(1), 2)
-    fn = jax.jit(lambda k: _train(TINY, k))
-    batched_state, batched_metrics = jax.jit(jax.vmap(lambda k: _train(TINY, k)))(keys)
-    for i in range(2):
-        state, metrics = fn(keys[i])
-        # vmap changes XLA's fusion/reduction order on CPU: equal to float32 rounding.
-        np.testing.assert_allclose(batched_metrics["loss"][i], metrics["loss"], rtol=2e-4,
-                                   atol=1e-5)
-        for a, b in zip(jax.tree.leaves(state.agent_state.params),
-                        jax.tree.leaves(jax.tree.map(lambda x: x[i],
-                                                     batched_state.agent_state.params))):
-            np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
+def test_seeds_vmap_and_equal_single_runs(assert_seeds_match_single_runs):
+    assert_seeds_match_single_runs(lambda k: _train(TINY, k))
 
 
 @pytest.mark.parametrize(

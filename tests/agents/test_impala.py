@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jit_env import _core, cli, specs
+from jit_env import _core, specs
 from jit_env.agents import train
 from jit_env.agents.impala import IMPALAConfig, make_impala
 from jit_env.agents.networks import ActorCritic
@@ -141,51 +141,23 @@ def test_lag_makes_training_data_off_policy(lag, off_policy):
         assert (rho_clipped == 0.0).all()
 
 
-def test_train_is_deterministic_and_jits_once():
-    traces = []
-
-    def run(key):
-        traces.append(1)
-        return train(TINY, key, make_impala)
-
-    fn = jax.jit(run)
-    s1, m1 = fn(jax.random.PRNGKey(0))
-    s2, m2 = fn(jax.random.PRNGKey(0))
-    assert len(traces) == 1
-    for a, b in zip(jax.tree.leaves((s1.agent_state, m1)), jax.tree.leaves((s2.agent_state, m2))):
-        np.testing.assert_array_equal(a, b)
+def test_train_is_deterministic_and_jits_once(run_twice_jitted):
+    s1, m1 = run_twice_jitted(lambda key: train(TINY, key, make_impala))
     assert m1["loss"].shape == (TINY.num_updates,)
     assert int(s1.agent_state.step) == TINY.num_updates
     assert np.all(np.isfinite(np.asarray(m1["loss"])))
 
 
-def test_seeds_vmap_and_equal_single_runs():
-    keys = jax.random.split(jax.random.PRNGKey(1), 2)
-    fn = jax.jit(lambda k: train(TINY, k, make_impala))
-    batched_state, batched_metrics = jax.jit(jax.vmap(lambda k: train(TINY, k, make_impala)))(keys)
-    for i in range(2):
-        state, metrics = fn(keys[i])
-        # vmap changes XLA's fusion/reduction order on CPU: equal to float32 rounding.
-        np.testing.assert_allclose(batched_metrics["loss"][i], metrics["loss"], rtol=2e-4,
-                                   atol=1e-5)
-        for a, b in zip(jax.tree.leaves(state.agent_state),
-                        jax.tree.leaves(jax.tree.map(lambda x: x[i], batched_state.agent_state))):
-            np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
+def test_seeds_vmap_and_equal_single_runs(assert_seeds_match_single_runs):
+    assert_seeds_match_single_runs(lambda k: train(TINY, k, make_impala),
+                                   lambda state: state.agent_state)
 
 
-def test_cli_train_interrupt_resume_eval(tmp_path, capsys, interrupt_training):
+def test_cli_train_interrupt_resume_eval(tmp_path, cli_interrupt_resume_eval):
     out = tmp_path / "impala"
     flags = ["--algo", "impala", "--num-envs", "2", "--num-steps", "9", "--total-steps", "72",
              "--hidden-sizes", "8", "--num-seeds", "2", "--chunk-updates", "2", "--no-progress"]
-    interrupt_training(1)
-    assert cli.main(["train", *flags, "--out", str(out)]) == 130
-    assert "interrupted at update 2/4" in capsys.readouterr().out
-    interrupt_training(None)
-    assert cli.main(["train", "--resume", str(out), "--no-progress"]) == 0
-    assert "finished at update 4/4" in capsys.readouterr().out
-    assert len((out / "metrics.csv").read_text().splitlines()[1:]) == 4 * 2
-    assert cli.main(["eval", str(out), "--episodes", "2"]) == 0
-    assert "Catch-bsuite: return" in capsys.readouterr().out
+    cli_interrupt_resume_eval(out, flags, "Catch-bsuite")
 
 
 @pytest.mark.learning

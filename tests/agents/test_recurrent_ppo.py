@@ -61,20 +61,9 @@ def test_defaults_validate():
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_train_is_deterministic_and_jits_once(cell):
+def test_train_is_deterministic_and_jits_once(cell, run_twice_jitted):
     cfg = dataclasses.replace(TINY, cell=cell)
-    traces = []
-
-    def run(key):
-        traces.append(1)
-        return train(cfg, key, make_recurrent_ppo)
-
-    fn = jax.jit(run)
-    s1, m1 = fn(jax.random.PRNGKey(0))
-    s2, m2 = fn(jax.random.PRNGKey(0))
-    assert len(traces) == 1
-    for a, b in zip(jax.tree.leaves((s1, m1)), jax.tree.leaves((s2, m2))):
-        np.testing.assert_array_equal(a, b)
+    s1, m1 = run_twice_jitted(lambda key: train(cfg, key, make_recurrent_ppo))
     assert int(s1.agent_state.step) == cfg.num_updates * cfg.update_epochs * cfg.num_minibatches
     # The carried policy state is the cell's carry, [B, rnn_size] (two of them for an LSTM).
     shapes = {x.shape for x in jax.tree.leaves(s1.policy_state)}
@@ -82,17 +71,8 @@ def test_train_is_deterministic_and_jits_once(cell):
     assert np.isfinite(np.asarray(m1["loss"])).all()
 
 
-def test_seeds_vmap_and_equal_single_runs():
-    keys = jax.random.split(jax.random.PRNGKey(1), 2)
-    fn = jax.jit(lambda k: train(TINY, k, make_recurrent_ppo))
-    batched_state, batched_metrics = jax.jit(jax.vmap(lambda k: train(TINY, k, make_recurrent_ppo)))(keys)
-    for i in range(2):
-        state, metrics = fn(keys[i])
-        # vmap changes XLA's fusion/reduction order on CPU: equal to float32 rounding.
-        np.testing.assert_allclose(batched_metrics["loss"][i], metrics["loss"], rtol=2e-4, atol=1e-5)
-        for a, b in zip(jax.tree.leaves(state.agent_state.params),
-                        jax.tree.leaves(jax.tree.map(lambda x: x[i], batched_state.agent_state.params))):
-            np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
+def test_seeds_vmap_and_equal_single_runs(assert_seeds_match_single_runs):
+    assert_seeds_match_single_runs(lambda k: train(TINY, k, make_recurrent_ppo))
 
 
 def test_policy_state_is_reset_at_episode_starts():
