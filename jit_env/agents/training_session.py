@@ -130,8 +130,9 @@ class TrainingSession:
 
         return one
 
-    def _template(self) -> TrainState:
-        trainer = self._trainer()
+    def _template(self, trainer=None) -> TrainState:
+        """Shapes and dtypes of the initial (seed-batched) `TrainState`, computing nothing."""
+        trainer = self._trainer() if trainer is None else trainer
         return jax.eval_shape(self._over_seeds(trainer.init), self._keys())
 
     def _save(self, state: TrainState, update: int, wall: float) -> None:
@@ -161,11 +162,10 @@ class TrainingSession:
         if self.state is None:
             # Compile the chunk (from the state's shapes) while init compiles and runs:
             # XLA compiles without the GIL, so the two overlap on a multi-core CPU.
-            keys = self._keys()
-            template = jax.eval_shape(self._over_seeds(trainer.init), keys)
+            template = self._template(trainer)
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 pending = pool.submit(lambda: chunk_fn.lower(template).compile())
-                state = jax.jit(self._over_seeds(trainer.init))(keys)
+                state = jax.jit(self._over_seeds(trainer.init))(self._keys())
                 run_chunk = pending.result()
         else:
             state = jax.tree.map(jnp.asarray, self.state)

@@ -36,21 +36,12 @@ from jit_env.compat._jitted import render, reset_fn, step_fn
 from jit_env.compat._keys import check_seed
 from jit_env.compat._optional import require
 from jit_env.compat._spaces import spec_to_space
-
-
-def _select(mask: jax.Array, on_true: Any, on_false: Any) -> Any:
-    """Per-environment ``where`` over two batched trees (mask ``bool [N]``)."""
-
-    def pick(a: jax.Array, b: jax.Array) -> jax.Array:
-        m = jnp.reshape(mask, mask.shape + (1,) * (jnp.ndim(a) - 1))
-        return jnp.where(m, a, b)
-
-    return jax.tree.map(pick, on_true, on_false)
+from jit_env.wrappers._batching import reset_rows, select_tree
 
 
 def _seed_chain(seeds: jax.Array, seeded: jax.Array, chain: jax.Array) -> jax.Array:
     """``jax.random.key(seed_i)`` where ``seeded_i``, else the current chain key."""
-    return _select(seeded, jax.vmap(jax.random.key)(seeds), chain)
+    return select_tree(seeded, jax.vmap(jax.random.key)(seeds), chain)
 
 
 def _reset_batch(env: _core.Environment, chain: jax.Array, options: Any):
@@ -74,19 +65,16 @@ def _reset_where(env, mask: jax.Array, chain: jax.Array, current: Any, options: 
     strategy as `jit_env.wrappers.VmapAutoReset` (one level), so the reset work
     follows the number of environments that ended, not the batch size.
     """
-    n = mask.shape[0]
-    k = _sparse_size(n)
+    k = _sparse_size(mask.shape[0])
 
     def full(current):
-        return _select(mask, _reset_batch(env, chain, options), current)
+        return select_tree(mask, _reset_batch(env, chain, options), current)
 
     if k is None:
         return full(current)
 
     def sparse(current):
-        idx = jnp.nonzero(mask, size=k, fill_value=n)[0]
-        fresh = _reset_batch(env, chain.at[idx].get(mode="clip"), options)
-        return jax.tree.map(lambda t, f: t.at[idx].set(f, mode="drop"), current, fresh)
+        return reset_rows(mask, k, chain, lambda rows: _reset_batch(env, rows, options), current)
 
     return jax.lax.cond(mask.sum() <= k, sparse, full, current)
 
@@ -94,9 +82,9 @@ def _reset_where(env, mask: jax.Array, chain: jax.Array, current: Any, options: 
 def _reset_some(env, carry, mask, options):
     states, chain, needs_reset, observation = carry
     new_chain, new_states, new_obs, extras = _reset_batch(env, chain, options)
-    chain = _select(mask, new_chain, chain)
-    states = _select(mask, new_states, states)
-    observation = _select(mask, new_obs, observation)
+    chain = select_tree(mask, new_chain, chain)
+    states = select_tree(mask, new_states, states)
+    observation = select_tree(mask, new_obs, observation)
     needs_reset = needs_reset & ~mask
     return (states, chain, needs_reset, observation), observation, extras
 

@@ -49,6 +49,7 @@ from jit_env.wrappers._batching import (
     Vmap,
     match_dtypes,
     options_of,
+    reset_rows,
     select_tree,
     strong,
 )
@@ -295,11 +296,11 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
 
         def sparse(k):
             def reset_k(target):
-                idx = jnp.nonzero(done, size=k, fill_value=batch)[0]
-                rows = jax.tree.map(lambda x: x.at[idx].get(mode="clip"), source)
-                fresh = pick(*self._reset_batch(rows))
-                fresh = match_dtypes(fresh, jax.tree.map(lambda x: x[:k], target), name)
-                return jax.tree.map(lambda t, f: t.at[idx].set(f, mode="drop"), target, fresh)
+                def reset(rows):
+                    fresh = pick(*self._reset_batch(rows))
+                    return match_dtypes(fresh, jax.tree.map(lambda x: x[:k], target), name)
+
+                return reset_rows(done, k, source, reset, target)
 
             return reset_k
 

@@ -78,6 +78,21 @@ def select_tree(mask: jax.Array, on_true: Any, on_false: Any) -> Any:
     return jax.tree.map(lambda t, f: jnp.where(broadcast_mask(mask, f), t, f), on_true, on_false)
 
 
+def reset_rows(mask: jax.Array, k: int, source: Any, reset: Any, target: Any) -> Any:
+    """``target`` with its ``mask`` rows replaced by ``reset(source rows)``, for at most ``k`` rows.
+
+    The sparse half of a batched auto-reset: gathers the (at most ``k``, the
+    caller checks) rows where ``mask`` holds with a fixed-size ``jnp.nonzero``
+    (padding indices clip on the gather and drop on the scatter), calls
+    ``reset`` on the ``[k, ...]`` rows of ``source`` (which must return a tree
+    shaped like ``target`` with leading axis ``k``) and scatters the result, so
+    the work follows ``k``, not the batch size.
+    """
+    idx = jnp.nonzero(mask, size=k, fill_value=mask.shape[0])[0]
+    fresh = reset(jax.tree.map(lambda x: x.at[idx].get(mode="clip"), source))
+    return jax.tree.map(lambda t, f: t.at[idx].set(f, mode="drop"), target, fresh)
+
+
 def match_dtypes(value: Any, reference: Any, what: str) -> Any:
     """Casts the leaves of ``value`` to the dtypes of ``reference`` (same structure).
 
