@@ -13,6 +13,12 @@ Rows (all in this process unless noted):
   PureJaxRL-style script written for this benchmark (inline CartPole, gymnax-style
   reset-every-step auto-reset, inline GAE, flax, optax) with the same
   hyper-parameters. It is the "hand-written single-file code" jit_env must beat.
+* ``PureJaxRL stack (gymnax + distrax)``: ``benchmarks/_purejaxrl_ppo.py``, the
+  same algorithm and hyper-parameters with PureJaxRL's ``ppo.py`` structure and
+  dependencies: ``gymnax.make("CartPole-v1")`` under gymnax's
+  ``FlattenObservationWrapper`` / ``LogWrapper``, a ``distrax.Categorical``
+  policy, a flax ``TrainState``, per-step ``info`` as the metric. It is the program
+  PureJaxRL users compile (needs ``pip install gymnax distrax``).
 * ``SB3 PPO``: Stable-Baselines3 with the RL-Zoo CartPole-v1 hyper-parameters
   (8 envs x 32 steps, 20 epochs, batch 256, lr 1e-3 and clip 0.2 annealed, gamma
   0.98, lambda 0.8, 1e5 steps), CPU torch. It is an outside reference, so it runs
@@ -36,8 +42,9 @@ Columns:
 * ``wall to 475 s``: import + compile + train to 475 (whole-process equivalent,
   each criterion); import is measured in fresh interpreters (median of 2).
 * ``final return``: mean return over the last 5 % of updates (NaN-free mean).
-* ``wall x anchor`` / ``wall x SB3``: this row's wall to 475 over the anchor's /
-  SB3's, per criterion (< 1 is faster); ``compile x anchor``: compile-time ratio.
+* ``wall x anchor`` / ``wall x PureJaxRL`` / ``wall x SB3``: this row's wall to 475
+  over that row's, per criterion (< 1 is faster); ``compile x ...``: compile-time
+  ratios.
 
 Reproduce (CPU; ~5 min quiet, far longer on a loaded machine)::
 
@@ -46,7 +53,7 @@ Reproduce (CPU; ~5 min quiet, far longer on a loaded machine)::
     .venv/bin/python benchmarks/ppo_bench.py --sb3-python /tmp/venv-sb3/bin/python
     .venv/bin/python benchmarks/ppo_bench.py --quick      # small sizes, no SB3, 4 seeds
 
-Flags: ``--rows ours,seeds,anchor,sb3`` picks rows, ``--total-steps``, ``--num-seeds``,
+Flags: ``--rows ours,seeds,anchor,purejaxrl,sb3`` picks rows, ``--total-steps``, ``--num-seeds``,
 ``--repeats``, ``--compile-repeats``, ``--seed-repeats``, ``--sb3-steps``.
 This is not part of the test run.
 
@@ -81,6 +88,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 _IMPORT_OURS = "import jax, jit_env.agents"
 _IMPORT_ANCHOR = f"import sys; sys.path.insert(0, {HERE!r}); import jax, _single_file_ppo"
+_IMPORT_PUREJAXRL = f"import sys; sys.path.insert(0, {HERE!r}); import jax, _purejaxrl_ppo"
 
 _SB3_SCRIPT = r"""
 import time
@@ -275,6 +283,21 @@ def program_anchor(total_steps: int, import_s: float) -> Program:
                    jax.random.PRNGKey(0), per, config.num_updates * per, 1, import_s)
 
 
+def program_purejaxrl(total_steps: int, import_s: float) -> Program:
+    import jax
+
+    sys.path.insert(0, HERE)
+    import _purejaxrl_ppo as pjr
+    import _single_file_ppo as anchor
+
+    config = anchor.AnchorConfig(total_steps=total_steps)
+    train = pjr.make_train(config)
+    per = config.num_envs * config.num_steps
+    return Program(Row("PureJaxRL stack (gymnax + distrax)"),
+                   lambda k: pjr.episode_returns(train(k)["metrics"]),
+                   jax.random.PRNGKey(0), per, config.num_updates * per, 1, import_s)
+
+
 def measure(programs: list[Program], compile_repeats: int, repeats: int) -> list[Row]:
     """Compiles the programs interleaved (median of ``compile_repeats``), then runs each."""
     for _ in range(compile_repeats):
@@ -347,6 +370,7 @@ def _fmt(x: float, digits: int = 1) -> str:
 
 def render(rows: list[Row]) -> str:
     anchor = next((r for r in rows if r.name.startswith("anchor")), None)
+    pjr = next((r for r in rows if r.name.startswith("PureJaxRL")), None)
     sb3 = next((r for r in rows if r.name.startswith("SB3")), None)
 
     def ratio(a: float, b: float) -> str:
@@ -360,7 +384,7 @@ def render(rows: list[Row]) -> str:
 
     head = ("| row | import s | compile s | run s | steps/s | steps to 475 (first / 10k mean) "
             "| train to 475 s | wall to 475 s | final return | compile x anchor "
-            "| wall x anchor | wall x SB3 |")
+            "| wall x anchor | compile x PureJaxRL | wall x PureJaxRL | wall x SB3 |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append(
@@ -369,7 +393,9 @@ def render(rows: list[Row]) -> str:
             f"| {_fmt(r.train_to_s, 2)} / {_fmt(r.train_to_s_w, 2)} "
             f"| {_fmt(r.wall_to_s)} / {_fmt(r.wall_to_s_w)} | {_fmt(r.final)} "
             f"| {ratio(r.compile_s, anchor.compile_s) if anchor and r is not sb3 else '-'} "
-            f"| {pair(r, anchor)} | {pair(r, sb3)} |"
+            f"| {pair(r, anchor)} "
+            f"| {ratio(r.compile_s, pjr.compile_s) if pjr and r is not sb3 else '-'} "
+            f"| {pair(r, pjr)} | {pair(r, sb3)} |"
         )
     notes = [f"- {r.name}: {r.note}" for r in rows if r.note]
     return "\n".join(lines + ([""] + notes if notes else []))
@@ -377,8 +403,8 @@ def render(rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", default="ours,seeds,anchor,sb3",
-                        help="comma-separated subset of ours,seeds,anchor,sb3")
+    parser.add_argument("--rows", default="ours,seeds,anchor,purejaxrl,sb3",
+                        help="comma-separated subset of ours,seeds,anchor,purejaxrl,sb3")
     parser.add_argument("--total-steps", type=int, default=500_000)
     parser.add_argument("--num-seeds", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
@@ -405,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
             + " --xla_cpu_enable_concurrency_optimized_scheduler=false"
         ).strip()
     rows_wanted = set(args.rows.split(","))
-    unknown = rows_wanted - {"ours", "seeds", "anchor", "sb3"}
+    unknown = rows_wanted - {"ours", "seeds", "anchor", "purejaxrl", "sb3"}
     if unknown:
         parser.error(f"--rows: unknown {sorted(unknown)}")
     if args.quick:
@@ -417,8 +443,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average at start: {os.getloadavg()}; cpus: {os.cpu_count()}", flush=True)
     import_ours = _import_seconds(_IMPORT_OURS)
     import_anchor = _import_seconds(_IMPORT_ANCHOR)
+    import_pjr = _import_seconds(_IMPORT_PUREJAXRL) if "purejaxrl" in rows_wanted else math.nan
     print(f"import (fresh process, median of 2): jit_env.agents {import_ours:.2f} s, "
-          f"single-file anchor {import_anchor:.2f} s", flush=True)
+          f"single-file anchor {import_anchor:.2f} s, PureJaxRL stack {import_pjr:.2f} s",
+          flush=True)
 
     import jax
 
@@ -433,6 +461,8 @@ def main(argv: list[str] | None = None) -> None:
         programs[-1].repeats = args.seed_repeats
     if "anchor" in rows_wanted:
         programs.append(program_anchor(args.total_steps, import_anchor))
+    if "purejaxrl" in rows_wanted:
+        programs.append(program_purejaxrl(args.total_steps, import_pjr))
     rows = measure(programs, args.compile_repeats, args.repeats)
     if "sb3" in rows_wanted:
         rows.append(bench_sb3(args.sb3_python, args.sb3_steps))

@@ -132,7 +132,8 @@ def make_optimizer(config: ActorCriticConfig) -> optax.GradientTransformation:
     """Global-norm clipping then RMSprop or Adam, with optional linear annealing.
 
     RMSprop is PyTorch's (``v ← α v + (1 − α) g²``, ``Δ = −lr · g / (√v + ε)``), the
-    optimiser SB3's A2C uses (``use_rms_prop=True``).
+    optimiser SB3's A2C uses (``use_rms_prop=True``). Runs on the flattened
+    parameter vector (``optax.flatten``: same arithmetic, fewer kernels).
     """
     lr: Any = config.learning_rate
     if config.anneal_lr:
@@ -142,7 +143,7 @@ def make_optimizer(config: ActorCriticConfig) -> optax.GradientTransformation:
                             eps_in_sqrt=False)
     else:
         opt = optax.adam(lr, eps=config.optimizer_eps)
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt)
+    return optax.flatten(optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt))
 
 
 def make_actor_critic_agent(

@@ -380,7 +380,7 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
             return out.reshape(lead + (k, num_actions))
         return out
 
-    optimizer = optax.adam(config.learning_rate)
+    optimizer = optax.flatten(optax.adam(config.learning_rate))  # one flat vector: fewer kernels
     epsilon = optax.linear_schedule(
         config.start_e, config.end_e,
         max(1, int(config.exploration_fraction * config.total_steps)),
