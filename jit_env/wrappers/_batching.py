@@ -78,17 +78,61 @@ def select_tree(mask: jax.Array, on_true: Any, on_false: Any) -> Any:
     return jax.tree.map(lambda t, f: jnp.where(broadcast_mask(mask, f), t, f), on_true, on_false)
 
 
+_BLOCK = 64  # width of the triangular matmul in `inclusive_counts`
+
+
+def inclusive_counts(mask: jax.Array) -> jax.Array:
+    """``cumsum(mask)`` for a 1-D bool ``mask [n]``, as ``int32 [n]``, by triangular matmuls.
+
+    XLA:CPU lowers ``jnp.cumsum`` to a log-depth associative scan of many small
+    kernels (≈ 48 µs for n = 8,192 on the 2-core development CPU); here blocks
+    of 64 are summed by one ``[n / 64, 64] @ triu(ones(64, 64))`` product and
+    the block totals recursively (≈ 16 µs). Exact: 0/1 inputs and sums below
+    2**24 are exact in float32 (``Precision.HIGHEST``, so no TF32/bf16 on
+    accelerators); callers use it only for ``n < 2**24``.
+    """
+    return _block_prefix_sums(mask.astype(jnp.float32)).astype(jnp.int32)
+
+
+def _block_prefix_sums(x: jax.Array) -> jax.Array:
+    n = x.shape[0]
+    rows = -(-n // _BLOCK)
+    padded = jnp.zeros((rows * _BLOCK,), jnp.float32).at[:n].set(x).reshape(rows, _BLOCK)
+    triu = jnp.triu(jnp.ones((_BLOCK, _BLOCK), jnp.float32))
+    sums = jnp.matmul(padded, triu, precision=jax.lax.Precision.HIGHEST)
+    if rows > 1:
+        totals = sums[:, -1]
+        sums = sums + (_block_prefix_sums(totals) - totals)[:, None]
+    return sums.reshape(-1)[:n]
+
+
+def first_true_indices(mask: jax.Array, k: int) -> jax.Array:
+    """Indices of the first ``k`` True entries of a 1-D ``mask [n]``, padded with ``n``.
+
+    Equal to ``jnp.nonzero(mask, size=k, fill_value=n)[0]`` (``int32 [k]``), at
+    a quarter of its cost on XLA:CPU for n = 8,192, k = 512 (29 µs vs 121 µs):
+    the ``j``-th True entry is where the running count first reaches ``j + 1``,
+    found with ``jnp.searchsorted`` on `inclusive_counts`.
+    """
+    n = mask.shape[0]
+    if n >= 2**24:  # float32 counts would no longer be exact
+        return jnp.nonzero(mask, size=k, fill_value=n)[0].astype(jnp.int32)
+    counts = inclusive_counts(mask)
+    wanted = jnp.arange(1, k + 1, dtype=jnp.int32)
+    return jnp.searchsorted(counts, wanted, side="left").astype(jnp.int32)
+
+
 def reset_rows(mask: jax.Array, k: int, source: Any, reset: Any, target: Any) -> Any:
     """``target`` with its ``mask`` rows replaced by ``reset(source rows)``, for at most ``k`` rows.
 
     The sparse half of a batched auto-reset: gathers the (at most ``k``, the
-    caller checks) rows where ``mask`` holds with a fixed-size ``jnp.nonzero``
-    (padding indices clip on the gather and drop on the scatter), calls
-    ``reset`` on the ``[k, ...]`` rows of ``source`` (which must return a tree
-    shaped like ``target`` with leading axis ``k``) and scatters the result, so
-    the work follows ``k``, not the batch size.
+    caller checks) rows where ``mask`` holds (`first_true_indices`; padding
+    indices clip on the gather and drop on the scatter), calls ``reset`` on the
+    ``[k, ...]`` rows of ``source`` (which must return a tree shaped like
+    ``target`` with leading axis ``k``) and scatters the result, so the work
+    follows ``k``, not the batch size.
     """
-    idx = jnp.nonzero(mask, size=k, fill_value=mask.shape[0])[0]
+    idx = first_true_indices(mask, k)
     fresh = reset(jax.tree.map(lambda x: x.at[idx].get(mode="clip"), source))
     return jax.tree.map(lambda t, f: t.at[idx].set(f, mode="drop"), target, fresh)
 

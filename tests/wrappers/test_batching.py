@@ -11,9 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jit_env import specs
 from jit_env import wrappers as W
+from jit_env.wrappers._batching import first_true_indices, inclusive_counts
 
 
 def test_all_equals_public_names():
@@ -162,3 +165,37 @@ def test_shard_on_four_host_devices():
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "SHARD-OK" in out.stdout
+
+
+# ------------------------------------------- first_true_indices (sparse resets)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bits=st.lists(st.booleans(), min_size=1, max_size=300),
+    k=st.integers(1, 320),
+)
+def test_first_true_indices_equals_numpy_flatnonzero(bits, k):
+    """The indices gathered by the sparse auto-reset: the first k True positions, padded
+    with n (the `jnp.nonzero(size=k, fill_value=n)` contract), against NumPy."""
+    mask = np.asarray(bits)
+    n = mask.size
+    expected = np.full(k, n)
+    found = np.flatnonzero(mask)[:k]
+    expected[: found.size] = found
+    got = first_true_indices(jnp.asarray(mask), k)
+    assert got.dtype == jnp.int32
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(inclusive_counts(jnp.asarray(mask)), np.cumsum(mask))
+
+
+@pytest.mark.parametrize("n", [64, 4096 + 3, 8192])  # one block, two levels, 8,192 as benchmarked
+def test_first_true_indices_jit_vmap_and_large_batches(n):
+    rng = np.random.default_rng(n)
+    masks = rng.random((3, n)) < np.array([[0.0], [0.05], [1.0]])
+    expected = np.stack([np.asarray(jnp.nonzero(m, size=n // 8, fill_value=n)[0]) for m in masks])
+    fn = jax.jit(first_true_indices, static_argnums=1)
+    np.testing.assert_array_equal(fn(jnp.asarray(masks[1]), n // 8), expected[1])
+    batched = jax.vmap(lambda m: first_true_indices(m, n // 8))(jnp.asarray(masks))
+    np.testing.assert_array_equal(batched, expected)
+    np.testing.assert_array_equal(inclusive_counts(jnp.asarray(masks[2]))[-1], n)
