@@ -5,11 +5,12 @@ implementation runs a uniformly random policy with auto-reset on:
 
 * jit_env: ``jit_env.make(id)`` (TimeLimit) in ``jit_env.wrappers.VmapAutoReset``
   (SIMD: resets computed for the batch, selected per environment), one ``jax.jit`` of a
-  ``lax.scan`` over T steps; one random action draw per step for the whole
-  batch. Repeated with typed keys of each implementation (``threefry2x32``, the
+  ``lax.scan`` over T steps of the random policy's actions (drawn before the
+  timed call, ``[T, B]``, as the gymnasium row's are). Repeated with typed keys of each implementation (``threefry2x32``, the
   default; ``rbg``; ``unsafe_rbg``).
 * gymnax 1.x: ``gymnax.make(id)``, ``jax.vmap(env.step)`` (which auto-resets
-  inside and needs one key per environment per step), the same scan and policy;
+  inside and needs one key per environment per step: split inside the scan), the
+  same scan and actions;
   its ``rbg`` / ``unsafe_rbg`` columns are measured at the largest batch only.
 * gymnasium 1.x: ``gymnasium.make_vec(id, num_envs=B,
   vectorization_mode="vector_entry_point")`` (NumPy, auto-reset
@@ -50,10 +51,18 @@ ENV_IDS = ("CartPole-v1", "Pendulum-v1")
 KEY_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
 
 
-def _random_action(env_id: str, key: jax.Array, batch: int) -> jax.Array:
+def _random_actions(env_id: str, steps: int, batch: int) -> jax.Array:
+    """The random policy's actions for all ``steps``, ``[T, B]`` (``[T, B, 1]`` for Pendulum).
+
+    Drawn once, before the timed call, and passed to the compiled scan, as the
+    gymnasium row's NumPy actions are: every row times its environment, not a
+    policy's PRNG work (a per-step ``randint`` over 8,192 environments costs
+    more than the CartPole steps themselves).
+    """
+    key = jax.random.key(123)
     if env_id == "CartPole-v1":
-        return jax.random.randint(key, (batch,), 0, 2, dtype=jnp.int32)
-    return jax.random.uniform(key, (batch, 1), jnp.float32, -2.0, 2.0)
+        return jax.random.randint(key, (steps, batch), 0, 2, dtype=jnp.int32)
+    return jax.random.uniform(key, (steps, batch, 1), jnp.float32, -2.0, 2.0)
 
 
 def _time_compiled(fn: Callable, args: tuple, repeats: int) -> tuple[float, float]:
@@ -80,22 +89,20 @@ def _jit_env_batched(env_id: str, batch: int) -> Any:
 def bench_jit_env(env_id: str, batch: int, steps: int, impl: str, repeats: int) -> dict:
     env = _jit_env_batched(env_id, batch)
     key = jax.random.key(0, impl=impl)
+    actions = _random_actions(env_id, steps, batch)
 
-    def run(key):
-        reset_key, policy_key = jax.random.split(key)
-        state, _ = env.reset(reset_key)
+    def run(key, actions):
+        state, _ = env.reset(key)
 
-        def body(carry, step_key):
+        def body(carry, action):
             state, total = carry
-            state, ts = env.step(state, _random_action(env_id, step_key, batch))
+            state, ts = env.step(state, action)
             return (state, total + ts.reward.sum()), None
 
-        (state, total), _ = jax.lax.scan(
-            body, (state, jnp.zeros((), jnp.float32)), jax.random.split(policy_key, steps)
-        )
+        (state, total), _ = jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)
         return state, total  # returning the state keeps XLA from dropping the dynamics
 
-    compile_s, run_s = _time_compiled(run, (key,), repeats)
+    compile_s, run_s = _time_compiled(run, (key, actions), repeats)
     return {"sps": batch * steps / run_s, "compile": compile_s}
 
 
@@ -104,30 +111,30 @@ def bench_gymnax(env_id: str, batch: int, steps: int, impl: str, repeats: int) -
 
     env, params = gymnax.make(env_id)
     key = jax.random.key(0, impl=impl)
+    actions = _random_actions(env_id, steps, batch)
+    if env_id != "CartPole-v1":
+        actions = actions[..., 0]
 
-    def run(key):
+    def run(key, actions):
         reset_key, loop_key = jax.random.split(key)
         _, state = jax.vmap(env.reset, in_axes=(0, None))(
             jax.random.split(reset_key, batch), params
         )
 
-        def body(carry, step_key):
-            state, total = carry
-            action_key, env_key = jax.random.split(step_key)
-            action = _random_action(env_id, action_key, batch)
-            if env_id != "CartPole-v1":
-                action = action[:, 0]
-            out = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+        def body(carry, xs):
+            (state, total), (action, env_key) = carry, xs
+            out = jax.vmap(env.step, in_axes=(0, 0, 0, None))(  # gymnax needs a key per env
                 jax.random.split(env_key, batch), state, action, params
             )
             return (out[1], total + out[2].sum()), None
 
         (state, total), _ = jax.lax.scan(
-            body, (state, jnp.zeros((), jnp.float32)), jax.random.split(loop_key, steps)
+            body, (state, jnp.zeros((), jnp.float32)),
+            (actions, jax.random.split(loop_key, steps)),
         )
         return state, total
 
-    compile_s, run_s = _time_compiled(run, (key,), repeats)
+    compile_s, run_s = _time_compiled(run, (key, actions), repeats)
     return {"sps": batch * steps / run_s, "compile": compile_s, "how": "vmap(step)"}
 
 
