@@ -4,7 +4,7 @@ The whole batch is one jitted, vmapped step. Auto-reset follows gymnasium
 1.x's ``AutoresetMode`` (https://farama.org/Vector-Autoreset-Mode), computed
 SIMD-style: when none needs a reset, a ``lax.cond`` skips the reset and its
 PRNG work; when at most ``ceil(N / 16)`` do (N > 16), only those are reset
-(gathered with a fixed-size ``jnp.nonzero`` and scattered back); otherwise the
+(gathered by index, as a fixed-size ``jnp.nonzero`` would, and scattered back); otherwise the
 reset of the whole batch is computed once and selected per environment.
 
 Each sub-environment ``i`` owns a key chain exactly like a single
@@ -60,7 +60,7 @@ def _reset_where(env, mask: jax.Array, chain: jax.Array, current: Any, options: 
     """``current`` = ``(chain, states, observation, extras)`` with the ``mask`` rows reset.
 
     Resets only the environments that need it when at most ``ceil(N / 16)`` do
-    (gather their key chains with a fixed-size ``jnp.nonzero``, reset those,
+    (gather their key chains by index, `jit_env.wrappers._batching.reset_rows`, reset those,
     scatter back), else resets the whole batch and selects — the same exact
     strategy as `jit_env.wrappers.VmapAutoReset` (one level), so the reset work
     follows the number of environments that ended, not the batch size.
