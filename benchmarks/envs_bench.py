@@ -1,7 +1,8 @@
 """Random-policy steps per second: jit_env vs gymnax vs gymnasium's NumPy vector env.
 
-For CartPole-v1 and Pendulum-v1, at batch sizes 1, 64, 1,024 and 8,192, each
-implementation runs a uniformly random policy with auto-reset on:
+For every jit_env environment gymnax also has (classic control and bsuite, see
+``ENV_IDS``), at batch sizes 1, 64, 1,024 and 8,192, each implementation runs a
+uniformly random policy with auto-reset on:
 
 * jit_env: ``jit_env.make(id)`` (TimeLimit) in ``jit_env.wrappers.VmapAutoReset``
   (SIMD: resets computed for the batch, selected per environment), one ``jax.jit`` of a
@@ -14,8 +15,9 @@ implementation runs a uniformly random policy with auto-reset on:
   its ``rbg`` / ``unsafe_rbg`` columns are measured at the largest batch only.
 * gymnasium 1.x: ``gymnasium.make_vec(id, num_envs=B,
   vectorization_mode="vector_entry_point")`` (NumPy, auto-reset
-  "next step"); Pendulum-v1 has no vector entry point, so it uses
-  ``vectorization_mode="sync"`` (a Python loop over environments).
+  "next step"); the other classic-control environments have no vector entry
+  point, so they use ``vectorization_mode="sync"`` (a Python loop over
+  environments, with a short T); gymnasium has no bsuite environments.
 
 Steps per second = B * T / (median wall time of a compiled run). Compile time
 is the ``lower().compile()`` time. Ratios are jit_env (default keys) over
@@ -47,22 +49,42 @@ import jit_env
 import jit_env.envs
 
 BATCHES = (1, 64, 1024, 8192)
-ENV_IDS = ("CartPole-v1", "Pendulum-v1")
+ENV_IDS = (  # every jit_env environment gymnax also has
+    "CartPole-v1",
+    "Pendulum-v1",
+    "Acrobot-v1",
+    "MountainCar-v0",
+    "MountainCarContinuous-v0",
+    "Catch-bsuite",
+    "DeepSea-bsuite",
+    "MemoryChain-bsuite",
+    "UmbrellaChain-bsuite",
+    "DiscountingChain-bsuite",
+    "SimpleBandit-bsuite",
+)
+GYMNASIUM_IDS = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0",
+                 "MountainCarContinuous-v0")
 KEY_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
 
 
 def _random_actions(env_id: str, steps: int, batch: int) -> jax.Array:
-    """The random policy's actions for all ``steps``, ``[T, B]`` (``[T, B, 1]`` for Pendulum).
+    """The random policy's actions for all ``steps``: ``[T, B, *action_shape]``.
 
-    Drawn once, before the timed call, and passed to the compiled scan, as the
-    gymnasium row's NumPy actions are: every row times its environment, not a
-    policy's PRNG work (a per-step ``randint`` over 8,192 environments costs
-    more than the CartPole steps themselves).
+    Uniform over the action spec of ``jit_env.make(env_id)`` (integers in
+    ``[0, num_values)``, floats in ``[minimum, maximum]``). Drawn once, before
+    the timed call, and passed to the compiled scan, as the gymnasium row's NumPy
+    actions are: every row times its environment, not a policy's PRNG work (a
+    per-step ``randint`` over 8,192 environments costs more than the CartPole
+    steps themselves).
     """
+    spec = jit_env.envs.make(env_id).action_spec()
     key = jax.random.key(123)
-    if env_id == "CartPole-v1":
-        return jax.random.randint(key, (steps, batch), 0, 2, dtype=jnp.int32)
-    return jax.random.uniform(key, (steps, batch, 1), jnp.float32, -2.0, 2.0)
+    if isinstance(spec, jit_env.specs.DiscreteArray):
+        return jax.random.randint(key, (steps, batch, *spec.shape), 0, spec.num_values,
+                                  dtype=spec.dtype)
+    low = jnp.broadcast_to(jnp.asarray(spec.minimum, spec.dtype), spec.shape)
+    high = jnp.broadcast_to(jnp.asarray(spec.maximum, spec.dtype), spec.shape)
+    return jax.random.uniform(key, (steps, batch, *spec.shape), spec.dtype, low, high)
 
 
 def _time_compiled(fn: Callable, args: tuple, repeats: int) -> tuple[float, float]:
@@ -112,8 +134,8 @@ def bench_gymnax(env_id: str, batch: int, steps: int, impl: str, repeats: int) -
     env, params = gymnax.make(env_id)
     key = jax.random.key(0, impl=impl)
     actions = _random_actions(env_id, steps, batch)
-    if env_id != "CartPole-v1":
-        actions = actions[..., 0]
+    if jnp.issubdtype(actions.dtype, jnp.floating) and actions.shape[2:] == (1,):
+        actions = actions[..., 0]  # gymnax's continuous control takes a scalar action
 
     def run(key, actions):
         reset_key, loop_key = jax.random.split(key)
@@ -148,11 +170,13 @@ def bench_gymnasium(env_id: str, batch: int, steps: int, repeats: int) -> dict:
     envs = gymnasium.make_vec(env_id, num_envs=batch, vectorization_mode=mode)
     envs.reset(seed=0)
     make_s = time.perf_counter() - start
+    space = envs.single_action_space
     rng = np.random.default_rng(0)
-    if env_id == "CartPole-v1":
-        actions = rng.integers(0, 2, size=(steps, batch))
+    if isinstance(space, gymnasium.spaces.Discrete):
+        actions = rng.integers(0, space.n, size=(steps, batch))
     else:
-        actions = rng.uniform(-2, 2, size=(steps, batch, 1)).astype(np.float32)
+        actions = rng.uniform(space.low, space.high, size=(steps, batch, *space.shape))
+        actions = actions.astype(space.dtype)
     runs = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -164,7 +188,13 @@ def bench_gymnasium(env_id: str, batch: int, steps: int, repeats: int) -> dict:
 
 
 def _fmt(sps: float) -> str:
+    if sps != sps:  # NaN
+        return "—"
     return f"{sps / 1e6:.2f} M" if sps >= 1e5 else f"{sps / 1e3:.1f} k"
+
+
+def _ratio(a: float, b: float) -> str:
+    return "—" if b != b else f"{a / b:.2f}x"
 
 
 def main() -> None:
@@ -203,7 +233,11 @@ def main() -> None:
                 if have_gymnax
                 else {}
             )
-            gym = bench_gymnasium(env_id, batch, steps, repeats)
+            gym = (
+                bench_gymnasium(env_id, batch, steps, repeats)
+                if env_id in GYMNASIUM_IDS
+                else {"sps": float("nan"), "how": "not in gymnasium"}
+            )
             base = ours["threefry2x32"]["sps"]
             gx = theirs.get("threefry2x32", {}).get("sps", float("nan"))
             cells = [
@@ -211,9 +245,9 @@ def main() -> None:
                 str(batch),
                 *(_fmt(ours[i]["sps"]) for i in KEY_IMPLS),
                 *(_fmt(theirs[i]["sps"]) if i in theirs else "—" for i in KEY_IMPLS),
-                f"{_fmt(gym['sps'])} ({gym['how']})",
-                f"{base / gx:.2f}x",
-                f"{base / gym['sps']:.2f}x",
+                f"{_fmt(gym['sps']) if gym['sps'] == gym['sps'] else '—'} ({gym['how']})",
+                _ratio(base, gx),
+                _ratio(base, gym["sps"]),
                 f"{ours['threefry2x32']['compile']:.2f} / "
                 + (f"{theirs['threefry2x32']['compile']:.2f}" if theirs else "n/a"),
             ]
