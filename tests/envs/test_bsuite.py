@@ -275,6 +275,24 @@ def test_deep_sea_mapping_is_fixed_per_seed():
     assert np.any(np.asarray(a.action_mapping) != np.asarray(c.action_mapping))
 
 
+def test_deep_sea_mapping_cells_are_fair_independent_coins():
+    """The mapping (bits of threefry words) is Bernoulli(0.5) per cell: over 512 seeds x
+    64 cells the mean is 0.5 within 4 sigma (sigma = 0.5 / sqrt(32768)), every cell's
+    mean within 4.5 sigma of 0.5 (sigma = 0.5 / sqrt(512)), and neighbouring cells
+    (bits of one word) are uncorrelated within 4 sigma."""
+    env = ENVS["DeepSea-bsuite"]
+    seeds = jnp.arange(512, dtype=jnp.int32)
+    maps = jax.jit(jax.vmap(lambda s: env.reset(
+        jax.random.key(0), options=DeepSeaParams(mapping_seed=s))[0].action_mapping))(seeds)
+    maps = np.asarray(maps, np.float64).reshape(512, 64)
+    assert set(np.unique(maps)) <= {0.0, 1.0}
+    assert abs(maps.mean() - 0.5) < 4 * 0.5 / np.sqrt(maps.size)
+    assert np.all(np.abs(maps.mean(axis=0) - 0.5) < 4.5 * 0.5 / np.sqrt(512))
+    centred = maps - 0.5
+    neighbours = (centred[:, :-1] * centred[:, 1:]).mean()  # E = 0, sd = 0.25 / sqrt(N)
+    assert abs(neighbours) < 4 * 0.25 / np.sqrt(centred[:, 1:].size)
+
+
 def test_deep_sea_stochastic_moves_fail_with_probability_one_over_n():
     env = DeepSea(size=8, deterministic=False)
     options = DeepSeaParams(randomize_actions=False)

@@ -14,9 +14,9 @@ adds N(0, 1) noise to the reward at the two bottom corners.
 Differences from the references, on purpose:
 - bsuite draws the action mapping once per environment from
   ``mapping_seed`` with NumPy; here it is drawn at every reset from
-  ``params.mapping_seed`` with ``jax.random.key(mapping_seed,
-  impl="threefry2x32")`` - the same mapping in every episode of one
-  environment (bsuite's semantics), but not NumPy's bits.
+  ``params.mapping_seed`` as the bits of threefry words of
+  ``jax.random.key(mapping_seed, impl="threefry2x32")`` - the same mapping in
+  every episode of one environment (bsuite's semantics), but not NumPy's bits.
 - gymnax charges the move cost only when 'right' succeeds; bsuite (and this
   version) charges it whenever the action is 'right'.
 """
@@ -134,9 +134,7 @@ class DeepSea(_core.Environment):
             scalars.
         """
         params = _episode.canonical_params(options, DeepSeaParams, _PARAM_DTYPES, "DeepSea")
-        mapping_key = jax.random.key(params.mapping_seed, impl="threefry2x32")
-        drawn = jax.random.bernoulli(mapping_key, 0.5, (self.size, self.size))
-        mapping = jnp.where(params.randomize_actions, drawn, True).astype(jnp.int32)
+        mapping = jnp.where(params.randomize_actions, self._coin_flips(params.mapping_seed), 1)
         state = DeepSeaState(
             key=key,
             row=jnp.zeros((), jnp.int32),
@@ -185,6 +183,19 @@ class DeepSea(_core.Environment):
         state = state._replace(key=key, row=row + 1, column=new_column, bad_episode=bad_episode)
         done = state.row == n
         return state, _episode.end_or_continue(done, reward, self._observation(state))
+
+    def _coin_flips(self, mapping_seed: jax.Array) -> jax.Array:
+        """``int32 [size, size]`` of fair 0/1 coins, a fixed function of ``mapping_seed``.
+
+        The bits of ``ceil(size² / 32)`` threefry words (each bit of a threefry
+        output is a fair coin): 32x fewer hashes than a Bernoulli per cell, which
+        matters because every reset draws the mapping again.
+        """
+        cells = self.size * self.size
+        key = jax.random.key(mapping_seed, impl="threefry2x32")
+        words = jax.random.bits(key, (-(-cells // 32),), jnp.uint32)
+        bits = (words[:, None] >> jnp.arange(32, dtype=jnp.uint32)[None, :]) & 1
+        return bits.reshape(-1)[:cells].reshape(self.size, self.size).astype(jnp.int32)
 
     def _observation(self, state: DeepSeaState) -> jax.Array:
         # All zeros once row == size (bsuite's end-of-episode null observation).
