@@ -184,8 +184,8 @@ class DeepSea(_core.Environment):
         done = state.row == n
         return state, _episode.end_or_continue(done, reward, self._observation(state))
 
-    def _coin_flips(self, mapping_seed: jax.Array) -> jax.Array:
-        """``int32 [size, size]`` of fair 0/1 coins, a fixed function of ``mapping_seed``.
+    def _coin_flips(self, mapping_seed: Any) -> jax.Array:
+        """``int32 [size, size]`` of fair 0/1 coins, a fixed function of ``mapping_seed`` (int32).
 
         The bits of ``ceil(size² / 32)`` threefry words (each bit of a threefry
         output is a fair coin): 32x fewer hashes than a Bernoulli per cell, which
