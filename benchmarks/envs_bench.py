@@ -47,23 +47,14 @@ import numpy as np
 
 import jit_env
 import jit_env.envs
+from jit_env.envs.bsuite import BSUITE_IDS
+from jit_env.envs.classic_control import CLASSIC_CONTROL_IDS
 
 BATCHES = (1, 64, 1024, 8192)
-ENV_IDS = (  # every jit_env environment gymnax also has
-    "CartPole-v1",
-    "Pendulum-v1",
-    "Acrobot-v1",
-    "MountainCar-v0",
-    "MountainCarContinuous-v0",
-    "Catch-bsuite",
-    "DeepSea-bsuite",
-    "MemoryChain-bsuite",
-    "UmbrellaChain-bsuite",
-    "DiscountingChain-bsuite",
-    "SimpleBandit-bsuite",
-)
-GYMNASIUM_IDS = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0",
-                 "MountainCarContinuous-v0")
+# Every jit_env environment gymnax also has: all but the POMDP CartPole. gymnasium has
+# the classic-control ones.
+GYMNASIUM_IDS = tuple(i for i in CLASSIC_CONTROL_IDS if i != "CartPole-POMDP-v1")
+ENV_IDS = GYMNASIUM_IDS + BSUITE_IDS
 KEY_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
 
 

@@ -153,8 +153,6 @@ def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
         if config.anneal_lr
         else config.learning_rate
     )
-    # optax.flatten: one flat parameter vector instead of one kernel per leaf
-    # and per Adam/clipping stage (same arithmetic; ~0.4 s less compile time).
     return optax.flatten(optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
     ))

@@ -32,7 +32,6 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # ----------------------------------------------------------------------------
 
 
-
 def _standard_normal(key: jax.Array, like: jax.Array) -> jax.Array:
     """Standard normal noise shaped and typed like ``like``, drawn flat.
 
@@ -41,6 +40,7 @@ def _standard_normal(key: jax.Array, like: jax.Array) -> jax.Array:
     under ``jax_threefry_partitionable`` (JAX's default).
     """
     return jax.random.normal(key, (like.size,), dtype=like.dtype).reshape(like.shape)
+
 
 def _diag_gaussian_logprob(x, mu, sigma):
     z = (x - mu) / sigma
