@@ -5,7 +5,8 @@ environments (``jit_env.make("CartPole-v1")`` when available, else a small
 test environment defined here); actions are drawn before the timed call so
 every variant does the same environment work. Compile time is measured
 separately (``jit(...).lower(...).compile()``); run times are the median of
-``--repeats`` calls after a warm-up, each ended by ``block_until_ready``.
+``--repeats`` calls after a warm-up, each ended by ``block_until_ready``, the
+variants of one batch size called round-robin (interleaved).
 
 Variants (all in one process, so the ratios are comparable):
 
@@ -149,7 +150,9 @@ def _variants(env: jit_env.Environment, batch: int) -> dict[str, Any]:
     }
 
 
-def _bench(env, batch: int, steps: int, repeats: int) -> tuple[float, float]:
+def _compile(env, batch: int, steps: int) -> tuple[float, Any]:
+    """``(compile seconds, run())`` for a random-policy scan of ``steps`` steps."""
+
     def run(key, actions):
         state, _ = env.reset(jax.random.split(key, batch))
 
@@ -166,13 +169,24 @@ def _bench(env, batch: int, steps: int, repeats: int) -> tuple[float, float]:
     start = time.perf_counter()
     compiled = jax.jit(run).lower(key, actions).compile()
     compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(key, actions))
-    times = []
+    jax.block_until_ready(compiled(key, actions))  # warm-up
+    return compile_s, lambda: jax.block_until_ready(compiled(key, actions))
+
+
+def _interleaved(runs: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Median seconds per call, the variants called round-robin ``repeats`` times.
+
+    Interleaving spreads this machine's slow drifts in speed (±25 % between
+    runs of the same program minutes apart) over all variants alike, so the
+    ratios stay comparable even when the absolute numbers move.
+    """
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(key, actions))
-        times.append(time.perf_counter() - start)
-    return compile_s, statistics.median(times)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 _DEFAULT_STEPS = {1: 2000, 1024: 200, 8192: 100}
@@ -182,7 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 1024, 8192])
     parser.add_argument("--steps", type=int, default=None, help="T (default: per batch)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
     env, name = _make_env()
     print(f"environment: {name}; backend: {jax.default_backend()}; jax {jax.__version__}\n")
@@ -190,11 +204,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for batch in args.batches:
         steps = args.steps or _DEFAULT_STEPS.get(batch, 200)
-        results = {}
-        for vname, venv in _variants(env, batch).items():
-            results[vname] = _bench(venv, batch, steps, args.repeats)
-        ours_t = results["ours"][1]
-        for vname, (compile_s, run_s) in results.items():
+        compiled = {name: _compile(venv, batch, steps) for name, venv in _variants(env, batch).items()}
+        run_times = _interleaved({name: run for name, (_, run) in compiled.items()}, args.repeats)
+        ours_t = run_times["ours"]
+        for vname, run_s in run_times.items():
+            compile_s = compiled[vname][0]
             sps = batch * steps / run_s
             ratio = run_s / ours_t  # > 1: ours is faster
             print(f"| {batch} | {steps} | {vname} | {sps:,.0f} | {compile_s:.2f} | {ratio:.2f}x |")

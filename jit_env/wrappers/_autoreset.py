@@ -49,6 +49,7 @@ from jit_env import _core
 from jit_env.wrappers._batching import (
     BatchSpecMixin,
     Vmap,
+    leaf_aliases,
     match_dtypes,
     options_of,
     reset_rows,
@@ -302,9 +303,11 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
                     fresh = pick(*self._reset_batch(rows))
                     return match_dtypes(fresh, jax.tree.map(lambda x: x[:k], target), name)
 
-                return reset_rows(done, k, source, reset, target)
+                return reset_rows(done, k, source, reset, target, aliases)
 
             return reset_k
+
+        aliases = leaf_aliases(source, target)  # identity is lost inside the switch
 
         count = done.sum()
         if not levels:

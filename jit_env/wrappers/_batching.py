@@ -122,7 +122,25 @@ def first_true_indices(mask: jax.Array, k: int) -> jax.Array:
     return jnp.searchsorted(counts, wanted, side="left").astype(jnp.int32)
 
 
-def reset_rows(mask: jax.Array, k: int, source: Any, reset: Any, target: Any) -> Any:
+def leaf_aliases(source: Any, target: Any) -> tuple[int | None, ...]:
+    """For each leaf of ``target``, the index of the ``source`` leaf it *is*, else ``None``.
+
+    Trace-time object identity (static). Computed outside a ``lax.cond`` /
+    ``lax.switch`` and handed to `reset_rows` inside it, where the branch's
+    operands are new tracers and identity with closed-over values is lost.
+    """
+    index = {id(x): i for i, x in enumerate(jax.tree.leaves(source))}
+    return tuple(index.get(id(t)) for t in jax.tree.leaves(target))
+
+
+def reset_rows(
+    mask: jax.Array,
+    k: int,
+    source: Any,
+    reset: Any,
+    target: Any,
+    aliases: tuple[int | None, ...] | None = None,
+) -> Any:
     """``target`` with its ``mask`` rows replaced by ``reset(source rows)``, for at most ``k`` rows.
 
     The sparse half of a batched auto-reset: gathers the (at most ``k``, the
@@ -131,10 +149,29 @@ def reset_rows(mask: jax.Array, k: int, source: Any, reset: Any, target: Any) ->
     ``[k, ...]`` rows of ``source`` (which must return a tree shaped like
     ``target`` with leading axis ``k``) and scatters the result, so the work
     follows ``k``, not the batch size.
+
+    A leaf that ``reset`` returns unchanged — the very gathered rows of a
+    ``source`` leaf that holds the same values as the ``target`` leaf, e.g. an
+    environment's parameters, which a reset with ``options=state.params``
+    passes through — is not scattered: writing rows back where they came from
+    is the identity. ``aliases`` (`leaf_aliases`; by default computed here)
+    says which ``target`` leaf equals which ``source`` leaf; the check on the
+    returned rows is trace-time object identity, so the result is exact. It
+    saves a gather and a scatter per such leaf (CartPole-v1 at 8,192
+    environments: 10 of its 16 state leaves).
     """
+    if aliases is None:
+        aliases = leaf_aliases(source, target)
     idx = first_true_indices(mask, k)
-    fresh = reset(jax.tree.map(lambda x: x.at[idx].get(mode="clip"), source))
-    return jax.tree.map(lambda t, f: t.at[idx].set(f, mode="drop"), target, fresh)
+    leaves, treedef = jax.tree.flatten(source)
+    gathered = [x.at[idx].get(mode="clip") for x in leaves]
+    fresh = reset(jax.tree.unflatten(treedef, gathered))
+    target_leaves, target_def = jax.tree.flatten(target)
+    out = [
+        t if j is not None and f is gathered[j] else t.at[idx].set(f, mode="drop")
+        for t, f, j in zip(target_leaves, target_def.flatten_up_to(fresh), aliases, strict=True)
+    ]
+    return jax.tree.unflatten(target_def, out)
 
 
 def match_dtypes(value: Any, reference: Any, what: str) -> Any:

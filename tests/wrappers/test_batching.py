@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 
 from jit_env import specs
 from jit_env import wrappers as W
-from jit_env.wrappers._batching import first_true_indices, inclusive_counts
+from jit_env.wrappers._batching import (
+    first_true_indices,
+    inclusive_counts,
+    leaf_aliases,
+    reset_rows,
+)
 
 
 def test_all_equals_public_names():
@@ -199,3 +204,49 @@ def test_first_true_indices_jit_vmap_and_large_batches(n):
     batched = jax.vmap(lambda m: first_true_indices(m, n // 8))(jnp.asarray(masks))
     np.testing.assert_array_equal(batched, expected)
     np.testing.assert_array_equal(inclusive_counts(jnp.asarray(masks[2]))[-1], n)
+
+
+def _naive_reset_rows(mask, source, reset, target):
+    """NumPy loop: every masked row of every target leaf replaced by reset(that source row)."""
+    out = jax.tree.map(np.array, target)
+    for i in np.flatnonzero(mask):
+        row = jax.tree.map(lambda x: x[i : i + 1], source)
+        fresh = reset(row)
+        jax.tree.map(lambda o, f: o.__setitem__(i, np.asarray(f)[0]), out, fresh)
+    return out
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit", "switch"])
+def test_reset_rows_skips_passed_through_leaves_exactly(mode, assert_tree_equal):
+    """A leaf the reset passes through unchanged (an environment's parameters) is not
+    scattered, and the result equals replacing every masked row, leaf by leaf."""
+    n, k = 40, 8
+    rng = np.random.default_rng(0)
+    mask = jnp.asarray(rng.random(n) < 0.15)
+    source = {
+        "x": jnp.asarray(rng.normal(size=(n, 3)), jnp.float32),
+        "params": jnp.asarray(rng.normal(size=n), jnp.float32),
+    }
+    target = {"x": source["x"] + 1.0, "params": source["params"]}
+
+    def reset(rows):  # new x from the parameters; parameters passed through
+        return {
+            "x": jnp.broadcast_to(rows["params"][:, None] * 2.0, rows["x"].shape),
+            "params": rows["params"],
+        }
+
+    def run(mask, source, target):
+        if mode != "switch":
+            return reset_rows(mask, k, source, reset, target)
+        # inside a switch the operand tracers are new objects: aliases come from outside
+        aliases = leaf_aliases(source, target)
+        branches = (lambda t: t, lambda t: reset_rows(mask, k, source, reset, t, aliases))
+        return jax.lax.switch(1, branches, target)
+
+    assert leaf_aliases(source, target) == (0, None)  # dict order: params is source leaf 0
+    if mode == "eager":
+        got = run(mask, source, target)
+        assert got["params"] is target["params"]
+    else:
+        got = jax.jit(run)(mask, source, target)
+    assert_tree_equal(got, _naive_reset_rows(np.asarray(mask), source, reset, target))
