@@ -166,12 +166,16 @@ def reset_rows(
     leaves, treedef = jax.tree.flatten(source)
     gathered = [x.at[idx].get(mode="clip") for x in leaves]
     fresh = reset(jax.tree.unflatten(treedef, gathered))
-    target_leaves, target_def = jax.tree.flatten(target)
-    out = [
-        t if j is not None and f is gathered[j] else t.at[idx].set(f, mode="drop")
-        for t, f, j in zip(target_leaves, target_def.flatten_up_to(fresh), aliases, strict=True)
-    ]
-    return jax.tree.unflatten(target_def, out)
+    alias_tree = jax.tree.unflatten(
+        jax.tree.structure(target), [-1 if j is None else j for j in aliases]
+    )
+
+    def scatter(t, f, j):
+        if j >= 0 and f is gathered[j]:
+            return t
+        return t.at[idx].set(f, mode="drop")
+
+    return jax.tree.map(scatter, target, fresh, alias_tree)
 
 
 def match_dtypes(value: Any, reference: Any, what: str) -> Any:
