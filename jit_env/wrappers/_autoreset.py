@@ -33,8 +33,10 @@ work grows with ``K`` rather than the batch size (``K`` is the smallest of the
 levels ``ceil(B/64)``, ``ceil(B/16)``, ``ceil(B/4)`` — or ``max_resets`` — that
 holds the ``n`` that ended). Steps where no
 environment ended skip the reset, and steps where more than ``K`` ended
-reset the whole batch and select with ``jnp.where`` (exact either way). There
-is no ``lax.map`` and no Python loop over the batch.
+reset the whole batch and select with ``jnp.where`` (exact either way). State
+leaves the reset passes through unchanged (the ``params`` it was given as
+``options``) are neither gathered nor scattered (`reset_rows`). There is no
+``lax.map`` and no Python loop over the batch.
 """
 
 from __future__ import annotations
