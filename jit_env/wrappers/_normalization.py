@@ -61,17 +61,48 @@ def update_running_mean_std(stats: RunningMeanStd, x: jax.Array, batch_ndim: int
       stats: the current statistics (features shape).
       x: samples; its first ``batch_ndim`` axes are reduced.
       batch_ndim: number of leading batch axes of ``x`` (0: one sample).
+
+    The batch mean and variance are ``jnp.mean`` / ``jnp.var``'s two-pass
+    values, summed with `column_sums` (faster on XLA:CPU, equal up to float32
+    summation order).
     """
     x = jnp.asarray(x, jnp.float32)
-    axes = tuple(range(batch_ndim))
     n_b = float(np.prod(x.shape[:batch_ndim], dtype=np.int64))
-    m_b = jnp.mean(x, axis=axes) if axes else x
-    v_b = jnp.var(x, axis=axes) if axes else jnp.zeros_like(x)
+    if batch_ndim:
+        features = x.shape[batch_ndim:]
+        rows = x.reshape(int(n_b), int(np.prod(features, dtype=np.int64)))
+        m_b = column_sums(rows) / n_b
+        v_b = column_sums(jnp.square(rows - m_b[None, :])) / n_b  # two passes, as jnp.var
+        m_b, v_b = m_b.reshape(features), v_b.reshape(features)
+    else:
+        m_b, v_b = x, jnp.zeros_like(x)
     delta = m_b - stats.mean
     total = stats.count + n_b
     mean = stats.mean + delta * (n_b / total)
     m2 = stats.var * stats.count + v_b * n_b + jnp.square(delta) * (stats.count * n_b / total)
     return RunningMeanStd(mean, m2 / total, total)
+
+
+_FOLD_WIDTH = 128  # `column_sums` folds rows until a row holds about this many values
+
+
+def column_sums(x: jax.Array) -> jax.Array:
+    """``x.sum(axis=0)`` for a 2-D ``float32 [n, f]`` array, folded for XLA:CPU.
+
+    XLA:CPU reduces the major axis of a narrow array slowly (``[8192, 4]``:
+    32 µs per call on the 2-core development CPU, 4x a full scalar sum), so
+    ``r`` consecutive rows are first laid side by side (``[n / r, r f]``, a
+    free reshape; ``r`` the largest divisor of ``n`` with ``r f <= 128``),
+    summed over the major axis, and the ``r`` partial sums added (8 µs).
+    Same values as ``x.sum(0)`` up to float32 summation order.
+    """
+    n, f = x.shape
+    if n == 0 or f == 0:
+        return x.sum(axis=0)
+    r = max(d for d in range(1, max(_FOLD_WIDTH // f, 1) + 1) if n % d == 0)
+    if r == 1:
+        return x.sum(axis=0)
+    return x.reshape(n // r, r * f).sum(axis=0).reshape(r, f).sum(axis=0)
 
 
 class NormalizeObservationState(NamedTuple):

@@ -6,9 +6,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jit_env import specs
 from jit_env import wrappers as W
+from jit_env.wrappers._normalization import (
+    column_sums,
+    init_running_mean_std,
+    update_running_mean_std,
+)
 
 
 def _rollout(env, key, actions):
@@ -142,3 +149,26 @@ def test_reset_with_statistics_normalises_the_first_observation_with_them():
     assert bool(state.frozen)
     state, ts = env.step(state, jnp.int32(1))
     np.testing.assert_array_equal(state.stats.mean, stats.mean)  # frozen: never updated
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 300), f=st.integers(1, 40), seed=st.integers(0, 2**16))
+def test_column_sums_equal_numpy_sums(n, f, seed):
+    """The folded column sums behind the batched statistics update equal a float64 NumPy
+    sum up to float32 rounding, for every shape (divisible or prime row counts)."""
+    x = np.random.default_rng(seed).normal(size=(n, f)).astype(np.float32)
+    want = x.astype(np.float64).sum(0)
+    np.testing.assert_allclose(column_sums(jnp.asarray(x)), want, rtol=1e-5, atol=1e-4)
+
+
+def test_column_sums_jit_vmap_and_batched_moments():
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 8192, 4)) * 3.0 + 1.0
+    want = np.asarray(x, np.float64).sum(1)
+    np.testing.assert_allclose(jax.jit(column_sums)(x[0]), want[0], rtol=1e-5)
+    np.testing.assert_allclose(jax.vmap(column_sums)(x), want, rtol=1e-5)
+    stats = update_running_mean_std(init_running_mean_std((2, 2)), x[0].reshape(8192, 2, 2), 1)
+    xs = np.asarray(x[0], np.float64).reshape(8192, 2, 2)
+    total = 1e-4 + 8192  # the Chan update of the initial (0, 1, 1e-4) statistics
+    np.testing.assert_allclose(stats.mean, xs.mean(0) * 8192 / total, rtol=1e-5)
+    want_var = (1e-4 + xs.var(0) * 8192 + xs.mean(0) ** 2 * 1e-4 * 8192 / total) / total
+    np.testing.assert_allclose(stats.var, want_var, rtol=1e-5)
