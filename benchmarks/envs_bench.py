@@ -236,7 +236,7 @@ def main() -> None:
                 str(batch),
                 *(_fmt(ours[i]["sps"]) for i in KEY_IMPLS),
                 *(_fmt(theirs[i]["sps"]) if i in theirs else "—" for i in KEY_IMPLS),
-                f"{_fmt(gym['sps']) if gym['sps'] == gym['sps'] else '—'} ({gym['how']})",
+                f"{_fmt(gym['sps'])} ({gym['how']})",
                 _ratio(base, gx),
                 _ratio(base, gym["sps"]),
                 f"{ours['threefry2x32']['compile']:.2f} / "

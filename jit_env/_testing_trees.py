@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jit_env.wrappers._batching import is_typed_key as _is_key
+
 
 def _error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
@@ -32,11 +34,6 @@ def _path(prefix: str, path: Sequence[Any]) -> str:
         else:
             out += str(entry)
     return out
-
-
-def _is_key(leaf: Any) -> bool:
-    dtype = getattr(leaf, "dtype", None)
-    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
 
 
 def _numpy(leaf: Any) -> np.ndarray:
