@@ -145,6 +145,31 @@ class Environment(Generic[State, Action, Observation], metaclass=abc.ABCMeta):
           and discount 1.
         """
 
+    def reset_after(
+        self, previous: State, key: jax.Array, *, options: EnvOptions | None = None
+    ) -> tuple[State, TimeStep]:
+        """Starts the episode that follows the one whose last state is ``previous``.
+
+        The auto-resets (`jit_env.wrappers.AutoReset`, ``VmapAutoReset``, the
+        dm_env and gymnasium vector adapters) start every later episode through
+        `reset_after` (the module function, which calls this method) instead of
+        `reset`, so that what a wrapper keeps across episodes survives: running
+        normalisation statistics and their frozen flag, the return of the last
+        finished episode. An environment keeps nothing: the default is
+        ``self.reset(key, options=options)``. Wrappers that keep something
+        override it and pass ``previous``'s inner state on (see `Wrapper`).
+
+        Args:
+          previous: a state returned by `step` (same structure as `reset`'s;
+            batched like it for a batched environment).
+          key, options: as for `reset`.
+
+        Returns:
+          As `reset`: ``(state, timestep)`` of a new episode, ``FIRST``.
+        """
+        del previous
+        return self.reset(key, options=options)
+
     @abc.abstractmethod
     def step(self, state: State, action: Action) -> tuple[State, TimeStep]:
         """Advances the environment by one action.
@@ -237,6 +262,19 @@ class Wrapper(Environment[State, Action, Observation], metaclass=abc.ABCMeta):
 
     def reset(self, key: jax.Array, *, options: EnvOptions | None = None) -> tuple[Any, TimeStep]:
         return self._env.reset(key, options=options)
+
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: EnvOptions | None = None
+    ) -> tuple[Any, TimeStep]:
+        """The wrapped environment's `reset_after` with the same ``previous`` state.
+
+        Right for a wrapper whose state is the wrapped environment's state and
+        whose `reset` is `Wrapper`'s. A wrapper that overrides `reset` keeps its
+        meaning: `jit_env.reset_after` calls its `reset` unless the wrapper also
+        overrides this method (passing ``previous``'s inner state to
+        ``jit_env.reset_after(self.env, ...)``).
+        """
+        return reset_after(self._env, previous, key, options=options)
 
     def step(self, state: Any, action: Any) -> tuple[Any, TimeStep]:
         return self._env.step(state, action)
@@ -344,3 +382,36 @@ def truncation(
         observation=observation,
         extras=extras,
     )
+
+
+def _defined_at(cls: type, name: str) -> int:
+    """Position in ``cls.__mro__`` of the class that defines attribute ``name``."""
+    return next(i for i, klass in enumerate(cls.__mro__) if name in vars(klass))
+
+
+def reset_after(
+    env: Environment, previous: Any, key: jax.Array, *, options: EnvOptions | None = None
+) -> tuple[Any, TimeStep]:
+    """Starts ``env``'s next episode after the one that ended in state ``previous``.
+
+    Calls ``env.reset_after(previous, key, options=options)`` when ``env``'s
+    class defines `Environment.reset_after` at least as far down its
+    inheritance as `Environment.reset`, else ``env.reset(key,
+    options=options)``: a subclass that overrides only `reset` (a user's
+    wrapper, or one that changes a built-in wrapper's reset) is never bypassed;
+    it just keeps nothing across episodes. Every auto-reset and every wrapper's
+    `Environment.reset_after` goes through this function.
+
+    Args:
+      env: any environment.
+      previous: a state of ``env`` returned by ``step``.
+      key: the new episode's PRNG key (as for ``reset``).
+      options: as for ``reset``.
+
+    Returns:
+      ``(state, timestep)`` as ``env.reset`` returns them.
+    """
+    cls = type(env)
+    if _defined_at(cls, "reset_after") <= _defined_at(cls, "reset"):
+        return env.reset_after(previous, key, options=options)
+    return env.reset(key, options=options)

@@ -19,10 +19,13 @@ inner ``"final_observation"`` is overwritten. On a same-step reset the extras
 are those of the terminal ``step`` (not of the reset). The environment's
 ``reset`` and ``step`` must return extras of the same structure.
 
-The reset after an episode uses the key ``jax.random.fold_in(state.key,
+The reset after an episode is ``jit_env.reset_after(env, state, key,
+options=state.params)`` with the key ``jax.random.fold_in(state.key,
 RESET_KEY_SALT)`` of the finished episode's state (never the same episode
-twice) and ``options=state.params`` (``None`` if the state has no ``params``):
-the start-state distribution is exactly the environment's own.
+twice) and ``options`` ``None`` if the state has no ``params``: the
+start-state distribution is exactly the environment's own, and what wrappers
+inside keep across episodes (`NormalizeObservation`'s statistics,
+`EpisodeStatistics`' last return) survives.
 
 Batched auto-reset (`VmapAutoReset`, `TileAutoReset`) is SIMD: the batch is
 stepped with ``vmap``; the ``n`` environments that ended are gathered with
@@ -111,6 +114,14 @@ def with_final_observation(timestep: _core.TimeStep, final_observation: Any) -> 
     return dataclasses.replace(timestep, extras=extras)
 
 
+def _started(mode: str, state: Any, ts: _core.TimeStep) -> tuple[Any, _core.TimeStep]:
+    """An auto-reset wrapper's ``(state, timestep)`` from its environment's reset."""
+    ts = with_final_observation(ts, ts.observation)
+    if mode == "next_step":
+        state = AutoResetState(state, jnp.zeros(jnp.shape(ts.step_type), bool))
+    return state, ts
+
+
 def _first_like(step_type: jax.Array) -> jax.Array:
     return jnp.full(jnp.shape(step_type), _core.StepType.FIRST, jnp.result_type(step_type))
 
@@ -154,14 +165,20 @@ class AutoReset(_core.Wrapper):
         return self._mode
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.reset(key, options=options)
-        ts = with_final_observation(ts, ts.observation)
-        if self._mode == "next_step":
-            state = AutoResetState(state, jnp.zeros(jnp.shape(ts.step_type), bool))
-        return state, ts
+        return _started(self._mode, *self.env.reset(key, options=options))
+
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        inner = previous.inner if self._mode == "next_step" else previous
+        return _started(
+            self._mode, *_core.reset_after(self.env, inner, key, options=options)
+        )
 
     def _restart(self, state: Any) -> tuple[Any, _core.TimeStep]:
-        return self.env.reset(reset_key(state.key), options=options_of(state))
+        return _core.reset_after(
+            self.env, state, reset_key(state.key), options=options_of(state)
+        )
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         if self._mode == "next_step":
@@ -267,19 +284,26 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
         return self._mode
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
-        state, ts = Vmap.reset(self, key, options=options)
-        ts = with_final_observation(ts, ts.observation)
-        if self._mode == "next_step":
-            state = AutoResetState(state, jnp.zeros(jnp.shape(ts.step_type), bool))
-        return state, ts
+        return _started(self._mode, *Vmap.reset(self, key, options=options))
+
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        inner = previous.inner if self._mode == "next_step" else previous
+        return _started(self._mode, *Vmap.reset_after(self, inner, key, options=options))
 
     def _reset_batch(self, source: Any) -> tuple[Any, _core.TimeStep]:
+        """`jit_env.reset_after` of every row of the batched state ``source``."""
         keys = jax.vmap(reset_key)(source.key)
         options = options_of(source)
         env = self.env
+
+        def one(previous, k, o=None):
+            return _core.reset_after(env, previous, k, options=o)
+
         if options is None:
-            return jax.vmap(lambda k: env.reset(k))(keys)
-        return jax.vmap(lambda k, o: env.reset(k, options=o))(keys, options)
+            return jax.vmap(one)(source, keys)
+        return jax.vmap(one)(source, keys, options)
 
     def _reset_where(self, done: jax.Array, source: Any, target: Any, pick: Any) -> Any:
         """Replaces the ``done`` rows of ``target`` by ``pick(*reset(source rows))``.

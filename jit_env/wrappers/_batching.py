@@ -12,6 +12,7 @@ Keys: every routine accepts typed keys of any implementation
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import jax
@@ -271,6 +272,7 @@ class Jit(_core.Wrapper):
         super().__init__(env)
         self._jit_kwargs = jit_kwargs
         self._reset_fun = jax.jit(env.reset, **jit_kwargs)
+        self._reset_after_fun = jax.jit(partial(_core.reset_after, env))
         self._step_fun = jax.jit(env.step, **jit_kwargs)
 
     def __repr__(self) -> str:
@@ -278,6 +280,12 @@ class Jit(_core.Wrapper):
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
         return self._reset_fun(key, options=options)
+
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        """The wrapped environment's `jit_env.reset_after`, jitted (``jit_kwargs`` not applied)."""
+        return self._reset_after_fun(previous, key, options=options)
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         return self._step_fun(state, action)
@@ -363,6 +371,20 @@ class Vmap(_core.Wrapper):
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
         keys = batch_keys(key, self._num, type(self).__name__)
         return self._vmapped_reset(keys, options)
+
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        """`reset` with every element's `jit_env.reset_after` from its row of ``previous``."""
+        keys = batch_keys(key, self._num, type(self).__name__)
+        env = self.env
+
+        def one(p, k, o):
+            return _core.reset_after(env, p, k, options=o)
+
+        if options is None or self._options_axis is None:
+            return jax.vmap(lambda p, k: one(p, k, options))(previous, keys)
+        return jax.vmap(one, in_axes=(0, 0, self._options_axis))(previous, keys, options)
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         return self._step_fun(state, action)
@@ -542,6 +564,13 @@ class Shard(_core.Wrapper):
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
         return self._place(self.env.reset(key, options=options))
+
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        return self._place(
+            _core.reset_after(self.env, self._place(previous), key, options=options)
+        )
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         return self._place(self.env.step(self._place(state), self._place(action)))

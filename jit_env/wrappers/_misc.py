@@ -37,6 +37,11 @@ class StopGradient(_core.Wrapper):
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
         return _stop(self.env.reset(key, options=options))
 
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        return _stop(_core.reset_after(self.env, previous, key, options=options))
+
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         return _stop(self.env.step(state, action))
 
@@ -78,6 +83,12 @@ class TransformReward(_core.Wrapper):
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
         state, ts = self.env.reset(key, options=options)
+        return state, dataclasses.replace(ts, reward=self._fn(ts.reward))
+
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        state, ts = _core.reset_after(self.env, previous, key, options=options)
         return state, dataclasses.replace(ts, reward=self._fn(ts.reward))
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:

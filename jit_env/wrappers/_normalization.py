@@ -140,8 +140,10 @@ class NormalizeObservation(_core.Wrapper):
       ``extras["final_observation"]`` are normalised (``float32``) with the
       same statistics, so bootstrapping values see the same scale.
     * State: `NormalizeObservationState`; ``reset`` starts fresh statistics
-      (copy ``stats`` from another state to keep them). ``frozen`` starts as
-      the ``freeze`` argument; `freeze` sets it.
+      (copy ``stats`` from another state to keep them) and ``frozen`` as the
+      ``freeze`` argument; `freeze` sets it. `reset_after` (how every
+      auto-reset starts the next episode) keeps both, as gymnasium's wrapper
+      keeps its statistics across ``reset``.
     * Specs: the observation spec keeps its shape (and `specs.Batched` layers)
       and becomes an unbounded ``float32`` `specs.Array`.
 
@@ -158,8 +160,11 @@ class NormalizeObservation(_core.Wrapper):
       ValueError: for ``epsilon < 0`` or ``clip <= 0``.
 
     Where in a stack: outermost, outside the auto-reset
-    (``NormalizeObservation(EpisodeStatistics(VmapAutoReset(...)))``): inside
-    an auto-reset its statistics would restart with every episode.
+    (``NormalizeObservation(EpisodeStatistics(VmapAutoReset(...)))``): one set
+    of statistics for the whole batch, updated with all of it every step.
+    Inside a batched auto-reset (``VmapAutoReset(NormalizeObservation(env))``)
+    each environment keeps its own statistics across its episodes
+    (gymnasium's ``make_vec(..., wrappers=[NormalizeObservation])``).
     """
 
     def __init__(
@@ -248,6 +253,19 @@ class NormalizeObservation(_core.Wrapper):
         stats, ts = self._apply(init_running_mean_std(self._element.shape), frozen, ts)
         return NormalizeObservationState(inner, stats, frozen), ts
 
+    def reset_after(
+        self, previous: NormalizeObservationState, key: jax.Array, *, options: Any = None
+    ) -> tuple[NormalizeObservationState, _core.TimeStep]:
+        """`reset` that keeps ``previous``'s statistics and ``frozen`` flag.
+
+        The first observation of the new episode updates the kept statistics
+        (unless frozen) and is normalised with them, as under gymnasium's
+        ``NormalizeObservation``, whose statistics outlive ``reset``.
+        """
+        inner, ts = _core.reset_after(self.env, previous.inner, key, options=options)
+        stats, ts = self._apply(previous.stats, previous.frozen, ts)
+        return NormalizeObservationState(inner, stats, previous.frozen), ts
+
     def step(
         self, state: NormalizeObservationState, action: Any
     ) -> tuple[NormalizeObservationState, _core.TimeStep]:
@@ -302,7 +320,8 @@ class NormalizeReward(_core.Wrapper):
     only terminations).
 
     * TimeStep: ``reward`` scaled (``float32``); nothing else.
-    * State: `NormalizeRewardState`; ``reset`` starts fresh statistics.
+    * State: `NormalizeRewardState`; ``reset`` starts fresh statistics;
+      `reset_after` (auto-resets) keeps the statistics and ``frozen``.
     * Specs: reward spec becomes an unbounded ``float32`` array of the same shape.
 
     Args:
@@ -353,13 +372,22 @@ class NormalizeReward(_core.Wrapper):
         self, key: jax.Array, *, options: Any = None
     ) -> tuple[NormalizeRewardState, _core.TimeStep]:
         inner, ts = self.env.reset(key, options=options)
+        return self._start(inner, ts, init_running_mean_std(()), jnp.asarray(self._freeze, bool))
+
+    def reset_after(
+        self, previous: NormalizeRewardState, key: jax.Array, *, options: Any = None
+    ) -> tuple[NormalizeRewardState, _core.TimeStep]:
+        """`reset` that keeps ``previous``'s statistics and ``frozen`` flag (``R`` restarts)."""
+        inner, ts = _core.reset_after(self.env, previous.inner, key, options=options)
+        return self._start(inner, ts, previous.stats, previous.frozen)
+
+    @staticmethod
+    def _start(
+        inner: Any, ts: _core.TimeStep, stats: RunningMeanStd, frozen: jax.Array
+    ) -> tuple[NormalizeRewardState, _core.TimeStep]:
         reward = jnp.asarray(ts.reward, jnp.float32)
         state = NormalizeRewardState(
-            inner,
-            jnp.zeros_like(reward),
-            jnp.zeros(jnp.shape(ts.step_type), bool),
-            init_running_mean_std(()),
-            jnp.asarray(self._freeze, bool),
+            inner, jnp.zeros_like(reward), jnp.zeros(jnp.shape(ts.step_type), bool), stats, frozen
         )
         return state, dataclasses.replace(ts, reward=reward)
 
@@ -442,6 +470,12 @@ class ClipReward(_core.Wrapper):
         state, ts = self.env.reset(key, options=options)
         return state, self._clip(ts)
 
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        state, ts = _core.reset_after(self.env, previous, key, options=options)
+        return state, self._clip(ts)
+
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         state, ts = self.env.step(state, action)
         return state, self._clip(ts)
@@ -482,6 +516,12 @@ class ScaleReward(_core.Wrapper):
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
         state, ts = self.env.reset(key, options=options)
+        return state, self._apply(ts)
+
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        state, ts = _core.reset_after(self.env, previous, key, options=options)
         return state, self._apply(ts)
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:

@@ -72,6 +72,12 @@ class FlattenObservation(_core.Wrapper):
         state, ts = self.env.reset(key, options=options)
         return state, _map_observations(ts, self._flatten)
 
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        state, ts = _core.reset_after(self.env, previous, key, options=options)
+        return state, _map_observations(ts, self._flatten)
+
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         state, ts = self.env.step(state, action)
         return state, _map_observations(ts, self._flatten)
@@ -167,7 +173,16 @@ class FrameStack(_core.Wrapper):
     def reset(
         self, key: jax.Array, *, options: Any = None
     ) -> tuple[FrameStackState, _core.TimeStep]:
-        inner, ts = self.env.reset(key, options=options)
+        return self._start(*self.env.reset(key, options=options))
+
+    def reset_after(
+        self, previous: FrameStackState, key: jax.Array, *, options: Any = None
+    ) -> tuple[FrameStackState, _core.TimeStep]:
+        """`reset` after ``previous`` (frames restart; the inner state's
+        `jit_env.reset_after` keeps what inner wrappers keep)."""
+        return self._start(*_core.reset_after(self.env, previous.inner, key, options=options))
+
+    def _start(self, inner: Any, ts: _core.TimeStep) -> tuple[FrameStackState, _core.TimeStep]:
         frames = self._filled(ts.observation)
         return FrameStackState(inner, frames), _map_observations(ts, self._filled)
 
@@ -258,7 +273,17 @@ class ExtendObservation(_core.Wrapper):
     def reset(
         self, key: jax.Array, *, options: Any = None
     ) -> tuple[ExtendObservationState, _core.TimeStep]:
-        inner, ts = self.env.reset(key, options=options)
+        return self._start(*self.env.reset(key, options=options))
+
+    def reset_after(
+        self, previous: ExtendObservationState, key: jax.Array, *, options: Any = None
+    ) -> tuple[ExtendObservationState, _core.TimeStep]:
+        """`reset` after ``previous`` (the inner state's `jit_env.reset_after`)."""
+        return self._start(*_core.reset_after(self.env, previous.inner, key, options=options))
+
+    def _start(
+        self, inner: Any, ts: _core.TimeStep
+    ) -> tuple[ExtendObservationState, _core.TimeStep]:
         batch = jnp.shape(ts.step_type)
         element, _ = peel_batched(self.env.action_spec())
         action = jax.tree.map(
@@ -337,6 +362,12 @@ class TransformObservation(_core.Wrapper):
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
         state, ts = self.env.reset(key, options=options)
+        return state, _map_observations(ts, self._fn)
+
+    def reset_after(
+        self, previous: Any, key: jax.Array, *, options: Any = None
+    ) -> tuple[Any, _core.TimeStep]:
+        state, ts = _core.reset_after(self.env, previous, key, options=options)
         return state, _map_observations(ts, self._fn)
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:

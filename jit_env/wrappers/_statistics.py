@@ -76,8 +76,8 @@ class EpisodeStatistics(_core.Wrapper):
     ``EpisodeStatistics(VmapAutoReset(TimeLimit(env, T), num))`` — then
     ``episode_return`` / ``episode_length`` hold the last finished episode on
     every step. Inside it (``VmapAutoReset(EpisodeStatistics(TimeLimit(env)))``)
-    the values are right on the steps where ``episode_done`` is true, but the
-    auto-reset replaces this wrapper's state, so they read 0 again afterwards.
+    the same holds: the auto-reset starts the next episode with `reset_after`,
+    which keeps ``last_return`` / ``last_length``.
     It must be outside `TimeLimit` (inside, truncations are invisible) and
     inside reward transformations (`NormalizeReward`, `ScaleReward`…) to report
     raw returns.
@@ -100,9 +100,25 @@ class EpisodeStatistics(_core.Wrapper):
         state, ts = self.env.reset(key, options=options)
         ret = jnp.zeros(jnp.shape(ts.reward), jnp.float32)
         length = jnp.zeros(jnp.shape(ts.step_type), jnp.int32)
+        return self._start(state, ts, ret, length)
+
+    def reset_after(
+        self, previous: EpisodeStatisticsState, key: jax.Array, *, options: Any = None
+    ) -> tuple[EpisodeStatisticsState, _core.TimeStep]:
+        """`reset` that keeps ``previous``'s ``last_return`` / ``last_length``
+        (the running episode restarts at 0)."""
+        state, ts = _core.reset_after(self.env, previous.inner, key, options=options)
+        return self._start(state, ts, previous.last_return, previous.last_length)
+
+    def _start(
+        self, state: Any, ts: _core.TimeStep, last_return: jax.Array, last_length: jax.Array
+    ) -> tuple[EpisodeStatisticsState, _core.TimeStep]:
+        ret = jnp.zeros(jnp.shape(ts.reward), jnp.float32)
+        length = jnp.zeros(jnp.shape(ts.step_type), jnp.int32)
         done = jnp.zeros(jnp.shape(ts.step_type), bool)
-        new = EpisodeStatisticsState(state, ret, length, ret, length, done)
-        return new, dataclasses.replace(ts, extras=self._extras(ts, ret, length, done))
+        new = EpisodeStatisticsState(state, ret, length, last_return, last_length, done)
+        extras = self._extras(ts, last_return, last_length, done)
+        return new, dataclasses.replace(ts, extras=extras)
 
     def step(
         self, state: EpisodeStatisticsState, action: Any

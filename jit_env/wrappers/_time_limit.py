@@ -89,6 +89,14 @@ class TimeLimit(_core.Wrapper):
         state, ts = self.env.reset(key, options=options)
         return TimeLimitState(state, jnp.zeros(jnp.shape(ts.step_type), jnp.int32)), ts
 
+    def reset_after(
+        self, previous: TimeLimitState, key: jax.Array, *, options: Any = None
+    ) -> tuple[TimeLimitState, _core.TimeStep]:
+        """`reset` after ``previous``: the step counter restarts; the inner state
+        goes through `jit_env.reset_after`."""
+        state, ts = _core.reset_after(self.env, previous.inner, key, options=options)
+        return TimeLimitState(state, jnp.zeros(jnp.shape(ts.step_type), jnp.int32)), ts
+
     def step(self, state: TimeLimitState, action: Any) -> tuple[TimeLimitState, _core.TimeStep]:
         inner, ts = self.env.step(state.inner, action)
         elapsed = state.elapsed + 1

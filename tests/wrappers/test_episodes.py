@@ -75,7 +75,7 @@ def test_episode_statistics_outside_autoreset(envs, transform, mode):
 
 
 def test_episode_statistics_inside_autoreset_batched(envs):
-    """VmapAutoReset(EpisodeStatistics(TimeLimit(env))): right on done steps."""
+    """VmapAutoReset(EpisodeStatistics(TimeLimit(env))) reports what the outer stack does."""
     inner = W.EpisodeStatistics(W.TimeLimit(envs.Counting(threshold=3), 5))
     env = W.VmapAutoReset(inner, 2)
     outer = W.EpisodeStatistics(W.VmapAutoReset(W.TimeLimit(envs.Counting(threshold=3), 5), 2))
@@ -94,8 +94,11 @@ def test_episode_statistics_inside_autoreset_batched(envs):
     np.testing.assert_array_equal(a.extras["episode_return"][done], 4.5)  # 3 x 1.5
     np.testing.assert_array_equal(b.extras["episode_return"][done], 4.5)
     np.testing.assert_array_equal(a.extras["episode_length"][done], 3)
-    # outside, the last finished episode is reported on every later step too
+    # the last finished episode is reported on every later step, inside (reset_after
+    # keeps it across the auto-reset) as outside
     np.testing.assert_array_equal(b.extras["episode_return"][3:, 0], 4.5)
+    for name in ("episode_return", "episode_length", "episode_done"):
+        np.testing.assert_array_equal(a.extras[name], b.extras[name])
 
 
 def test_episode_statistics_state_reads_through(envs):
