@@ -137,3 +137,55 @@ def test_normalize_reward_inside_autoreset_keeps_statistics(envs):
     assert int(np.asarray(ts.step_type == jit_env.StepType.FIRST).sum()) >= batch
     # one update per step per environment, none lost at the resets
     np.testing.assert_allclose(state.stats.count, INITIAL_COUNT + steps)
+
+
+def test_every_wrapper_passes_previous_state_down(envs):
+    """Each built-in wrapper's reset_after reaches the NormalizeObservation inside it."""
+    key, prev_key = jax.random.PRNGKey(3), jax.random.PRNGKey(4)
+    inner = W.NormalizeObservation(envs.Point())
+    point = jnp.ones(2)
+    single = {
+        "TimeLimit": W.TimeLimit(inner, 9),
+        "FrameStack": W.FrameStack(inner, 2),
+        "FlattenObservation": W.FlattenObservation(inner),
+        "TransformObservation": W.TransformObservation(inner, lambda o: o * 2),
+        "TransformReward": W.TransformReward(inner, lambda r: r + 1),
+        "ClipReward": W.ClipReward(inner, -1.0, 1.0),
+        "ScaleReward": W.ScaleReward(inner, 2.0),
+        "NormalizeReward": W.NormalizeReward(inner),
+        "EpisodeStatistics": W.EpisodeStatistics(inner),
+        "StopGradient": W.StopGradient(inner),
+        "ExtendObservation": W.ExtendObservation(inner, ("action",)),
+        "ClipAction": W.ClipAction(inner),
+        "Jit": W.Jit(inner),
+        "AutoReset": W.AutoReset(inner),
+        "AutoReset-next": W.AutoReset(inner, mode="next_step"),
+    }
+
+    def stats_of(state):
+        while not isinstance(state, W.NormalizeObservationState):
+            state = state.inner
+        return state.stats
+
+    for name, env in single.items():
+        previous, _ = env.step(env.reset(prev_key)[0], point)
+        state, ts = jit_env.reset_after(env, previous, key)
+        fresh_state, fresh_ts = env.reset(key)
+        np.testing.assert_allclose(stats_of(state).count, INITIAL_COUNT + 3, err_msg=name)
+        assert jax.tree.structure(state) == jax.tree.structure(fresh_state), name
+        assert jax.tree.structure(ts) == jax.tree.structure(fresh_ts), name
+        assert int(ts.step_type) == jit_env.StepType.FIRST, name
+
+    batch = 3
+    keys = jax.random.split(key, batch)
+    for name, env in {
+        "Vmap": W.Vmap(inner),
+        "Tile": W.Tile(inner, batch),
+        "VmapAutoReset": W.VmapAutoReset(inner, batch),
+        "VmapAutoReset-next": W.VmapAutoReset(inner, batch, mode="next_step"),
+    }.items():
+        reset_keys = keys if name == "Vmap" else key
+        previous, _ = env.step(env.reset(reset_keys)[0], jnp.ones((batch, 2)))
+        state, ts = jit_env.reset_after(env, previous, reset_keys)
+        np.testing.assert_allclose(stats_of(state).count, INITIAL_COUNT + 3, err_msg=name)
+        np.testing.assert_array_equal(ts.step_type, jit_env.StepType.FIRST, err_msg=name)
