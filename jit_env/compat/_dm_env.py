@@ -57,7 +57,9 @@ def _adapter_class() -> type:
             return f"to_dm_env({self._env!r})"
 
         def reset(self) -> Any:
-            self._key, self._state, timestep = self._reset_fn(self._key, self._options)
+            self._key, self._state, timestep = self._reset_fn(
+                self._key, self._options, self._state
+            )
             self._needs_reset = False
             return dm_env.restart(tree_to_numpy(timestep.observation))
 
@@ -114,7 +116,11 @@ def to_dm_env(env: _core.Environment, key: Any = 0, *, options: Any = None) -> A
 
     The n-th reset uses the second half of the n-th split of ``key``'s chain,
     so the same ``key`` replays the same episodes (the same chain as
-    `to_gymnasium` after ``reset(seed=key)``).
+    `to_gymnasium` after ``reset(seed=key)``). Every reset after the first is
+    ``jit_env.reset_after`` from the current state: what jit_env wrappers
+    inside keep across episodes (``NormalizeObservation``'s statistics…)
+    spans all of this adapter's episodes; for an environment that keeps
+    nothing it is exactly ``reset``.
 
     Args:
       env: the jit_env environment (not wrapped in a same-step ``AutoReset``:

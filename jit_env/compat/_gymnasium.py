@@ -136,7 +136,7 @@ def _adapter_class() -> type:
             elif self._key is None:
                 self._key = as_key(int(self.np_random.integers(2**32)), "seed")
             self._key, self._state, timestep = self._reset_fn(
-                self._key, env_options(self._options, options)
+                self._key, env_options(self._options, options), self._state
             )
             observation, extras = jax.device_get((timestep.observation, timestep.extras))
             return (
@@ -188,7 +188,11 @@ def to_gymnasium(
       the same episode; ``reset()`` continues the chain (the first unseeded
       reset draws a seed from ``self.np_random``). ``reset(options=p)``
       resets with environment parameters ``p`` (``None`` or ``{}``: the
-      ``options`` given here).
+      ``options`` given here). Every reset after the first is
+      ``jit_env.reset_after`` from the current state, so what jit_env
+      wrappers inside keep (``NormalizeObservation``'s statistics…) spans the
+      adapter's episodes, as a gymnasium wrapper's attributes do; for an
+      environment that keeps nothing it is exactly ``reset``.
     * ``step`` returns ``(obs, reward, terminated, truncated, info)`` with
       ``terminated = last and discount == 0`` and
       ``truncated = last and discount > 0`` (jit_env's truncation keeps the

@@ -18,10 +18,20 @@ from jit_env import _core
 from jit_env.compat._keys import split_chain
 
 
-def reset_fn(env: _core.Environment, chain_key: jax.Array, options: Any):
-    """Splits the key chain once and resets ``env`` with the second half."""
+def reset_fn(env: _core.Environment, chain_key: jax.Array, options: Any, previous: Any = None):
+    """Splits the key chain once and starts an episode of ``env`` with the second half.
+
+    With a ``previous`` state (the adapter has run an episode before) the
+    episode starts with ``jit_env.reset_after(env, previous, ...)``, so what the
+    jit_env wrappers inside keep (running statistics…) spans all the adapter's
+    episodes, as a gymnasium wrapper object's attributes do; for an environment
+    that keeps nothing this is exactly ``env.reset``.
+    """
     chain_key, reset_key = split_chain(chain_key)
-    state, timestep = env.reset(reset_key, options=options)
+    if previous is None:
+        state, timestep = env.reset(reset_key, options=options)
+    else:
+        state, timestep = _core.reset_after(env, previous, reset_key, options=options)
     return chain_key, state, timestep
 
 
@@ -53,7 +63,11 @@ def _deref(ref: weakref.ref[_core.Environment]) -> _core.Environment:
 
 
 def compiled(env: _core.Environment) -> tuple[Any, Any]:
-    """``(jit(reset_fn), jit(step_fn))`` bound to ``env``, cached per environment object."""
+    """``(jit(reset_fn), jit(step_fn))`` bound to ``env``, cached per environment object.
+
+    The reset takes ``(chain_key, options, previous)``; ``previous`` is ``None``
+    before the adapter's first episode.
+    """
     try:
         return _CACHE[env]
     except (KeyError, TypeError):
@@ -61,9 +75,12 @@ def compiled(env: _core.Environment) -> tuple[Any, Any]:
     try:
         ref = weakref.ref(env)
     except TypeError:  # no weak references: compile per adapter
-        return jax.jit(lambda k, o: reset_fn(env, k, o)), jax.jit(lambda s, a: step_fn(env, s, a))
+        return (
+            jax.jit(lambda k, o, p: reset_fn(env, k, o, p)),
+            jax.jit(lambda s, a: step_fn(env, s, a)),
+        )
     pair = (
-        jax.jit(lambda k, o: reset_fn(_deref(ref), k, o)),
+        jax.jit(lambda k, o, p: reset_fn(_deref(ref), k, o, p)),
         jax.jit(lambda s, a: step_fn(_deref(ref), s, a)),
     )
     try:

@@ -36,7 +36,7 @@ from jit_env.compat._jitted import render, reset_fn, step_fn
 from jit_env.compat._keys import check_seed
 from jit_env.compat._optional import require
 from jit_env.compat._spaces import spec_to_space
-from jit_env.wrappers._batching import reset_rows, select_tree
+from jit_env.wrappers._batching import leaf_aliases, reset_rows, select_tree
 
 
 def _seed_chain(seeds: jax.Array, seeded: jax.Array, chain: jax.Array) -> jax.Array:
@@ -44,10 +44,14 @@ def _seed_chain(seeds: jax.Array, seeded: jax.Array, chain: jax.Array) -> jax.Ar
     return select_tree(seeded, jax.vmap(jax.random.key)(seeds), chain)
 
 
-def _reset_batch(env: _core.Environment, chain: jax.Array, options: Any):
-    chain, states, timesteps = jax.vmap(
-        lambda k: reset_fn(env, k, options)
-    )(chain)
+def _reset_batch(env: _core.Environment, chain: jax.Array, options: Any, previous: Any = None):
+    """Every row's `reset_fn` (``jit_env.reset_after`` from its ``previous`` row if given)."""
+    if previous is None:
+        chain, states, timesteps = jax.vmap(lambda k: reset_fn(env, k, options))(chain)
+    else:
+        chain, states, timesteps = jax.vmap(lambda k, p: reset_fn(env, k, options, p))(
+            chain, previous
+        )
     return chain, states, timesteps.observation, timesteps.extras
 
 
@@ -56,8 +60,11 @@ def _sparse_size(num_envs: int) -> int | None:
     return None if num_envs <= 16 else -(-num_envs // 16)
 
 
-def _reset_where(env, mask: jax.Array, chain: jax.Array, current: Any, options: Any) -> Any:
-    """``current`` = ``(chain, states, observation, extras)`` with the ``mask`` rows reset.
+def _reset_where(
+    env, mask: jax.Array, chain: jax.Array, previous: Any, current: Any, options: Any
+) -> Any:
+    """``current`` = ``(chain, states, observation, extras)`` with the ``mask`` rows reset
+    (``jit_env.reset_after`` from the rows of the states ``previous``).
 
     Resets only the environments that need it when at most ``ceil(N / 16)`` do
     (gather their key chains by index, `jit_env.wrappers._batching.reset_rows`, reset those,
@@ -68,20 +75,25 @@ def _reset_where(env, mask: jax.Array, chain: jax.Array, current: Any, options: 
     k = _sparse_size(mask.shape[0])
 
     def full(current):
-        return select_tree(mask, _reset_batch(env, chain, options), current)
+        return select_tree(mask, _reset_batch(env, chain, options, previous), current)
 
     if k is None:
         return full(current)
 
+    aliases = leaf_aliases((chain, previous), current)  # identity is lost inside the cond
+
     def sparse(current):
-        return reset_rows(mask, k, chain, lambda rows: _reset_batch(env, rows, options), current)
+        def reset(rows):
+            return _reset_batch(env, rows[0], options, rows[1])
+
+        return reset_rows(mask, k, (chain, previous), reset, current, aliases)
 
     return jax.lax.cond(mask.sum() <= k, sparse, full, current)
 
 
 def _reset_some(env, carry, mask, options):
     states, chain, needs_reset, observation = carry
-    new_chain, new_states, new_obs, extras = _reset_batch(env, chain, options)
+    new_chain, new_states, new_obs, extras = _reset_batch(env, chain, options, states)
     chain = select_tree(mask, new_chain, chain)
     states = select_tree(mask, new_states, states)
     observation = select_tree(mask, new_obs, observation)
@@ -100,7 +112,7 @@ def _step_batch(env, carry, actions, mode: str, options: Any):
         # step output is discarded and the reset shows reward 0, not done.
         def with_resets(_):
             out_chain, out_states, out_obs, out_extras = _reset_where(
-                env, needs_reset, chain, (chain, new_states, observation, extras), options
+                env, needs_reset, chain, states, (chain, new_states, observation, extras), options
             )
             return (
                 out_chain,
@@ -130,7 +142,9 @@ def _step_batch(env, carry, actions, mode: str, options: Any):
     # SameStep: environments that end now restart now; the final observation
     # and extras travel next to the new episode's.
     def with_same_step_resets(_):
-        return _reset_where(env, done, chain, (chain, new_states, observation, extras), options)
+        return _reset_where(
+            env, done, chain, new_states, (chain, new_states, observation, extras), options
+        )
 
     def without_same_step_resets(_):
         return chain, new_states, observation, extras
@@ -187,7 +201,7 @@ def _compiled(env: _core.Environment, mode: str) -> tuple[Any, Any, Any]:
 
 def _build(get_env: Any, mode: str) -> tuple[Any, Any, Any]:
     return (
-        jax.jit(lambda chain, options: _reset_batch(get_env(), chain, options)),
+        jax.jit(lambda chain, options, previous: _reset_batch(get_env(), chain, options, previous)),
         jax.jit(lambda carry, mask, options: _reset_some(get_env(), carry, mask, options)),
         jax.jit(
             lambda carry, actions, options: _step_batch(get_env(), carry, actions, mode, options)
@@ -362,7 +376,8 @@ def _adapter_class() -> type:
                     chain = self._carry[1]
                 if mask is None:
                     self._step_options = params
-                    chain, states, observation, extras = self._reset_all(chain, params)
+                    previous = None if self._carry is None else self._carry[0]
+                    chain, states, observation, extras = self._reset_all(chain, params, previous)
                     needs_reset = jnp.zeros((self.num_envs,), bool)
                     self._carry = (states, chain, needs_reset, observation)
                     reset_mask = np.ones((self.num_envs,), bool)
@@ -447,6 +462,9 @@ def to_gymnasium_vector(
       ``SyncVectorEnv`` over `to_gymnasium` adapters; ``options`` are the
       environment parameters for every sub-environment, and
       ``options={"reset_mask": bool[N]}`` resets only the masked ones.
+      Every reset after the first, by you or automatic, is
+      ``jit_env.reset_after`` from that environment's state, as in
+      `to_gymnasium` (what jit_env wrappers inside keep spans its episodes).
     * ``step(actions)`` takes a batch from ``action_space`` (leading axis
       ``num_envs``) and returns ``(obs, rewards, terminations, truncations,
       info)``: ``obs`` batched like ``observation_space``, ``rewards``

@@ -120,3 +120,15 @@ def test_missing_dm_env_names_the_extra(monkeypatch, make_env):
     monkeypatch.setitem(sys.modules, "dm_env", None)
     with pytest.raises(ImportError, match=re.escape("to_dm_env needs: pip install 'jit-env[dm_env]'")):
         compat.to_dm_env(make_env("CartPole-v1"))
+
+
+def test_wrapper_state_spans_episodes(make_env):
+    """The reset after LAST keeps what the jit_env wrappers inside keep."""
+    from jit_env import wrappers as W
+
+    adapter = to_dm_env(W.NormalizeObservation(make_env("CartPole-v1", max_episode_steps=3)))
+    adapter.reset()
+    steps = [adapter.step(0) for _ in range(4)]
+    assert steps[2].last() and steps[3].first()
+    # the first reset, three steps, the reset that starts the second episode
+    assert float(adapter.state.stats.count) == pytest.approx(1e-4 + 5)

@@ -192,3 +192,20 @@ def test_missing_gymnasium_names_the_extra(monkeypatch, make_env):
         message = f"{fn.__name__} needs: pip install 'jit-env[gymnasium]'"
         with pytest.raises(ImportError, match=re.escape(message)):
             fn(*args)
+
+
+def test_wrapper_state_spans_resets(make_env):
+    """Like a gymnasium wrapper object, NormalizeObservation inside keeps its statistics."""
+    from jit_env import wrappers as W
+
+    adapter = to_gymnasium(W.NormalizeObservation(make_env("CartPole-v1")))
+    first, _ = adapter.reset(seed=0)
+    adapter.step(0)
+    again, _ = adapter.reset(seed=0)
+    # reset + step + reset: three observations in the running statistics
+    assert float(adapter.state.stats.count) == pytest.approx(1e-4 + 3)
+    assert not np.array_equal(first, again)  # normalised with the kept statistics
+    plain = to_gymnasium(make_env("CartPole-v1"))
+    obs, _ = plain.reset(seed=0)
+    plain.step(1)
+    np.testing.assert_array_equal(plain.reset(seed=0)[0], obs)  # nothing kept: same episode

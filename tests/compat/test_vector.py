@@ -18,6 +18,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from jit_env import _core, specs
+from jit_env import wrappers as W
 from jit_env.compat import to_gymnasium, to_gymnasium_vector
 
 NUM_ENVS = 3
@@ -127,6 +128,47 @@ def test_matches_sync_vector_env_of_single_adapters(env, mode, num_envs):
             assert any(0 < c <= 3 for c in per_step), per_step
     if env is not _COUNTER:
         assert ended["truncated"] > 0
+
+
+@pytest.mark.parametrize("mode", sorted(_MODES))
+def test_wrapper_state_spans_episodes_like_sync_vector_env(make_env, mode):
+    """NormalizeObservation's statistics outlive every reset, batched as in SyncVectorEnv.
+
+    Both start later episodes with ``jit_env.reset_after``; the normalised
+    observations agree to float32 rounding (the vmapped and the single programs
+    fuse the statistics update differently), everything else exactly.
+    """
+    base = make_env("CartPole-v1", max_episode_steps=12)
+    env = W.EpisodeStatistics(W.NormalizeObservation(base))
+    num_envs = 3
+    batched = to_gymnasium_vector(env, num_envs, autoreset_mode=mode)
+    reference = SyncVectorEnv(
+        [lambda: to_gymnasium(env) for _ in range(num_envs)], autoreset_mode=_MODES[mode]
+    )
+    obs, _ = batched.reset(seed=5)
+    ref_obs, _ = reference.reset(seed=5)
+    np.testing.assert_allclose(obs, ref_obs, rtol=1e-5, atol=1e-6)
+    batched.action_space.seed(1)
+    resets = 0
+    for _ in range(60):
+        actions = batched.action_space.sample()
+        obs, reward, term, trunc, info = batched.step(actions)
+        ref_obs, ref_reward, ref_term, ref_trunc, ref_info = reference.step(actions)
+        np.testing.assert_allclose(obs, ref_obs, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(reward, ref_reward)
+        np.testing.assert_array_equal(term, ref_term)
+        np.testing.assert_array_equal(trunc, ref_trunc)
+        np.testing.assert_array_equal(info["episode_return"], ref_info["episode_return"])
+        resets += int((term | trunc).sum())
+    assert resets >= 2 * num_envs
+    # one statistics update per observation: the first, then one per step, plus the
+    # first observation of every episode a same-step reset starts
+    stats = batched._carry[0].inner.stats
+    extra = resets if mode == "same_step" else 0
+    total = float(np.sum(np.asarray(stats.count)))
+    assert total == pytest.approx(num_envs * (1e-4 + 1 + 60) + extra, rel=1e-6)
+    obs, _ = batched.reset(seed=5)  # a reset by the user keeps the statistics too
+    assert float(np.sum(np.asarray(batched._carry[0].inner.stats.count))) > total
 
 
 def test_spaces_shapes_and_dtypes(make_env):
