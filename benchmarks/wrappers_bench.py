@@ -19,13 +19,16 @@ Variants (all in one process, so the ratios are comparable):
 * ``stack``     — ``Jit(VmapAutoReset(TimeLimit(EpisodeStatistics(
   NormalizeObservation(env)), 500), B))`` (the issue's stack);
 * ``rec_stack`` — the recommended stack ``NormalizeObservation(
-  EpisodeStatistics(VmapAutoReset(env, B)))``.
+  EpisodeStatistics(VmapAutoReset(env, B)))``;
+* ``ours_<impl>`` — ``ours`` with the other key implementation (``--prng``:
+  JAX's ``threefry2x32`` or ``jit_env.prng.THREEFRY_UNROLLED``, the same draws).
 
 Reproduce::
 
     .venv/bin/python benchmarks/wrappers_bench.py            # default batches 1 1024 8192
     .venv/bin/python benchmarks/wrappers_bench.py --batches 1024 --repeats 5
     .venv/bin/python benchmarks/wrappers_bench.py --read-observation  # as an agent would
+    .venv/bin/python benchmarks/wrappers_bench.py --prng unrolled  # jit_env.prng keys
 
 Targets (issue 3, at 8,192): ours/ceiling >= 0.6, ours/select >= 1.5,
 ours/lax_map >= 10, stack time / ours time <= 1.15.
@@ -151,7 +154,9 @@ def _variants(env: jit_env.Environment, batch: int) -> dict[str, Any]:
     }
 
 
-def _compile(env, batch: int, steps: int, read_observation: bool) -> tuple[float, Any]:
+def _compile(
+    env, batch: int, steps: int, read_observation: bool, prng_impl: str = "threefry2x32"
+) -> tuple[float, Any]:
     """``(compile seconds, run())`` for a random-policy scan of ``steps`` steps.
 
     The scan sums the rewards (and, with ``read_observation``, the observations),
@@ -172,7 +177,7 @@ def _compile(env, batch: int, steps: int, read_observation: bool) -> tuple[float
         (state, total), _ = jax.lax.scan(body, (state, jnp.float32(0)), actions)
         return state, total
 
-    key = jax.random.PRNGKey(0)
+    key = jax.random.key(0) if prng_impl == "threefry2x32" else jit_env.prng.key(0)
     actions = jax.random.randint(jax.random.PRNGKey(1), (steps, batch), 0, 2)
     start = time.perf_counter()
     compiled = jax.jit(run).lower(key, actions).compile()
@@ -211,19 +216,32 @@ def main() -> None:
         help="also sum the observations (as any agent reads them); by default only "
         "rewards are read and XLA drops the observation path of the bare variants",
     )
+    parser.add_argument(
+        "--prng",
+        choices=["threefry2x32", "unrolled"],
+        default="threefry2x32",
+        help="key implementation of every variant: JAX's default, or "
+        "jit_env.prng.THREEFRY_UNROLLED (the same draws, the hash without CPU loop)",
+    )
     args = parser.parse_args()
     env, name = _make_env()
     read = "rewards and observations" if args.read_observation else "rewards only"
     print(f"environment: {name}; backend: {jax.default_backend()}; jax {jax.__version__}; "
-          f"the scan reads {read}\n")
+          f"the scan reads {read}; keys: {args.prng}\n")
     print("| B | T | variant | steps/s | compile s | variant time / ours time |")
     print("|---|---|---|---|---|---|")
     for batch in args.batches:
         steps = args.steps or _DEFAULT_STEPS.get(batch, 200)
+        variants = _variants(env, batch)
         compiled = {
-            name: _compile(venv, batch, steps, args.read_observation)
-            for name, venv in _variants(env, batch).items()
+            name: _compile(venv, batch, steps, args.read_observation, args.prng)
+            for name, venv in variants.items()
         }
+        # ours again with the other key implementation (same draws), for the A/B
+        other = "unrolled" if args.prng == "threefry2x32" else "threefry2x32"
+        compiled[f"ours_{other}"] = _compile(
+            variants["ours"], batch, steps, args.read_observation, other
+        )
         run_times = _interleaved({name: run for name, (_, run) in compiled.items()}, args.repeats)
         ours_t = run_times["ours"]
         for vname, run_s in run_times.items():

@@ -2,7 +2,7 @@
 
 # ruff: noqa: I001  (import order matters: the core before the packages built on it)
 
-from jit_env import specs
+from jit_env import prng, specs
 from jit_env._core import (
     Action,
     Discount,
@@ -42,6 +42,7 @@ __all__ = [
     "compat",
     "envs",
     "make",
+    "prng",
     "register",
     "registered_ids",
     "render_video",

@@ -9,20 +9,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jit_env import prng
+
 
 def as_key(key: Any, argument: str) -> jax.Array:
     """A PRNG key from an ``int`` seed or an existing key.
 
     Args:
-      key: an ``int`` seed (-> ``jax.random.key(seed)``, threefry2x32), a
-        typed key of any implementation, or a legacy ``uint32[2]`` key.
+      key: an ``int`` seed (-> ``jit_env.prng.key(seed)``: the draws of
+        ``jax.random.key(seed)``, threefry2x32, with the hash unrolled, which
+        the adapters' one-step programs run several times faster on a CPU), a
+        typed key of any implementation (kept), or a legacy ``uint32[2]`` key.
       argument: the argument's name, for error messages.
 
     Raises:
       TypeError: if ``key`` is neither an int nor a scalar PRNG key.
     """
     if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
-        return jax.random.key(int(key))
+        return prng.key(int(key))
     # NumPy has no PRNG key dtypes, so a typed key is always a jax.Array.
     if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         if key.shape != ():

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jit_env import _core
+from jit_env import _core, prng
 from jit_env.compat._gymnasium import (
     RENDER_FPS,
     can_render,
@@ -40,8 +40,8 @@ from jit_env.wrappers._batching import leaf_aliases, reset_rows, select_tree
 
 
 def _seed_chain(seeds: jax.Array, seeded: jax.Array, chain: jax.Array) -> jax.Array:
-    """``jax.random.key(seed_i)`` where ``seeded_i``, else the current chain key."""
-    return select_tree(seeded, jax.vmap(jax.random.key)(seeds), chain)
+    """``jit_env.prng.key(seed_i)`` where ``seeded_i``, else the current chain key."""
+    return select_tree(seeded, jax.vmap(prng.key)(seeds), chain)
 
 
 def _reset_batch(env: _core.Environment, chain: jax.Array, options: Any, previous: Any = None):
@@ -181,7 +181,7 @@ def _masked(tree: Any, mask: np.ndarray) -> Any:
 
 
 _SEED_FN = jax.jit(_seed_chain)
-_KEYS_FN = jax.jit(jax.vmap(jax.random.key))
+_KEYS_FN = jax.jit(jax.vmap(prng.key))
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
