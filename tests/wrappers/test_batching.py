@@ -112,19 +112,24 @@ def test_shard_rejects_bad_mesh(envs):
 
 _SHARD_CODE = textwrap.dedent(
     """
+    from typing import NamedTuple
     import jax, jax.numpy as jnp, numpy as np
     import jit_env
     from jit_env import specs, wrappers as W
+
+    class State(NamedTuple):
+        key: jax.Array
+        x: jax.Array
 
     class Env(jit_env.Environment):
         def reset(self, key, *, options=None):
             key, sub = jax.random.split(key)
             x = jax.random.normal(sub, (3,))
-            return (key, x), jit_env.restart(x)
+            return State(key, x), jit_env.restart(x)
         def step(self, state, action):
             key, x = state
             x = x + action
-            return (key, x), jit_env.transition(x.sum(), x)
+            return State(key, x), jit_env.transition(x.sum(), x)
         def reward_spec(self): return specs.Array((), jnp.float32)
         def discount_spec(self): return specs.BoundedArray((), jnp.float32, 0., 1.)
         def observation_spec(self): return specs.Array((3,), jnp.float32)
@@ -150,6 +155,17 @@ _SHARD_CODE = textwrap.dedent(
     np.testing.assert_allclose(ts.reward, ref.reward, rtol=1e-6)
     eager = run(env, jax.random.PRNGKey(0))
     assert len(eager.observation.sharding.device_set) == 4
+    # an auto-reset inside a sharded batch: reset_after keeps NormalizeObservation's
+    # per-environment statistics, on all four devices
+    norm = W.Shard(W.TileAutoReset(W.NormalizeObservation(W.TimeLimit(Env(), 2)), 8), mesh, "batch")
+    s, _ = norm.reset(jax.random.PRNGKey(1))
+    for _ in range(5):
+        s, ts = jax.jit(norm.step)(s, a)
+    np.testing.assert_allclose(s.stats.count, 1e-4 + 8)  # 1 + 5 steps + 2 same-step resets
+    assert len(s.stats.mean.sharding.device_set) == 4
+    s2, ts2 = jax.jit(lambda p, k: jit_env.reset_after(norm, p, k))(s, jax.random.PRNGKey(2))
+    np.testing.assert_allclose(s2.stats.count, 1e-4 + 9)
+    assert len(ts2.observation.sharding.device_set) == 4
     try:
         W.Shard(W.Tile(Env(), 6), mesh, "batch")
     except ValueError as e:
