@@ -7,8 +7,9 @@ uniformly random policy with auto-reset on:
 * jit_env: ``jit_env.make(id)`` (TimeLimit) in ``jit_env.wrappers.VmapAutoReset``
   (SIMD: resets computed for the batch, selected per environment), one ``jax.jit`` of a
   ``lax.scan`` over T steps of the random policy's actions (drawn before the
-  timed call, ``[T, B]``, as the gymnasium row's are). Repeated with typed keys of each implementation (``threefry2x32``, the
-  default; ``rbg``; ``unsafe_rbg``).
+  timed call, ``[T, B]``, as the gymnasium row's are). Repeated with typed keys of
+  each implementation (``threefry2x32``, the default; ``rbg``; ``unsafe_rbg``;
+  ``unrolled``: ``jit_env.prng.THREEFRY_UNROLLED``, threefry's draws).
 * gymnax 1.x: ``gymnax.make(id)``, ``jax.vmap(env.step)`` (which auto-resets
   inside and needs one key per environment per step: split inside the scan), the
   same scan and actions;
@@ -55,7 +56,15 @@ BATCHES = (1, 64, 1024, 8192)
 # the classic-control ones.
 GYMNASIUM_IDS = tuple(i for i in CLASSIC_CONTROL_IDS if i != "CartPole-POMDP-v1")
 ENV_IDS = GYMNASIUM_IDS + BSUITE_IDS
-KEY_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
+KEY_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg", "unrolled")
+
+
+def _key(impl: str) -> jax.Array:
+    """A typed key of JAX's ``impl``, or of ``jit_env.prng.THREEFRY_UNROLLED`` for
+    ``"unrolled"`` (threefry2x32's draws, the hash without JAX's CPU loop)."""
+    if impl == "unrolled":
+        return jit_env.prng.key(0)
+    return jax.random.key(0, impl=impl)
 
 
 def _random_actions(env_id: str, steps: int, batch: int) -> jax.Array:
@@ -101,7 +110,7 @@ def _jit_env_batched(env_id: str, batch: int) -> Any:
 
 def bench_jit_env(env_id: str, batch: int, steps: int, impl: str, repeats: int) -> dict:
     env = _jit_env_batched(env_id, batch)
-    key = jax.random.key(0, impl=impl)
+    key = _key(impl)
     actions = _random_actions(env_id, steps, batch)
 
     def run(key, actions):
@@ -123,7 +132,7 @@ def bench_gymnax(env_id: str, batch: int, steps: int, impl: str, repeats: int) -
     import gymnax
 
     env, params = gymnax.make(env_id)
-    key = jax.random.key(0, impl=impl)
+    key = _key(impl)
     actions = _random_actions(env_id, steps, batch)
     if jnp.issubdtype(actions.dtype, jnp.floating) and actions.shape[2:] == (1,):
         actions = actions[..., 0]  # gymnax's continuous control takes a scalar action
@@ -208,8 +217,9 @@ def main() -> None:
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}, "
           f"cpus {os.cpu_count()}, T={steps}\n")
     header = (
-        "| env | B | jit_env threefry | rbg | unsafe_rbg | gymnax threefry | gymnax rbg | "
-        "gymnax unsafe_rbg | gymnasium | jit_env/gymnax | jit_env/gymnasium | "
+        "| env | B | jit_env threefry | rbg | unsafe_rbg | unrolled | gymnax threefry | "
+        "gymnax rbg | gymnax unsafe_rbg | gymnax unrolled | gymnasium | jit_env/gymnax | "
+        "jit_env/gymnasium | "
         "compile jit_env / gymnax (s) |"
     )
     print(header)
