@@ -404,7 +404,8 @@ def reset_after(
 
     Args:
       env: any environment.
-      previous: a state of ``env`` returned by ``step``.
+      previous: a state of ``env`` returned by ``step``, or ``None`` when there
+        was no episode before (then this is ``env.reset``).
       key: the new episode's PRNG key (as for ``reset``).
       options: as for ``reset``.
 
@@ -412,6 +413,6 @@ def reset_after(
       ``(state, timestep)`` as ``env.reset`` returns them.
     """
     cls = type(env)
-    if _defined_at(cls, "reset_after") <= _defined_at(cls, "reset"):
+    if previous is not None and _defined_at(cls, "reset_after") <= _defined_at(cls, "reset"):
         return env.reset_after(previous, key, options=options)
     return env.reset(key, options=options)

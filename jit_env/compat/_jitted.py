@@ -21,17 +21,15 @@ from jit_env.compat._keys import split_chain
 def reset_fn(env: _core.Environment, chain_key: jax.Array, options: Any, previous: Any = None):
     """Splits the key chain once and starts an episode of ``env`` with the second half.
 
-    With a ``previous`` state (the adapter has run an episode before) the
-    episode starts with ``jit_env.reset_after(env, previous, ...)``, so what the
-    jit_env wrappers inside keep (running statistics…) spans all the adapter's
-    episodes, as a gymnasium wrapper object's attributes do; for an environment
-    that keeps nothing this is exactly ``env.reset``.
+    The episode starts with ``jit_env.reset_after(env, previous, ...)``
+    (``env.reset`` while ``previous`` is ``None``, before the adapter's first
+    episode), so what the jit_env wrappers inside keep (running statistics…)
+    spans all the adapter's episodes, as a gymnasium wrapper object's
+    attributes do; for an environment that keeps nothing this is exactly
+    ``env.reset``.
     """
     chain_key, reset_key = split_chain(chain_key)
-    if previous is None:
-        state, timestep = env.reset(reset_key, options=options)
-    else:
-        state, timestep = _core.reset_after(env, previous, reset_key, options=options)
+    state, timestep = _core.reset_after(env, previous, reset_key, options=options)
     return chain_key, state, timestep
 
 

@@ -46,12 +46,9 @@ def _seed_chain(seeds: jax.Array, seeded: jax.Array, chain: jax.Array) -> jax.Ar
 
 def _reset_batch(env: _core.Environment, chain: jax.Array, options: Any, previous: Any = None):
     """Every row's `reset_fn` (``jit_env.reset_after`` from its ``previous`` row if given)."""
-    if previous is None:
-        chain, states, timesteps = jax.vmap(lambda k: reset_fn(env, k, options))(chain)
-    else:
-        chain, states, timesteps = jax.vmap(lambda k, p: reset_fn(env, k, options, p))(
-            chain, previous
-        )
+    chain, states, timesteps = jax.vmap(lambda k, p: reset_fn(env, k, options, p))(
+        chain, previous
+    )
     return chain, states, timesteps.observation, timesteps.extras
 
 

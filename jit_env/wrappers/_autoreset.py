@@ -297,13 +297,9 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
         keys = jax.vmap(reset_key)(source.key)
         options = options_of(source)
         env = self.env
-
-        def one(previous, k, o=None):
-            return _core.reset_after(env, previous, k, options=o)
-
-        if options is None:
-            return jax.vmap(one)(source, keys)
-        return jax.vmap(one)(source, keys, options)
+        return jax.vmap(lambda p, k, o: _core.reset_after(env, p, k, options=o))(
+            source, keys, options
+        )
 
     def _reset_where(self, done: jax.Array, source: Any, target: Any, pick: Any) -> Any:
         """Replaces the ``done`` rows of ``target`` by ``pick(*reset(source rows))``.

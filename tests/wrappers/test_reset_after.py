@@ -36,6 +36,9 @@ def test_dispatch_keeps_what_wrappers_define(envs, assert_tree_equal):
     state, _ = jit_env.reset_after(norm, previous, key)
     np.testing.assert_allclose(state.stats.count, INITIAL_COUNT + 3)  # 2 kept + the new first
 
+    # no previous episode: reset_after is reset
+    assert_tree_equal(jit_env.reset_after(norm, None, key), norm.reset(key))
+
     # a wrapper that does not override reset passes `previous` through (ClipAction)
     clipped = W.ClipAction(norm)
     state, _ = jit_env.reset_after(clipped, previous, key)
