@@ -5,11 +5,9 @@
 from jit_env import prng, specs
 from jit_env._core import (
     Action,
-    Discount,
     Environment,
     EnvOptions,
     Observation,
-    Reward,
     State,
     StepType,
     TimeStep,
@@ -20,6 +18,8 @@ from jit_env._core import (
     transition,
     truncation,
 )
+from jit_env._core import DiscountT as Discount  # jit_env 0.1.5's public names
+from jit_env._core import RewardT as Reward
 from jit_env._version import __version__, __version_info__
 from jit_env import wrappers  # noqa: E402  (wrappers import the core above)
 from jit_env import envs  # noqa: E402

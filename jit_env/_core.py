@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar, Union
 
 import jax
 import jax.numpy as jnp
@@ -34,21 +34,44 @@ else:
 
 from jit_env import specs
 
-Action = TypeVar("Action")
-Observation = TypeVar("Observation")
-State = TypeVar("State")
-Reward = Any
-"""A (tree of) floating array(s); scalar ``float32`` for most environments."""
-Discount = Any
-"""A (tree of) floating array(s) in [0, 1], structured like the reward."""
-EnvOptions = Any
-"""A pytree of environment parameters passed to ``reset(key, options=...)``."""
-
 
 class StateProtocol(Protocol):
-    """Every environment state carries the PRNG key its future depends on."""
+    """Every environment state carries the PRNG key its future depends on.
+
+    jit_env 0.1.5 ``_core.StateProtocol``: with the key in the state, a stored
+    state replays the same future, whoever calls `Environment.step`.
+    """
 
     key: jax.Array
+
+
+class StateWithOptionsProtocol(StateProtocol, Protocol):
+    """A state that also keeps the ``options`` its episode was reset with.
+
+    jit_env 0.1.5 ``_core.StateWithOptionsProtocol``. jit_env's own states keep
+    their parameters under ``params`` (see `jit_env.wrappers.options_of`);
+    this protocol is for annotations written against 0.1.5.
+    """
+
+    options: Any
+
+
+State = TypeVar("State", bound=Union[StateProtocol, StateWithOptionsProtocol])
+"""An environment's state: a pytree carrying ``key`` (jit_env 0.1.5 ``State``).
+
+The bound is for type checkers only; nothing checks it at run time."""
+Action = TypeVar("Action")
+"""An action, structured as ``action_spec()`` (jit_env 0.1.5 ``Action``)."""
+Observation = TypeVar("Observation")
+"""An observation, structured as ``observation_spec()`` (jit_env 0.1.5 ``Observation``)."""
+RewardT = TypeVar("RewardT")
+"""A (tree of) floating array(s); scalar ``float32`` for most environments."""
+DiscountT = TypeVar("DiscountT")
+"""A (tree of) floating array(s) in [0, 1], structured like the reward."""
+StepT = TypeVar("StepT")
+"""The ``step_type`` field: an ``int8`` array of `StepType` values."""
+EnvOptions: TypeAlias = Any
+"""A pytree of environment parameters passed to ``reset(key, options=...)``."""
 
 
 class StepType:
@@ -65,7 +88,7 @@ class StepType:
 
 
 @dataclass(frozen=True)
-class TimeStep(Generic[Observation]):
+class TimeStep(Generic[Observation, RewardT, DiscountT, StepT]):
     """What an environment returns on `reset` and `step` (a frozen pytree).
 
     Attributes:
@@ -81,12 +104,13 @@ class TimeStep(Generic[Observation]):
         `AutoReset`), or ``None``. Excluded from ``==``.
 
     Matches jit_env 0.1.5's ``TimeStep`` (a chex dataclass rather than
-    dm_env's NamedTuple so that `dataclasses.replace` works).
+    dm_env's NamedTuple so that `dataclasses.replace` works), generic as
+    ``TimeStep[Observation, RewardT, DiscountT, StepT]`` in 0.1.5's order.
     """
 
-    step_type: jax.Array
-    reward: Reward
-    discount: Discount
+    step_type: StepT
+    reward: RewardT
+    discount: DiscountT
     observation: Observation
     extras: dict[str, Any] | None = dataclasses.field(default=None, compare=False)
 
@@ -103,12 +127,18 @@ class TimeStep(Generic[Observation]):
         return self.step_type == StepType.LAST
 
 
-class Environment(Generic[State, Action, Observation], metaclass=abc.ABCMeta):
+class Environment(
+    Generic[State, Action, Observation, RewardT, DiscountT], metaclass=abc.ABCMeta
+):
     """A pure-functional RL environment (jit_env 0.1.5's interface).
 
     Subclasses implement `reset`, `step` and the four ``*_spec`` methods.
     Neither `reset` nor `step` may have Python side effects: both are traced
     by ``jax.jit`` and batched by ``jax.vmap``.
+
+    Generic as ``Environment[State, Action, Observation, Reward, Discount]``
+    (jit_env 0.1.5's parameters and order), so annotations written against
+    0.1.5 import and type-check unchanged.
 
     Args:
       renderer: optional function ``state -> RGB uint8 array [H, W, 3]`` used
@@ -224,7 +254,11 @@ class Environment(Generic[State, Action, Observation], metaclass=abc.ABCMeta):
         self.close()
 
 
-class Wrapper(Environment[State, Action, Observation], metaclass=abc.ABCMeta):
+class Wrapper(
+    Environment[State, Action, Observation, RewardT, DiscountT],
+    Generic[State, Action, Observation, RewardT, DiscountT],
+    metaclass=abc.ABCMeta,
+):
     """An environment that transforms another; forwards every method explicitly.
 
     There is no catch-all ``__getattr__``: a wrapper that changes a spec
@@ -331,9 +365,9 @@ def restart(
 
 
 def transition(
-    reward: Reward,
+    reward: RewardT,
     observation: Observation,
-    discount: Discount | None = None,
+    discount: DiscountT | None = None,
     extras: dict | None = None,
     shape: int | Sequence[int] = (),
 ) -> TimeStep:
@@ -348,7 +382,7 @@ def transition(
 
 
 def termination(
-    reward: Reward,
+    reward: RewardT,
     observation: Observation,
     extras: dict | None = None,
     shape: int | Sequence[int] = (),
@@ -364,9 +398,9 @@ def termination(
 
 
 def truncation(
-    reward: Reward,
+    reward: RewardT,
     observation: Observation,
-    discount: Discount | None = None,
+    discount: DiscountT | None = None,
     extras: dict | None = None,
     shape: int | Sequence[int] = (),
 ) -> TimeStep:

@@ -31,6 +31,13 @@ from jit_env.ops._distributions import (
     greedy,
     softmax,
 )
+from jit_env.ops._embedding import embed_oar
+from jit_env.ops._episodic_memory import (
+    IntrinsicRewardState,
+    KNNQueryResult,
+    episodic_memory_intrinsic_rewards,
+    knn_query,
+)
 from jit_env.ops._exploration import (
     add_dirichlet_noise,
     add_gaussian_noise,
@@ -59,7 +66,11 @@ from jit_env.ops._model_learning import extract_subsequences, sample_start_indic
 from jit_env.ops._moving_averages import EmaMoments, EmaState, create_ema
 from jit_env.ops._mpo import (
     LagrangePenalty,
+    MpoOutputs,
     compute_parametric_kl_penalty_and_dual_loss,
+    get_top_k_weights,
+    kl_alpha_loss,
+    kl_constraint_loss,
     mpo_compute_weights_and_temperature_loss,
     mpo_loss,
     vmpo_compute_weights_and_temperature_loss,
@@ -69,6 +80,7 @@ from jit_env.ops._multistep import (
     discounted_returns,
     general_off_policy_returns_from_action_values,
     general_off_policy_returns_from_q_and_v,
+    importance_corrected_td_errors,
     lambda_returns,
     n_step_bootstrapped_returns,
     truncated_generalized_advantage_estimation,
@@ -82,6 +94,7 @@ from jit_env.ops._nonlinear_bellman import (
     TxPair,
     compose_tx,
     muzero_pair,
+    transform_values,
     transformed_general_off_policy_returns_from_action_values,
     transformed_lambda_returns,
     transformed_n_step_q_learning,
@@ -107,6 +120,7 @@ from jit_env.ops._policy_targets import (
     zero_policy_targets,
 )
 from jit_env.ops._pop_art import (
+    PopArtOutput,
     PopArtState,
     art,
     normalize,
@@ -116,6 +130,8 @@ from jit_env.ops._pop_art import (
     unnormalize_linear,
 )
 from jit_env.ops._transforms import (
+    hyperbolic_arcsin,
+    hyperbolic_sin,
     identity,
     logit,
     power,
@@ -125,7 +141,9 @@ from jit_env.ops._transforms import (
     signed_logp1,
     signed_parabolic,
     transform_from_2hot,
+    transform_from_2hot_nonlinear,
     transform_to_2hot,
+    transform_to_2hot_nonlinear,
 )
 from jit_env.ops._tree import (
     conditional_update,
@@ -180,8 +198,12 @@ __all__ = [
     "EmaState",
     "HYPERBOLIC_SIN_PAIR",
     "IDENTITY_PAIR",
+    "IntrinsicRewardState",
+    "KNNQueryResult",
     "LagrangePenalty",
+    "MpoOutputs",
     "PolicyTarget",
+    "PopArtOutput",
     "PopArtState",
     "SIGNED_HYPERBOLIC_PAIR",
     "SIGNED_LOGP1_PAIR",
@@ -211,7 +233,9 @@ __all__ = [
     "discounted_returns",
     "double_q_learning",
     "dpg_loss",
+    "embed_oar",
     "entropy_loss",
+    "episodic_memory_intrinsic_rewards",
     "epsilon_greedy",
     "expected_sarsa",
     "expectile_loss",
@@ -222,9 +246,16 @@ __all__ = [
     "general_off_policy_returns_from_action_values",
     "general_off_policy_returns_from_q_and_v",
     "generalized_advantage_estimation",
+    "get_top_k_weights",
     "greedy",
     "huber_loss",
+    "hyperbolic_arcsin",
+    "hyperbolic_sin",
     "identity",
+    "importance_corrected_td_errors",
+    "kl_alpha_loss",
+    "kl_constraint_loss",
+    "knn_query",
     "l2_loss",
     "lambda_returns",
     "leaky_vtrace",
@@ -275,7 +306,10 @@ __all__ = [
     "td_lambda",
     "td_learning",
     "transform_from_2hot",
+    "transform_from_2hot_nonlinear",
     "transform_to_2hot",
+    "transform_to_2hot_nonlinear",
+    "transform_values",
     "transformed_general_off_policy_returns_from_action_values",
     "transformed_lambda_returns",
     "transformed_n_step_q_learning",

@@ -7,10 +7,10 @@ the reward and discount received on arriving at the destination state, and
 leading batch axis; for time-major ``[T, B, …]`` data map twice,
 ``jax.vmap(jax.vmap(op))``, or reshape to ``[T * B, …]`` first.
 
-`categorical_l2_project` gives rlax's numbers in O(N log N) instead of rlax's
-O(N²): each source atom's mass is split between its two neighbouring target
-atoms (found with ``searchsorted``) and scatter-added, instead of evaluating
-every (target, source) pair.
+`categorical_l2_project` evaluates the weight of every (target, source) atom
+pair, as rlax does, so its values and derivatives (w.r.t. all three arguments,
+at ties and repeated atoms included) are rlax's; the supports may be traced
+(``jax.jit`` / ``jax.vmap`` arguments).
 
 References:
   Bellemare, Dabney & Munos, "A Distributional Perspective on Reinforcement
@@ -36,45 +36,48 @@ from jit_env.ops._losses import huber_loss
 def categorical_l2_project(z_p: jax.Array, probs: jax.Array, z_q: jax.Array) -> jax.Array:
     """Projects the categorical distribution ``(z_p, probs)`` onto the support ``z_q``.
 
-    Each source atom ``z_p[j]`` is clipped to ``[z_q[0], z_q[-1]]`` and its mass
-    split linearly between the two target atoms that bracket it; this minimises
-    the Cramér (L2 between CDFs) distance. ``len(z_q)`` need not equal ``len(z_p)``
-    and ``z_p`` need not be sorted.
+    Each source atom ``z_p[j]`` is clipped to ``[z_q[0], z_q[-1]]`` and gives
+    target atom ``i`` the mass ``probs[j] · clip(1 − |z_p[j] − z_q[i]| / g, 0, 1)``,
+    where ``g`` is the gap to the next atom on the side of ``z_p[j]``
+    (``z_q[i+1] − z_q[i]`` if ``z_p[j] ≥ z_q[i]``, else ``z_q[i] − z_q[i−1]``); a
+    gap that is not positive (a repeated atom, or past either end) contributes
+    ``1/g = 0``. For a strictly increasing ``z_q`` this splits each atom's mass
+    linearly between the two target atoms that bracket it, which minimises the
+    Cramér (L2 between CDFs) distance, and preserves the total mass. ``len(z_q)``
+    need not equal ``len(z_p)`` and ``z_p`` need not be sorted.
+
+    ``z_q`` is not checked for order (it may be traced); for a support that is
+    not increasing the result is rlax's, which is not a projection.
 
     Args:
       z_p: source atoms ``[Kp]``, floating.
       probs: source probabilities ``[Kp]``, floating.
-      z_q: target atoms ``[Kq]``, floating, strictly increasing (rlax's result
-        for repeated atoms is degenerate and not reproduced).
+      z_q: target atoms ``[Kq]``, floating, increasing.
 
     Returns:
-      projected probabilities ``[Kq]``; total mass is preserved.
+      projected probabilities ``[Kq]``, the promoted dtype of the inputs.
 
     Raises:
       ValueError: if a rank is not 1 or ``probs`` and ``z_p`` differ in length.
       TypeError: on non-floating input.
 
-    Matches rlax 0.1.9 `rlax.categorical_l2_project` (values and gradients w.r.t.
-    all three arguments) in O((Kp + Kq) log Kq); Bellemare et al. 2017, Alg. 1.
+    Matches rlax 0.1.9 `rlax.categorical_l2_project` (``rlax/_src/value_learning.py``;
+    values and gradients, O(Kp · Kq)); Bellemare et al. 2017, Alg. 1.
     """
     fn = "categorical_l2_project"
     validate(fn, *[("z_p", z_p, 1, "float"), ("probs", probs, 1, "float"),
                    ("z_q", z_q, 1, "float")])
     check_same_shape(fn, ("z_p", z_p), ("probs", probs))
-    kq = z_q.shape[0]
-    if kq == 1:
-        return jnp.sum(probs, keepdims=True)
-    zc = jnp.clip(z_p, z_q[0], z_q[-1])
-    # Index of the target atom at or left of each clipped source atom, in [0, kq - 2].
-    lo = jnp.clip(jnp.searchsorted(z_q, zc, side="right") - 1, 0, kq - 2)
-    z_lo, z_hi = z_q[lo], z_q[lo + 1]
-    inv_gap = 1.0 / (z_hi - z_lo)
-    # The same per-pair weights rlax evaluates, computed only for the two non-zero pairs.
-    w_lo = jnp.clip(1.0 - (zc - z_lo) * inv_gap, 0.0, 1.0)
-    w_hi = jnp.clip(1.0 - (z_hi - zc) * inv_gap, 0.0, 1.0)
-    out = jnp.zeros((kq,), jnp.result_type(probs, z_q))
-    out = out.at[lo].add(w_lo * probs)
-    return out.at[lo + 1].add(w_hi * probs)
+
+    def inverse_gap(gap: jax.Array) -> jax.Array:
+        return jnp.where(gap > 0, 1.0 / gap, jnp.zeros_like(gap))[:, None]
+
+    inv_right = inverse_gap(jnp.roll(z_q, -1) - z_q)  # 1 / (z_q[i+1] − z_q[i]), [Kq, 1]
+    inv_left = inverse_gap(z_q - jnp.roll(z_q, 1))  # 1 / (z_q[i] − z_q[i−1])
+    delta = jnp.clip(z_p, z_q[0], z_q[-1])[None, :] - z_q[:, None]  # [Kq, Kp]
+    right = (delta >= 0.0).astype(probs.dtype)
+    scaled = right * delta * inv_right - (1.0 - right) * delta * inv_left  # |delta| / g
+    return jnp.sum(jnp.clip(1.0 - scaled, 0.0, 1.0) * probs[None, :], axis=-1)
 
 
 def categorical_td_learning(
@@ -92,7 +95,7 @@ def categorical_td_learning(
     projected onto ``v_atoms_tm1``; loss: cross entropy to ``v_logits_tm1``.
 
     Args:
-      v_atoms_tm1: ``[K]`` atoms at ``s_tm1``, floating, strictly increasing.
+      v_atoms_tm1: ``[K]`` atoms at ``s_tm1``, floating, increasing (may be traced).
       v_logits_tm1: ``[K]`` logits at ``s_tm1``, floating.
       r_t: scalar reward. discount_t: scalar discount.
       v_atoms_t: ``[K']`` atoms at ``s_t``. v_logits_t: ``[K']`` logits at ``s_t``.
@@ -149,7 +152,7 @@ def categorical_q_learning(
     ``q_logits_tm1[a_tm1]``.
 
     Args:
-      q_atoms_tm1: ``[K]`` floating, strictly increasing.
+      q_atoms_tm1: ``[K]`` floating, increasing (may be traced).
       q_logits_tm1: ``[A, K]`` floating.
       a_tm1: scalar action, integer.
       r_t: scalar reward. discount_t: scalar discount.

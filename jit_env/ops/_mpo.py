@@ -193,6 +193,53 @@ def compute_parametric_kl_penalty_and_dual_loss(
     return sum(kl_losses), sum(alpha_losses)
 
 
+def kl_alpha_loss(
+    restarting_weights: Array,
+    kl_constraints: Sequence[tuple[Array, LagrangePenalty]] = (),
+    axis_name: str | None = None,
+) -> tuple[Array, Array]:
+    """The M-step KL penalty and dual losses, averaged with restarting weights.
+
+    For each constraint ``(kl, penalty)``: ``kl_loss = sg(α) KL`` and
+    ``alpha_loss = α (ε − sg(KL))`` (`kl_constraint_loss` with the identity as
+    projection, so α must already be positive), summed over constraints, then
+    ``Σ w · loss / (Σ w + 1e-10)`` over all examples (and over ``axis_name``).
+
+    Args:
+      restarting_weights: E* floating weights; 0 marks a step that starts an
+        episode, whose losses the agent cannot influence.
+      kl_constraints: ``(kl, LagrangePenalty)`` pairs, ``kl`` E* (or E* + [A] with
+        ``per_dimension``, summed over A).
+      axis_name: a mapped axis to sum over as well, or None.
+
+    Returns:
+      ``(kl_loss, alpha_loss)``, floating scalars; ``(0.0, 0.0)`` without
+      constraints. (rlax's docstring says "shape E*"; its code, like this one,
+      returns the weighted means.)
+
+    Raises:
+      TypeError: if a pair is malformed or a dtype is not floating.
+      ValueError: if an ε is not a scalar or a ``kl`` does not have shape E*
+        (+ [A]).
+
+    Matches rlax 0.1.9 ``mpo_ops.kl_alpha_loss`` (``rlax/_src/mpo_ops.py``).
+    """
+    fn = "kl_alpha_loss"
+    validate(fn, ("restarting_weights", restarting_weights, None, "float"))
+    if not kl_constraints:
+        return jnp.asarray(0.0), jnp.asarray(0.0)
+    _check_kl_constraints(fn, kl_constraints, tuple(np.shape(restarting_weights)))
+    kl_loss, alpha_loss = compute_parametric_kl_penalty_and_dual_loss(
+        kl_constraints, lambda x: x
+    )
+    all_sum = AllSum(axis_name)
+    num_samples = all_sum(restarting_weights) + _EPSILON
+    return (
+        all_sum(kl_loss * restarting_weights) / num_samples,
+        all_sum(alpha_loss * restarting_weights) / num_samples,
+    )
+
+
 def mpo_compute_weights_and_temperature_loss(
     sample_q_values: Array,
     temperature_constraint: LagrangePenalty,

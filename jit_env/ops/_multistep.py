@@ -36,6 +36,7 @@ from jit_env.ops._base import (
     check_lambda,
     check_same_shape,
     maybe_stop_gradient,
+    stop_td_targets,
     time_vector,
     validate,
 )
@@ -373,3 +374,62 @@ def general_off_policy_returns_from_q_and_v(
         jnp.concatenate([c_t, zero]),
     )
     return maybe_stop_gradient(returns, stop_target_gradients)
+
+
+def importance_corrected_td_errors(
+    r_t: jax.Array,
+    discount_t: jax.Array,
+    rho_tm1: jax.Array,
+    lambda_: Any,
+    values: jax.Array,
+    stop_target_gradients: bool = False,
+) -> jax.Array:
+    """Multistep TD errors with per-decision importance sampling.
+
+    With ``δ_t = r_t + γ_t v_{t+1} − v_t`` and ``ρ_t = π(a_t|s_t) / μ(a_t|s_t)``:
+    ``δ_t(ρ, λ) = δ_t + γ_t λ_t ρ_{t+1} δ_{t+1}(ρ, λ)`` backwards from the end, and
+    the error is ``ρ_t δ_t(ρ, λ)``; equivalently ``ρ_t (G_t − v_t)`` for the
+    λ-return with ``λ_t ρ_t`` as its trace coefficient.
+
+    Args:
+      r_t: rewards ``r_1 … r_T``, ``[T]``, floating.
+      discount_t: discounts ``γ_1 … γ_T``, ``[T]``, floating.
+      rho_tm1: importance ratios ``ρ_0 … ρ_{T−1}``, ``[T]``, floating.
+      lambda_: mixing parameter, scalar or ``[T]``.
+      values: state values ``v_0 … v_T`` under π, ``[T + 1]``, floating.
+      stop_target_gradients: stop gradients through the targets ``errors + v_tm1``
+        (gradients reach ``values[:-1]`` only through ``−v_tm1``).
+
+    Returns:
+      ``[T]`` off-policy TD errors, dtype of the inputs.
+
+    Raises:
+      ValueError: on wrong ranks or lengths (``values`` must be one longer).
+      TypeError: on non-floating inputs.
+
+    Matches rlax 0.1.9 ``multistep.importance_corrected_td_errors``
+    (``rlax/_src/multistep.py``); Sutton et al., "A new Q(λ) with interim forward
+    view and Monte Carlo equivalence", ICML 2014.
+    """
+    fn = "importance_corrected_td_errors"
+    validate(
+        fn,
+        ("r_t", r_t, 1, "float"),
+        ("discount_t", discount_t, 1, "float"),
+        ("rho_tm1", rho_tm1, 1, "float"),
+        ("values", values, 1, "float"),
+    )
+    check_same_shape(fn, ("r_t", r_t), ("discount_t", discount_t), ("rho_tm1", rho_tm1),
+                     ("values[1:]", values[1:]))
+    v_tm1, v_t = values[:-1], values[1:]
+    rho_t = jnp.concatenate([rho_tm1[1:], jnp.ones((1,), rho_tm1.dtype)])  # last one unused
+    lam = time_vector(fn, "lambda_", lambda_, discount_t)
+    deltas = r_t + discount_t * v_t - v_tm1
+    errors = rho_tm1 * reverse_scan(
+        _corrected_step, jnp.zeros((), deltas.dtype), (deltas, discount_t, rho_t, lam)
+    )
+    return stop_td_targets(errors, v_tm1, stop_target_gradients)
+
+
+def _corrected_step(acc, delta, discount, rho, lam):
+    return delta + discount * rho * lam * acc

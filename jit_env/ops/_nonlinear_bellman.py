@@ -197,6 +197,41 @@ def unbiased_transform_pair(
     )
 
 
+def transform_values(build_targets: Callable[..., Array], *value_argnums: int) -> Callable:
+    """Turns a target builder into one that works in a transformed value space.
+
+    ``transform_values(f, i, j)(tx_pair, *args, **kwargs)`` is
+    ``tx_pair.apply(f(*args', **kwargs))`` where ``args'`` has ``tx_pair.apply_inv``
+    applied to the positional arguments ``i`` and ``j`` (the value inputs):
+    ``transform_values(lambda_returns, 2)`` is `transformed_lambda_returns`.
+
+    Args:
+      build_targets: a function returning targets (e.g. `lambda_returns`).
+      *value_argnums: indices of the positional arguments holding values.
+
+    Returns:
+      ``wrapped(tx_pair, *args, **kwargs)``, with ``build_targets``' name and
+      docstring (``functools.wraps``).
+
+    Raises:
+      TypeError: (when ``wrapped`` is called) if ``tx_pair`` is not a pair of
+        callables; ``IndexError`` if a value argument is not given positionally.
+
+    Matches rlax 0.1.9 ``nonlinear_bellman.transform_values``
+    (``rlax/_src/nonlinear_bellman.py``); Pohlen et al. 2018, eq. 3.
+    """
+
+    @functools.wraps(build_targets)
+    def wrapped(tx_pair: TxPair, *args: Any, **kwargs: Any) -> Array:
+        _check_tx_pair(getattr(build_targets, "__name__", "transform_values"), tx_pair)
+        values = list(args)
+        for index in value_argnums:
+            values[index] = tx_pair.apply_inv(values[index])
+        return tx_pair.apply(build_targets(*values, **kwargs))
+
+    return wrapped
+
+
 def transformed_lambda_returns(
     tx_pair: TxPair,
     r_t: Array,

@@ -76,12 +76,23 @@ def constant_policy_targets(
     return PolicyTarget(actions=actions, weights=weights)
 
 
-def zero_policy_targets(distribution: Any, rng_key: Any, num_samples: int) -> PolicyTarget:
-    """`constant_policy_targets` with ``weights_scale = 0``: samples that add no loss.
+def zero_policy_targets(
+    distribution: Any, rng_key: Any, num_samples: int, *, weights_scale: float = 0.0
+) -> PolicyTarget:
+    """`constant_policy_targets` with ``weights_scale = 0`` by default: samples that
+    add no loss.
 
-    Matches rlax 0.1.9 `rlax.zero_policy_targets`.
+    Args:
+      distribution, rng_key, num_samples: as `constant_policy_targets`.
+      weights_scale: keyword-only, the weight of every sample (0 by default).
+
+    Matches rlax 0.1.9 `rlax.zero_policy_targets`, which is
+    ``functools.partial(constant_policy_targets, weights_scale=0.0)``
+    (``rlax/_src/policy_targets.py``).
     """
-    return constant_policy_targets(distribution, rng_key, num_samples, weights_scale=0.0)
+    return constant_policy_targets(
+        distribution, rng_key, num_samples, weights_scale=weights_scale
+    )
 
 
 def sampled_policy_distillation_loss(

@@ -179,7 +179,8 @@ def art(
 
     Args:
       state: current statistics ([O] each).
-      targets: targets, shape [...], floating.
+      targets: targets, shape [...], numeric (integers are promoted with the
+        state's dtype, as in rlax).
       indices: output of each target, shape [...] (same as ``targets``), integer.
       step_size: β.
       scale_lb: lower bound on σ.
@@ -197,7 +198,7 @@ def art(
     """
     fn = "art"
     _check_state(fn, state)
-    validate(fn, ("targets", targets, None, "float"))
+    validate(fn, ("targets", targets, None, "numeric"))
     _check_indices(fn, indices, "`targets`", np.shape(targets))
 
     shift_update = step_size * (targets - state.shift[indices])

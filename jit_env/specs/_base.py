@@ -115,10 +115,13 @@ def _within_numpy(value: np.ndarray, check: _BoundCheck) -> np.ndarray:
 class Spec(Generic[T], metaclass=abc.ABCMeta):
     """Base class of every spec: immutable, hashable, picklable metadata.
 
-    Specs are pytree *leaves* (they are not registered as pytree nodes), so
-    ``jax.tree.map(lambda s: s.generate_value(), struct_of_specs)`` treats each
-    spec, composite or not, as one leaf. Specs are not JAX types: close over
-    them or pass them as static arguments.
+    Primitive specs (and `Batched`) are pytree leaves; `Tree`, `Tuple` and
+    `Dict` are pytree nodes over their child specs (jit_env 0.1.5), so
+    ``jax.tree.map(lambda s: s.generate_value(), spec)`` gives the value tree
+    ``spec.validate`` accepts. Pass ``is_leaf=lambda x: isinstance(x,
+    Spec)`` to treat every spec, composite or not, as one leaf. Specs are not
+    JAX types and are never traced: close over them or pass them as static
+    arguments.
 
     Args:
       name: a free-form string naming the described data (used in errors).

@@ -4,6 +4,21 @@ A composite describes a pytree of values by a pytree of child specs. Child
 specs may themselves be composites; a composite child describes a *subtree*
 of the value (so ``Dict(pos=Tuple(a, b))`` describes ``{"pos": (x, y)}``).
 
+Pytrees: `Tree`, `Tuple` and `Dict` (and their subclasses) are registered
+pytree nodes whose children are their child specs, with the structure and
+name as static auxiliary data, as in jit_env 0.1.5 (``jit_env/specs.py`` at
+tag 0.1.5, ``@register_pytree_node_class``). So ``jax.tree.leaves(spec)`` are
+the primitive specs (and `Batched` specs, which stay leaves as in 0.1.5:
+their only child is the unbatched element spec, so a function mapped over it
+would see the wrong shape), and ``jax.tree.map(f, spec)`` maps ``f`` over
+them. When ``f`` returns specs the result is a spec again; when it returns
+anything else the result is the *value* tree (plain dicts, tuples,
+NamedTuples), e.g. ``jax.tree.map(lambda s: s.generate_value(), spec)`` is
+``spec.generate_value()`` and ``spec.validate`` accepts it. (0.1.5 instead
+returns a ``Dict`` / ``Tuple`` spec object holding the values, which its own
+``validate`` rejects.) Specs are static metadata: they are never traced by
+``jax.jit``; close over them or pass them as static arguments.
+
 Randomness: ``sample(key)`` splits `key` once into one key per child
 (``jax.random.split(key, n)``, children in pytree-flattening order) and
 `Batched` splits once per batch element, so the result is deterministic in
@@ -40,6 +55,52 @@ def _require_specs(specs: Sequence[Any], argname: str) -> None:
             )
 
 
+def _flatten_with_keys(spec: Tree) -> tuple[list[tuple[Any, Spec]], tuple]:
+    """Children (the child specs) with their keys; aux = (class, structure, name)."""
+    if isinstance(spec, Dict):
+        keys: list[Any] = [tree_util.DictKey(k) for k in spec.as_spec_struct()]
+    elif isinstance(spec, Tuple):
+        keys = [tree_util.SequenceKey(i) for i in range(len(spec._leaves))]
+    else:
+        keys = [tree_util.FlattenedIndexKey(i) for i in range(len(spec._leaves))]
+    return list(zip(keys, spec._leaves)), (spec._treedef, spec.name)
+
+
+def _flatten(spec: Tree) -> tuple[tuple[Spec, ...], tuple]:
+    return spec._leaves, (spec._treedef, spec.name)
+
+
+def _unflattener(cls: type[Tree]) -> Any:
+    def unflatten(aux: tuple, children: Any) -> Any:
+        treedef, name = aux
+        children = tuple(children)
+        if not all(isinstance(child, Spec) for child in children):
+            # A function mapped over the spec returned values: give the value tree.
+            return tree_util.tree_unflatten(treedef, children)
+        rebuilt = object.__new__(cls)
+        object.__setattr__(rebuilt, "_name", name)
+        _set_children(rebuilt, children, treedef)
+        return rebuilt
+
+    return unflatten
+
+
+def register_composite(cls: type[Tree]) -> None:
+    """Registers a `Tree` subclass as a pytree node (done for every subclass)."""
+    tree_util.register_pytree_with_keys(
+        cls, _flatten_with_keys, _unflattener(cls), flatten_func=_flatten
+    )
+
+
+def _set_children(spec: Tree, leaves: tuple[Spec, ...], structure: Any) -> None:
+    object.__setattr__(spec, "_leaves", leaves)
+    object.__setattr__(spec, "_treedef", structure)
+    with_paths, _ = tree_util.tree_flatten_with_path(
+        tree_util.tree_unflatten(structure, leaves), is_leaf=is_spec
+    )
+    object.__setattr__(spec, "_paths", tuple(tree_util.keystr(p) for p, _ in with_paths))
+
+
 class Tree(CompositeSpec[Any]):
     """A spec for a pytree: child specs arranged by a ``PyTreeDef``.
 
@@ -54,8 +115,8 @@ class Tree(CompositeSpec[Any]):
       ValueError: if ``structure.num_leaves != len(leaves)``.
 
     Matches jit_env 0.1.5 ``specs.Tree`` (``leave_specs``, ``treedef``,
-    ``as_spec_struct``), except that specs are not registered as pytree
-    nodes (see `Spec`). A value conforms when it has exactly `structure`
+    ``as_spec_struct``; a pytree node whose children are `leave_specs`, see
+    the module docstring). A value conforms when it has exactly `structure`
     (same container types, dict keys, NamedTuple classes) down to the leaves,
     and each leaf conforms to its child spec.
     """
@@ -78,12 +139,11 @@ class Tree(CompositeSpec[Any]):
                 f"`structure` has {structure.num_leaves} leaves but {len(leaves)} `leaves` "
                 f"were given: structure={structure}"
             )
-        object.__setattr__(self, "_leaves", leaves)
-        object.__setattr__(self, "_treedef", structure)
-        with_paths, _ = tree_util.tree_flatten_with_path(
-            tree_util.tree_unflatten(structure, leaves), is_leaf=is_spec
-        )
-        object.__setattr__(self, "_paths", tuple(tree_util.keystr(p) for p, _ in with_paths))
+        _set_children(self, leaves, structure)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_composite(cls)
 
     @property
     def leave_specs(self) -> tuple[Spec, ...]:
@@ -339,3 +399,6 @@ class Batched(CompositeSpec[Any]):
             result = Batched(result, size)
         return result
 
+
+
+register_composite(Tree)

@@ -60,14 +60,34 @@ def unpack_spec(spec: Any) -> Any:
 
     ``unpack_spec(Dict(a=Batched(Tuple(x, y), 4)))`` is
     ``{"a": (reshape_spec(x, (4,)), reshape_spec(y, (4,)))}``; a primitive spec is
-    returned as is. Also accepts a pytree of specs.
+    returned as is. Also accepts a pytree (dict, list, tuple, NamedTuple) of specs.
 
-    Matches jit_env 0.1.5 ``specs.unpack_spec``.
+    Args:
+      spec: a `Spec`, or a pytree whose leaves are all `Spec` instances.
+
+    Returns:
+      the same structure with every composite replaced by the pytree of the
+      primitive specs it describes.
+
+    Raises:
+      TypeError: if `spec` holds anything that is not a `Spec` (e.g. a value
+        tree of arrays), naming the path and the type found.
+
+    Matches jit_env 0.1.5 ``specs.unpack_spec`` on specs; 0.1.5 returns a
+    non-spec input unchanged, this raises (the call is always a mistake).
     """
     if isinstance(spec, CompositeSpec):
         return unpack_spec(spec.as_spec_struct())
     if isinstance(spec, Spec):
         return spec
+    with_paths, _ = jax.tree_util.tree_flatten_with_path(spec, is_leaf=is_spec)
+    bad = [(jax.tree_util.keystr(p), x) for p, x in with_paths if not isinstance(x, Spec)]
+    if bad or not with_paths:
+        where, leaf = bad[0] if bad else ("", spec)
+        raise TypeError(
+            f"`spec` must be a jit_env.specs.Spec or a pytree of specs, got "
+            f"{type(leaf).__name__} at spec{where}"
+        )
     return jax.tree.map(unpack_spec, spec, is_leaf=is_spec)
 
 

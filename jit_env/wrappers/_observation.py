@@ -9,8 +9,9 @@ the observation spec, e.g. under `VmapAutoReset`) they act per batch element.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -222,51 +223,89 @@ class ExtendObservationState(NamedTuple):
         return options_of(self.inner)
 
 
-POMDP_FIELDS = ("action", "reward", "discount")
-"""The fields `ExtendObservation` can add (the jit_env 0.1.5 POMDP fields)."""
+EXTEND_FIELDS = ("step_type", "reward", "discount", "observation", "action")
+"""The names `ExtendObservation` accepts: the TimeStep fields (but ``extras``) and
+``"action"`` (jit_env 0.1.5 ``wrappers.ExtendObservation``)."""
+
+POMDP_FIELDS = ("observation", "action", "reward", "discount", "step_type")
+"""The fields of `ExtendObservation.pomdp_fields`, in jit_env 0.1.5's order."""
+
+_STEP_TYPE_SPEC = specs.BoundedArray((), np.int8, 0, 2, name="step_type")
 
 
 class ExtendObservation(_core.Wrapper):
-    """Adds the previous action, reward and/or discount to the observation (jit_env
-    0.1.5 ``ExtendObservation`` with ``pomdp_fields``), for agents on POMDPs.
+    """Replaces the observation by a namedtuple of TimeStep fields and the action
+    (jit_env 0.1.5 ``wrappers.ExtendObservation``), for agents on POMDPs.
 
-    * TimeStep: ``observation`` becomes a dict ``{"observation": obs,
-      "action": a_tm1, "reward": r_t, "discount": discount_t}`` holding the
-      requested ``pomdp_fields``; on ``reset`` (and after a ``"next_step"``
-      auto-reset) the action is ``action_spec().generate_value()``.
-      ``extras["final_observation"]`` is extended the same way.
-    * State: `ExtendObservationState` (the inner state).
-    * Specs: ``specs.Dict`` of the inner observation, action, reward and
-      discount specs.
+    ``ExtendObservation(env, "observation", "action", "reward")`` makes every
+    observation ``Observation(observation=obs, action=a_tm1, reward=r_t)``: a
+    ``collections.namedtuple`` named ``"Observation"`` whose fields are the
+    requested names, in the order given (repeats dropped). Only the requested
+    fields are kept: leave out ``"observation"`` and the inner observation is
+    gone, as in 0.1.5. `pomdp_fields` asks for all five.
+
+    * ``action``: the action passed to ``step`` (cast to the action spec's
+      dtypes, so the observation's dtypes never change between steps); on
+      ``reset`` (and after a ``"next_step"`` auto-reset inside) it is
+      ``action_spec().generate_value()`` (zeros, or the minima), as in 0.1.5.
+    * ``reward``, ``discount``, ``step_type``: the TimeStep's own fields.
+    * ``extras["final_observation"]`` is extended the same way.
+    * Specs: ``specs.Tree`` over the namedtuple of the inner observation,
+      action, reward and discount specs and ``BoundedArray((), int8, 0, 2)``
+      for ``step_type`` (batched like the action spec on a batched
+      environment). State: `ExtendObservationState` (the inner state).
 
     Args:
       env: any environment.
-      pomdp_fields: a subsequence of ``("action", "reward", "discount")``.
+      *values: names from `EXTEND_FIELDS`.
 
     Raises:
-      ValueError: unknown or repeated field names, or none.
+      ValueError: no name given, or a name outside `EXTEND_FIELDS` (``extras``
+        included: it has no spec and is excluded from TimeStep comparisons).
+
+    Differences from 0.1.5 (``jit_env/wrappers.py`` at tag 0.1.5): 0.1.5 keeps
+    the names in a ``set``, so the namedtuple's field order changes with
+    Python's string hashing from one process to the next; here it is the
+    order given. 0.1.5 declares ``step_type`` with maximum 3; `StepType`'s
+    largest value is 2. 0.1.5 accepts ``"extras"`` and then fails in
+    ``observation_spec``; this raises at construction.
     """
 
-    def __init__(self, env: _core.Environment, pomdp_fields: Sequence[str] = POMDP_FIELDS):
+    def __init__(self, env: _core.Environment, *values: str):
         super().__init__(env)
-        fields = tuple(pomdp_fields)
-        bad = [f for f in fields if f not in POMDP_FIELDS]
-        if bad or not fields or len(set(fields)) != len(fields):
+        if not values:
             raise ValueError(
-                f"`pomdp_fields` must be distinct names from {POMDP_FIELDS}, got {fields!r}"
+                f"`values` is empty: name at least one of {EXTEND_FIELDS} to extend "
+                "the observation with"
             )
-        self._fields = fields
+        bad = [v for v in values if v not in EXTEND_FIELDS]
+        if bad:
+            raise ValueError(f"`values` must be names from {EXTEND_FIELDS}, got {bad!r}")
+        self.fields: tuple[str, ...] = tuple(dict.fromkeys(values))
+        self.ObsStruct = collections.namedtuple("Observation", self.fields)  # type: ignore[misc]
+
+    @classmethod
+    def pomdp_fields(cls, env: _core.Environment) -> ExtendObservation:
+        """``ExtendObservation(env, *POMDP_FIELDS)``: the observation, the previous
+        action, reward, discount and step type (jit_env 0.1.5 classmethod)."""
+        return cls(env, *POMDP_FIELDS)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(env={self.env!r}, pomdp_fields={self._fields})"
+        names = ", ".join(repr(f) for f in self.fields)
+        return f"{type(self).__name__}(env={self.env!r}, {names})"
 
     def _extend(self, ts: _core.TimeStep, action: Any) -> _core.TimeStep:
-        values = {"action": action, "reward": ts.reward, "discount": ts.discount}
+        values = {
+            "action": action,
+            "reward": ts.reward,
+            "discount": ts.discount,
+            "step_type": ts.step_type,
+        }
 
-        def extend(obs):
-            out = {"observation": obs}
-            out.update({f: values[f] for f in self._fields})
-            return out
+        def extend(obs: Any) -> Any:
+            return self.ObsStruct(
+                **{f: obs if f == "observation" else values[f] for f in self.fields}
+            )
 
         return _map_observations(ts, extend)
 
@@ -302,14 +341,17 @@ class ExtendObservation(_core.Wrapper):
         return ExtendObservationState(inner), self._extend(ts, action)
 
     def observation_spec(self) -> specs.Spec:
-        parts = {"observation": self.env.observation_spec()}
+        _, nums = peel_batched(self.env.action_spec())
         getters = {
+            "observation": self.env.observation_spec,
             "action": self.env.action_spec,
             "reward": self.env.reward_spec,
             "discount": self.env.discount_spec,
+            "step_type": lambda: rebatch(_STEP_TYPE_SPEC, nums),
         }
-        parts.update({f: getters[f]() for f in self._fields})
-        return specs.Dict(parts, name="ExtendedObservation")
+        struct = self.ObsStruct(**{f: getters[f]() for f in self.fields})
+        leaves, treedef = jax.tree.flatten(struct, is_leaf=lambda x: isinstance(x, specs.Spec))
+        return specs.Tree(leaves, treedef, name="Observation")
 
     def render(self, state: ExtendObservationState) -> Any:
         return self.env.render(state.inner)

@@ -95,7 +95,7 @@ def test_normalize_observation_freeze(envs):
     state, _ = env.step(state, jnp.zeros(2))
     assert float(state.stats.count) > 1
     with pytest.raises(TypeError, match="array observation spec"):
-        W.NormalizeObservation(W.ExtendObservation(envs.Point()))
+        W.NormalizeObservation(W.ExtendObservation.pomdp_fields(envs.Point()))
     with pytest.raises(ValueError, match="clip"):
         W.NormalizeObservation(envs.Point(), clip=0.0)
 

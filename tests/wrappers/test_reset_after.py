@@ -158,7 +158,7 @@ def test_every_wrapper_passes_previous_state_down(envs):
         "NormalizeReward": W.NormalizeReward(inner),
         "EpisodeStatistics": W.EpisodeStatistics(inner),
         "StopGradient": W.StopGradient(inner),
-        "ExtendObservation": W.ExtendObservation(inner, ("action",)),
+        "ExtendObservation": W.ExtendObservation(inner, "observation", "action"),
         "ClipAction": W.ClipAction(inner),
         "Jit": W.Jit(inner),
         "AutoReset": W.AutoReset(inner),

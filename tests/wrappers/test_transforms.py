@@ -29,7 +29,7 @@ def test_flatten_observation(envs, transform):
     walk = W.FlattenObservation(envs.Walk())
     assert isinstance(walk.observation_spec(), specs.BoundedArray)
     with pytest.raises(TypeError, match="array observation spec"):
-        W.FlattenObservation(W.ExtendObservation(envs.Walk()))
+        W.FlattenObservation(W.ExtendObservation.pomdp_fields(envs.Walk()))
 
 
 def test_frame_stack_resets_at_episode_start(envs, transform):
@@ -51,18 +51,27 @@ def test_frame_stack_resets_at_episode_start(envs, transform):
 
 
 def test_extend_observation(envs, transform):
-    env = W.ExtendObservation(envs.Counting())
+    env = W.ExtendObservation(envs.Counting(), "observation", "action", "reward", "discount")
     ts = transform(lambda k: _rollout(env, k, jnp.array([1, 0], jnp.int32)), jax.random.PRNGKey(0))
-    np.testing.assert_array_equal(ts.observation["action"], [0, 1, 0])
-    np.testing.assert_array_equal(ts.observation["reward"], [0, 1.5, 0.5])
-    np.testing.assert_array_equal(ts.observation["discount"], [1, 1, 1])
+    assert type(ts.observation).__name__ == "Observation"
+    assert ts.observation._fields == ("observation", "action", "reward", "discount")
+    np.testing.assert_array_equal(ts.observation.action, [0, 1, 0])
+    np.testing.assert_array_equal(ts.observation.reward, [0, 1.5, 0.5])
+    np.testing.assert_array_equal(ts.observation.discount, [1, 1, 1])
+    np.testing.assert_array_equal(ts.observation.observation[:, 0], [0, 1, 2])  # step count
     spec = env.observation_spec()
     for t in range(3):
         spec.validate(jax.tree.map(lambda x: x[t], ts.observation))
-    only = W.ExtendObservation(envs.Counting(), pomdp_fields=("reward",))
-    assert set(only.observation_spec().as_spec_struct()) == {"observation", "reward"}
-    with pytest.raises(ValueError, match="pomdp_fields"):
-        W.ExtendObservation(envs.Counting(), pomdp_fields=("color",))
+    only = W.ExtendObservation(envs.Counting(), "reward", "reward")  # repeats dropped
+    assert only.fields == ("reward",)
+    assert only.observation_spec().as_spec_struct() == only.ObsStruct(
+        reward=envs.Counting().reward_spec())
+    with pytest.raises(ValueError, match="color"):
+        W.ExtendObservation(envs.Counting(), "color")
+    with pytest.raises(ValueError, match="extras"):
+        W.ExtendObservation(envs.Counting(), "extras")
+    with pytest.raises(ValueError, match="empty"):
+        W.ExtendObservation(envs.Counting())
 
 
 def test_transform_observation_and_reward(envs, transform):
