@@ -28,24 +28,24 @@ import numpy as np
 
 def _inputs(t, b, a, atoms, seed=0):
     rng = np.random.default_rng(seed)
-    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-    return dict(
-        r=f32(rng.normal(size=(t, b))),
-        d=f32(rng.uniform(0.9, 1.0, (t, b)) * (rng.uniform(size=(t, b)) > 0.02)),
-        v=f32(rng.normal(size=(t, b))),
-        values=f32(rng.normal(size=(t + 1, b))),
-        rho=f32(np.exp(rng.normal(scale=0.3, size=(t, b)))),
-        q_tm1=f32(rng.normal(size=(t, b, a))),
-        q_t=f32(rng.normal(size=(t, b, a))),
-        a_tm1=jnp.asarray(rng.integers(0, a, (t, b)), jnp.int32),
-        a_t=jnp.asarray(rng.integers(0, a, (t, b)), jnp.int32),
-        pi=jax.nn.softmax(f32(rng.normal(size=(t, b, a)))),
-        mu=f32(rng.uniform(0.1, 1.0, (t, b))),
-        z_p=f32(np.sort(rng.normal(scale=5, size=(b, atoms)), axis=-1)),
-        probs=jax.nn.softmax(f32(rng.normal(size=(b, atoms)))),
-        z_q=f32(np.broadcast_to(np.linspace(-10, 10, atoms), (b, atoms))),
-        tau=f32(np.broadcast_to((np.arange(atoms) + 0.5) / atoms, (b, atoms))),
-    )
+    f32 = lambda x: jnp.asarray(x, jnp.float32)
+    return {
+        "r": f32(rng.normal(size=(t, b))),
+        "d": f32(rng.uniform(0.9, 1.0, (t, b)) * (rng.uniform(size=(t, b)) > 0.02)),
+        "v": f32(rng.normal(size=(t, b))),
+        "values": f32(rng.normal(size=(t + 1, b))),
+        "rho": f32(np.exp(rng.normal(scale=0.3, size=(t, b)))),
+        "q_tm1": f32(rng.normal(size=(t, b, a))),
+        "q_t": f32(rng.normal(size=(t, b, a))),
+        "a_tm1": jnp.asarray(rng.integers(0, a, (t, b)), jnp.int32),
+        "a_t": jnp.asarray(rng.integers(0, a, (t, b)), jnp.int32),
+        "pi": jax.nn.softmax(f32(rng.normal(size=(t, b, a)))),
+        "mu": f32(rng.uniform(0.1, 1.0, (t, b))),
+        "z_p": f32(np.sort(rng.normal(scale=5, size=(b, atoms)), axis=-1)),
+        "probs": jax.nn.softmax(f32(rng.normal(size=(b, atoms)))),
+        "z_q": f32(np.broadcast_to(np.linspace(-10, 10, atoms), (b, atoms))),
+        "tau": f32(np.broadcast_to((np.arange(atoms) + 0.5) / atoms, (b, atoms))),
+    }
 
 
 def _cases(m, x):
@@ -121,7 +121,7 @@ def main() -> None:
             print(f"| {name} | — | — | missing in jit_env.ops | | |")
             continue
         fn, _, _ = ours[name]
-        vm = lambda f: jax.vmap(f, in_axes=ax, out_axes=ax)  # noqa: E731
+        vm = lambda f: jax.vmap(f, in_axes=ax, out_axes=ax)
         out_o, out_r = jax.jit(vm(fn))(*fargs), jax.jit(vm(fn_ref))(*fargs)
         np.testing.assert_allclose(out_o, out_r, rtol=1e-4, atol=1e-4, err_msg=name)
         (ours_c, c_o), (ref_c, c_r) = _compile(vm(fn), fargs), _compile(vm(fn_ref), fargs)

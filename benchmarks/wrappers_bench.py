@@ -11,7 +11,13 @@ variants of one batch size called round-robin (interleaved).
 Variants (all in one process, so the ratios are comparable):
 
 * ``ceiling``   — ``Vmap(env)``: steps only, never resets (an upper bound);
-* ``ours``      — ``VmapAutoReset(env, B)``: sparse gather / reset / scatter;
+* ``ours``      — ``VmapAutoReset(env, B)``: the library's batched reset
+  (`jit_env.wrappers._batched_reset.reset_where`: skip, or reset all and select
+  for B <= 16, or passes of ceil(B / 16) gathered rows);
+* ``levels``    — the mechanism before 2026-12-06, kept here as the anchor: a
+  ``lax.switch`` over none / three sparse levels (B/64, B/16, B/4) / all;
+* ``gymnax``    — gymnax 1.x's CartPole-v1, ``vmap(env.step)`` (auto-reset by
+  reset-all-then-select inside its step), when gymnax is installed;
 * ``select``    — vmapped reset of every environment on every step, then
   ``jnp.where`` (the gymnax approach);
 * ``lax_map``   — jit_env 0.1.5 ``VmapAutoReset``: ``lax.map`` over the batch
@@ -48,6 +54,7 @@ import jit_env
 from jit_env import specs
 from jit_env import wrappers as W
 from jit_env.wrappers._autoreset import reset_key
+from jit_env.wrappers._batched_reset import first_true_indices, leaf_aliases, reset_rows
 
 
 class _WalkState(NamedTuple):
@@ -60,6 +67,7 @@ class _Walk(jit_env.Environment):
     """Fallback test environment: deterministic drift, stochastic reset, ends at |pos| > 3."""
 
     def reset(self, key, *, options=None):
+        del options  # the walk has no reset options
         key, sub = jax.random.split(key)
         pos = jax.random.uniform(sub, (4,), jnp.float32, -0.05, 0.05)
         return _WalkState(key, pos, jnp.int32(0)), jit_env.restart(pos)
@@ -98,7 +106,7 @@ def _make_env() -> tuple[jit_env.Environment, str]:
     if make is not None:
         try:
             return make("CartPole-v1"), "CartPole-v1 (jit_env.make, TimeLimit 500)"
-        except Exception:  # noqa: BLE001 - fall back to the local environment
+        except Exception:
             pass
     return _Walk(), "local test walk"
 
@@ -139,10 +147,43 @@ class _LaxMap(W.Vmap):
         return jax.lax.map(one, (state, ts))
 
 
+class _Levels(W.VmapAutoReset):
+    """The batched reset before 2026-12-06: none / sparse B/64, B/16, B/4 / all, by switch."""
+
+    def _reset_where(self, done, source, target, pick):
+        from jit_env._pytrees import match_dtypes, select_tree
+
+        batch = done.shape[0]
+        levels = () if batch <= 16 else tuple(sorted({-(-batch // d) for d in (64, 16, 4)}))
+        name = "levels"
+
+        def full(target):
+            fresh = match_dtypes(pick(*self._reset_batch(source)), target, name)
+            return select_tree(done, fresh, target)
+
+        def sparse(k):
+            def reset_k(target):
+                def reset(rows):
+                    fresh = pick(*self._reset_batch(rows))
+                    return match_dtypes(fresh, jax.tree.map(lambda x: x[:k], target), name)
+
+                return reset_rows(first_true_indices(done, k), source, reset, target, aliases)
+
+            return reset_k
+
+        aliases = leaf_aliases(source, target)
+        count = done.sum()
+        if not levels:
+            return jax.lax.cond(count > 0, full, lambda t: t, target)
+        branch = jnp.where(count == 0, 0, 1 + jnp.searchsorted(jnp.asarray(levels), count))
+        return jax.lax.switch(branch, (lambda t: t, *[sparse(k) for k in levels], full), target)
+
+
 def _variants(env: jit_env.Environment, batch: int) -> dict[str, Any]:
     return {
         "ceiling": W.Vmap(env),
         "ours": W.VmapAutoReset(env, batch),
+        "levels": _Levels(env, batch),
         "select": _SelectAll(env),
         "lax_map": _LaxMap(env),
         "stack": W.Jit(
@@ -186,6 +227,42 @@ def _compile(
     return compile_s, lambda: jax.block_until_ready(compiled(key, actions))
 
 
+def _compile_gymnax(batch: int, steps: int, read_observation: bool, prng_impl: str):
+    """``(compile seconds, run())`` of gymnax's CartPole-v1 in the same scan, or None."""
+    try:
+        import gymnax
+    except ImportError:
+        return None
+    genv, params = gymnax.make("CartPole-v1")
+
+    def run(key, actions):
+        reset_key_, loop_key = jax.random.split(key)
+        _, state = jax.vmap(genv.reset, in_axes=(0, None))(
+            jax.random.split(reset_key_, batch), params)
+
+        def body(carry, xs):
+            (state, total), (a, k) = carry, xs
+            out = jax.vmap(genv.step, in_axes=(0, 0, 0, None))(  # (obs, state, reward, ...)
+                jax.random.split(k, batch), state, a, params)
+            obs, state, reward = out[0], out[1], out[2]
+            total = total + reward.sum()
+            if read_observation:
+                total = total + obs.sum()
+            return (state, total), None
+
+        (state, total), _ = jax.lax.scan(body, (state, jnp.float32(0)),
+                                         (actions, jax.random.split(loop_key, steps)))
+        return state, total
+
+    key = jax.random.key(0) if prng_impl == "threefry2x32" else jit_env.prng.key(0)
+    actions = jax.random.randint(jax.random.PRNGKey(1), (steps, batch), 0, 2)
+    start = time.perf_counter()
+    compiled = jax.jit(run).lower(key, actions).compile()
+    compile_s = time.perf_counter() - start
+    jax.block_until_ready(compiled(key, actions))
+    return compile_s, lambda: jax.block_until_ready(compiled(key, actions))
+
+
 def _interleaved(runs: dict[str, Any], repeats: int) -> dict[str, float]:
     """Median seconds per call, the variants called round-robin ``repeats`` times.
 
@@ -223,6 +300,8 @@ def main() -> None:
         help="key implementation of every variant: JAX's default, or "
         "jit_env.prng.THREEFRY_UNROLLED (the same draws, the hash without CPU loop)",
     )
+    parser.add_argument("--variants", nargs="*", default=None,
+                        help="only these variants (default: all), e.g. ours levels select")
     args = parser.parse_args()
     env, name = _make_env()
     read = "rewards and observations" if args.read_observation else "rewards only"
@@ -233,15 +312,22 @@ def main() -> None:
     for batch in args.batches:
         steps = args.steps or _DEFAULT_STEPS.get(batch, 200)
         variants = _variants(env, batch)
+        wanted = set(args.variants or [*variants, "gymnax", "ours_other"])
         compiled = {
             name: _compile(venv, batch, steps, args.read_observation, args.prng)
             for name, venv in variants.items()
+            if name in wanted or name == "ours"
         }
-        # ours again with the other key implementation (same draws), for the A/B
-        other = "unrolled" if args.prng == "threefry2x32" else "threefry2x32"
-        compiled[f"ours_{other}"] = _compile(
-            variants["ours"], batch, steps, args.read_observation, other
-        )
+        if "gymnax" in wanted:
+            gymnax_run = _compile_gymnax(batch, steps, args.read_observation, args.prng)
+            if gymnax_run is not None:
+                compiled["gymnax"] = gymnax_run
+        if "ours_other" in wanted:
+            # ours again with the other key implementation (same draws), for the A/B
+            other = "unrolled" if args.prng == "threefry2x32" else "threefry2x32"
+            compiled[f"ours_{other}"] = _compile(
+                variants["ours"], batch, steps, args.read_observation, other
+            )
         run_times = _interleaved({name: run for name, (_, run) in compiled.items()}, args.repeats)
         ours_t = run_times["ours"]
         for vname, run_s in run_times.items():

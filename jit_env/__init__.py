@@ -21,10 +21,10 @@ from jit_env._core import (
 from jit_env._core import DiscountT as Discount  # jit_env 0.1.5's public names
 from jit_env._core import RewardT as Reward
 from jit_env._version import __version__, __version_info__
-from jit_env import wrappers  # noqa: E402  (wrappers import the core above)
-from jit_env import envs  # noqa: E402
-from jit_env.envs import make, register, registered_ids, render_video  # noqa: E402
-from jit_env import compat  # noqa: E402
+from jit_env import wrappers  # (wrappers import the core above)
+from jit_env import envs
+from jit_env.envs import make, register, registered_ids, render_video
+from jit_env import compat
 
 __all__ = [
     "Action",

@@ -127,6 +127,11 @@ class TimeStep(Generic[Observation, RewardT, DiscountT, StepT]):
         return self.step_type == StepType.LAST
 
 
+def _defined_at(cls: type, name: str) -> int:
+    """Position in ``cls.__mro__`` of the class that defines attribute ``name``."""
+    return next(i for i, klass in enumerate(cls.__mro__) if name in vars(klass))
+
+
 class Environment(
     Generic[State, Action, Observation, RewardT, DiscountT], metaclass=abc.ABCMeta
 ):
@@ -148,6 +153,16 @@ class Environment(
 
     def __init__(self, *, renderer: Callable[[Any], Any] | None = None):
         self._renderer = renderer
+
+    _reset_after_is_current: bool = False
+    """Whether `reset_after` is defined at or below `reset` in the class's MRO
+    (set for every subclass at its creation; read by `jit_env.reset_after`)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._reset_after_is_current = _defined_at(cls, "reset_after") <= _defined_at(
+            cls, "reset"
+        )
 
     def __str__(self) -> str:
         return type(self).__name__
@@ -249,7 +264,7 @@ class Environment(
     def __enter__(self) -> Environment:
         return self
 
-    def __exit__(self, exc_type, exc_value, traceback) -> None:
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
         del exc_type, exc_value, traceback
         self.close()
 
@@ -418,11 +433,6 @@ def truncation(
     )
 
 
-def _defined_at(cls: type, name: str) -> int:
-    """Position in ``cls.__mro__`` of the class that defines attribute ``name``."""
-    return next(i for i, klass in enumerate(cls.__mro__) if name in vars(klass))
-
-
 def reset_after(
     env: Environment, previous: Any, key: jax.Array, *, options: EnvOptions | None = None
 ) -> tuple[Any, TimeStep]:
@@ -430,11 +440,12 @@ def reset_after(
 
     Calls ``env.reset_after(previous, key, options=options)`` when ``env``'s
     class defines `Environment.reset_after` at least as far down its
-    inheritance as `Environment.reset`, else ``env.reset(key,
-    options=options)``: a subclass that overrides only `reset` (a user's
-    wrapper, or one that changes a built-in wrapper's reset) is never bypassed;
-    it just keeps nothing across episodes. Every auto-reset and every wrapper's
-    `Environment.reset_after` goes through this function.
+    inheritance as `Environment.reset` (decided once per class, when the class
+    is created), else ``env.reset(key, options=options)``: a subclass that
+    overrides only `reset` (a user's wrapper, or one that changes a built-in
+    wrapper's reset) is never bypassed; it just keeps nothing across episodes.
+    Every auto-reset and every wrapper's `Environment.reset_after` goes through
+    this function.
 
     Args:
       env: any environment.
@@ -446,7 +457,6 @@ def reset_after(
     Returns:
       ``(state, timestep)`` as ``env.reset`` returns them.
     """
-    cls = type(env)
-    if previous is not None and _defined_at(cls, "reset_after") <= _defined_at(cls, "reset"):
+    if previous is not None and type(env)._reset_after_is_current:
         return env.reset_after(previous, key, options=options)
     return env.reset(key, options=options)

@@ -33,6 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend import random as jex_random
 
+__all__ = ["THREEFRY_UNROLLED", "key", "threefry2x32_hash", "unrolled"]
+
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)  # Threefry's key-schedule constant
 

@@ -37,6 +37,8 @@ import numpy as np
 
 from jit_env import _core, ops
 
+__all__ = ["RolloutCarry", "Trajectory", "Transitions", "concatenate", "rollout"]
+
 if TYPE_CHECKING:  # chex.dataclass is opaque to type checkers.
     from dataclasses import dataclass
 else:

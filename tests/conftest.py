@@ -1,16 +1,21 @@
-"""Test-wide strictness and speed.
+"""Test-wide strictness and speed, and the transformation fixtures.
 
 - ``jax_numpy_rank_promotion="raise"``: implicit rank promotion is a bug here.
 - The backend is the CPU.
 - A persistent XLA compilation cache shared by the pytest-xdist workers: the
   same program (e.g. the PPO training step compiled by several CLI tests) is
   compiled once per machine instead of once per test. It changes no result.
+- ``variant`` (a function over a batch: the operators) and ``variant_fn`` (a
+  function on single inputs: specs, environments' ``reset`` / ``step``): every
+  test using one runs eagerly, under ``jax.jit`` and under
+  ``jax.jit(jax.vmap(...))``.
 """
 
 import os
 import tempfile
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -23,17 +28,169 @@ jax.config.update(
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
+def _stack(*xs):
+    return jnp.stack(xs)
+
+
+@pytest.fixture(params=["eager", "jit", "vmap"])
+def variant(request):
+    """``run(fn, *batched) -> out``: ``fn`` over a batch, in one of three forms.
+
+    Every argument is a pytree whose leaves share a leading batch axis ``B``;
+    ``out`` is ``fn``'s output for each example, stacked along a new axis 0:
+
+    - ``eager``: ``fn`` called on each example in turn, without ``jax.jit``;
+    - ``jit``: ``jax.jit(fn)`` called on each example;
+    - ``vmap``: ``jax.jit(jax.vmap(fn))`` called once on the whole batch. The
+      batching rules are those of an eager ``vmap``; one compilation is much
+      cheaper than dispatching every batched op eagerly.
+
+    The compiled forms are kept for the test, so calling ``run`` again with the
+    same ``fn`` (e.g. an environment's ``step`` in a loop, threading the batched
+    state) does not retrace. Shape/dtype errors raised at trace time surface in
+    all three forms. ``run.kind`` is the form's name.
+    """
+    kind = request.param
+    forms: dict = {}  # fn -> its jitted form, for this test
+
+    def run(fn, *batched):
+        if kind != "eager" and fn not in forms:
+            forms[fn] = jax.jit(jax.vmap(fn) if kind == "vmap" else fn)
+        if kind == "vmap":
+            return forms[fn](*batched)
+        f = forms[fn] if kind == "jit" else fn
+        n = len(jax.tree.leaves(batched)[0])
+        outs = [f(*jax.tree.map(lambda a, i=i: a[i], batched)) for i in range(n)]
+        return jax.tree.map(_stack, *outs)
+
+    run.kind = kind
+    return run
+
+
+_VARIANT_FN_FORMS: dict = {}  # (kind, fn) -> transformed fn, shared by the session
+_VARIANT_FN_TRACES: dict = {}  # fn -> times its jitted form was traced
+
+
+def _counted(fn):
+    def traced(*args, **kwargs):
+        _VARIANT_FN_TRACES[fn] = _VARIANT_FN_TRACES.get(fn, 0) + 1  # runs once per trace
+        return fn(*args, **kwargs)
+
+    return traced
+
+
+def _twice(x):
+    return jnp.stack([jnp.asarray(x), jnp.asarray(x)])
+
+
+def _is_key(x) -> bool:
+    return jax.dtypes.issubdtype(jnp.asarray(x).dtype, jax.dtypes.prng_key)
+
+
+def _key_data(x):
+    """NumPy view of an array; typed PRNG keys through their key data."""
+    return np.asarray(jax.random.key_data(x) if _is_key(x) else x)
+
+
+def _vmapped_twice(fn):
+    vmapped = jax.jit(jax.vmap(fn))
+
+    def batched(*args, **kwargs):
+        out = vmapped(*jax.tree.map(_twice, args), **jax.tree.map(_twice, kwargs))
+        first, second = (jax.tree.map(lambda x, i=i: x[i], out) for i in (0, 1))
+        if not any(_is_key(x) and "rbg" in str(jax.random.key_impl(x))
+                   for x in jax.tree.leaves((args, kwargs))):
+            jax.tree.map(lambda a, b: np.testing.assert_array_equal(_key_data(a), _key_data(b)),
+                         first, second)
+        return first
+
+    return batched
+
+
+@pytest.fixture(params=["eager", "jit", "vmap"])
+def variant_fn(request):
+    """``wrap(fn) -> fn'``: ``fn`` with its own signature, eager, jitted or vmapped.
+
+    For code that calls a function on single inputs, or threads its result into
+    the next call (an environment's ``reset`` then ``step``), where the batch
+    form of ``variant`` would not fit:
+
+    - ``eager``: ``fn`` itself;
+    - ``jit``: ``jax.jit(fn)``; ``wrap.traces(fn)`` counts how many times it
+      was traced (the retrace guard);
+    - ``vmap``: every argument (positional and keyword) stacked twice and mapped
+      by ``jax.jit(jax.vmap(fn))``; asserts the two results are equal (unless an
+      argument is an rbg key: JAX does not promise equal bits for equal rbg keys
+      in one batch) and returns the first, so it must equal the unbatched call.
+
+    Forms are memoised on ``fn`` for the session: a shared function or bound
+    method compiles once across tests. ``wrap.kind`` is the form's name.
+    """
+    kind = request.param
+
+    def wrap(fn):
+        if kind == "eager":
+            return fn
+        if (kind, fn) not in _VARIANT_FN_FORMS:
+            form = jax.jit(_counted(fn)) if kind == "jit" else _vmapped_twice(fn)
+            _VARIANT_FN_FORMS[kind, fn] = form
+        return _VARIANT_FN_FORMS[kind, fn]
+
+    wrap.kind = kind
+    wrap.traces = lambda fn: _VARIANT_FN_TRACES.get(fn, 0)
+    return wrap
+
+
+def _rollout(env, key, actions):
+    state, ts = env.reset(key)
+    out = [ts]
+    for a in actions:
+        state, ts = env.step(state, a)
+        out.append(ts)
+    return state, jax.tree.map(lambda *x: jnp.stack(x), *out)
+
+
+@pytest.fixture(scope="session")
+def rollout():
+    """``rollout(env, key, actions) -> (state, timesteps)``: ``env.reset(key)`` then
+    ``env.step`` over ``actions`` in a Python loop (eager-friendly, unrolled under
+    jit); the reset's TimeStep and each step's are stacked along a new axis 0."""
+    return _rollout
+
+
+def _assert_stop_gradient(fn, x, err_msg=""):
+    g_stop = jax.grad(lambda z: jnp.sum(fn(z, True)))(x)
+    g_flow = jax.grad(lambda z: jnp.sum(fn(z, False)))(x)
+    np.testing.assert_array_equal(g_stop, np.zeros_like(g_stop), err_msg=err_msg)
+    assert np.any(np.abs(np.asarray(g_flow)) > 1e-3), err_msg
+
+
+@pytest.fixture(scope="session")
+def assert_stop_gradient():
+    """``check(fn, x, err_msg="")`` for ``fn(x, stop_target_gradients)``: the gradient of
+    ``sum(fn(x, True))`` with respect to ``x`` is exactly zero, and that of
+    ``sum(fn(x, False))`` is not (some entry above 1e-3)."""
+    return _assert_stop_gradient
+
+
+@pytest.fixture(params=["eager", "jit"])
+def wrap(request):
+    """The identity or ``jax.jit``: for static checks (rank, shape, dtype), which
+    must raise the same error eagerly and at trace time (no batch form needed)."""
+    return {"eager": lambda f: f, "jit": jax.jit}[request.param]
+
+
 @pytest.fixture
 def interrupt_training(monkeypatch):
     """``arm(after)``: later training runs raise ``KeyboardInterrupt`` after ``after``
     chunks, as Ctrl-C would (the session checkpoints first); ``arm(None)`` disarms."""
-    from jit_env.agents import training_session
+    from jit_env.cli import _session
 
-    original = training_session._Progress.advance
+    original = _session._Progress.advance
 
     def arm(after):
         if after is None:
-            monkeypatch.setattr(training_session._Progress, "advance", original)
+            monkeypatch.setattr(_session._Progress, "advance", original)
             return
         calls = []
 
@@ -43,7 +200,7 @@ def interrupt_training(monkeypatch):
             if len(calls) == after:
                 raise KeyboardInterrupt
 
-        monkeypatch.setattr(training_session._Progress, "advance", advance)
+        monkeypatch.setattr(_session._Progress, "advance", advance)
 
     return arm
 
@@ -63,66 +220,78 @@ def assert_same_checkpoint():
     return check
 
 
-@pytest.fixture
-def run_twice_jitted():
-    """``run(train_fn) -> (state, metrics)``: ``jax.jit(train_fn)`` on the same key twice;
-    asserts it traced once and both runs are equal leaf for leaf (bit for bit)."""
-
-    def run(train_fn):
-        traces = []
-
-        def counted(key):
-            traces.append(1)
-            return train_fn(key)
-
-        fn = jax.jit(counted)
-        s1, m1 = fn(jax.random.PRNGKey(0))
-        s2, m2 = fn(jax.random.PRNGKey(0))
-        assert len(traces) == 1
-        for a, b in zip(jax.tree.leaves((s1, m1)), jax.tree.leaves((s2, m2))):
-            np.testing.assert_array_equal(a, b)
-        return s1, m1
-
-    return run
-
-
-@pytest.fixture
-def assert_seeds_match_single_runs():
-    """``check(train_fn, part=params)``: two seeds under ``jax.vmap`` equal two single runs
-    (losses and ``part(train_state)``, by default the parameters) to float32 rounding —
-    vmap changes XLA's fusion/reduction order on CPU."""
-
-    def check(train_fn, part=lambda state: state.agent_state.params):
-        keys = jax.random.split(jax.random.PRNGKey(1), 2)
-        fn = jax.jit(train_fn)
-        batched_state, batched_metrics = jax.jit(jax.vmap(train_fn))(keys)
-        for i in range(2):
-            state, metrics = fn(keys[i])
-            np.testing.assert_allclose(batched_metrics["loss"][i], metrics["loss"], rtol=2e-4,
-                                       atol=1e-5)
-            for a, b in zip(jax.tree.leaves(part(state)),
-                            jax.tree.leaves(jax.tree.map(lambda x: x[i], part(batched_state)))):
-                np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
-
-    return check
+# Small training runs of every registered algorithm (`jit_env.cli.ALGORITHMS`): a few
+# updates of a few environments with small networks; the agent contract
+# (tests/agents/test_contract.py) and the CLI tests train these.
+_TINY_AGENTS = {
+    "ppo": {"num_envs": 4, "num_steps": 16, "total_steps": 4 * 16 * 3, "update_epochs": 2,
+            "num_minibatches": 2, "hidden_sizes": (16,)},
+    "ppo_continuous": {"num_envs": 2, "num_steps": 32, "total_steps": 2 * 32 * 2,
+                       "update_epochs": 2, "num_minibatches": 4, "hidden_sizes": (16,)},
+    "recurrent_ppo": {"num_envs": 4, "num_steps": 16, "total_steps": 4 * 16 * 3,
+                      "update_epochs": 2, "num_minibatches": 2, "hidden_sizes": (16,),
+                      "rnn_size": 8, "head_sizes": (16,)},
+    "dqn": {"num_envs": 4, "num_steps": 8, "total_steps": 4 * 8 * 6, "buffer_size": 128,
+            "batch_size": 16, "learning_starts": 64, "train_frequency": 8,
+            "target_network_frequency": 16, "hidden_sizes": (16,), "num_atoms": 11,
+            "v_min": -10.0, "v_max": 10.0},
+    "a2c": {"num_envs": 4, "num_steps": 8, "total_steps": 4 * 8 * 3, "hidden_sizes": (16,)},
+    "reinforce": {"num_envs": 4, "num_steps": 16, "total_steps": 4 * 16 * 3,
+                  "hidden_sizes": (16,)},
+    "impala": {"num_envs": 4, "num_steps": 9, "total_steps": 4 * 9 * 4, "hidden_sizes": (16,),
+               "behaviour_lag": 2},
+}
 
 
-@pytest.fixture
-def cli_interrupt_resume_eval(capsys, interrupt_training):
-    """``check(out, flags, env_id, *eval_flags)``: ``jit-env train`` with ``flags`` (2 seeds,
-    4 updates, 2 per chunk) is interrupted after one chunk, resumed to the end, and its
-    run evaluated; checks exit codes, messages and the 4 x 2 metrics rows."""
-    from jit_env import cli
+def _cli_flags(overrides):
+    """``jit-env train`` flags that set the config fields ``overrides``."""
+    flags = []
+    for name, value in overrides.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + name.replace("_", "-"))
+        elif isinstance(value, tuple):
+            flags += [flag, *(str(v) for v in value)]
+        else:
+            flags += [flag, str(value)]
+    return flags
 
-    def check(out, flags, env_id, *eval_flags):
-        interrupt_training(1)
-        assert cli.main(["train", *flags, "--out", str(out)]) == 130
-        assert "interrupted at update 2/4" in capsys.readouterr().out
-        interrupt_training(None)
-        assert cli.main(["train", "--resume", str(out), "--no-progress"]) == 0
-        assert "finished at update 4/4" in capsys.readouterr().out
-        assert len((out / "metrics.csv").read_text().splitlines()[1:]) == 4 * 2
-        assert cli.main(["eval", str(out), "--episodes", "2", *eval_flags]) == 0
-        assert f"{env_id}: return" in capsys.readouterr().out
 
-    return check
+@pytest.fixture(scope="session")
+def tiny_agent():
+    """``tiny_agent(name) -> (config, flags)``: the small validated config of the
+    registered algorithm ``name`` and the ``jit-env train`` flags that give it."""
+    import dataclasses
+
+    from jit_env.cli import get_algorithm
+
+    def get(name):
+        overrides = _TINY_AGENTS[name]
+        config = dataclasses.replace(get_algorithm(name).config(), **overrides).validate()
+        return config, _cli_flags(overrides)
+
+    get.names = sorted(_TINY_AGENTS)
+    return get
+
+
+@pytest.fixture(scope="session")
+def agent_cli_run(tmp_path_factory, tiny_agent):
+    """``agent_cli_run(name) -> Path``: the run directory of ``jit-env train --algo name``
+    with ``tiny_agent(name)``'s flags, ``--num-seeds 2`` (seed 0, so the keys are
+    ``jax.random.split(jax.random.PRNGKey(0), 2)``) and ``--chunk-updates 1``; trained
+    once per session (per pytest-xdist worker) and shared by every test that asks."""
+    runs = {}
+
+    def get(name):
+        if name not in runs:
+            from jit_env import cli
+
+            _, flags = tiny_agent(name)
+            out = tmp_path_factory.mktemp("runs") / name
+            argv = ["train", "--algo", name, *flags, "--num-seeds", "2", "--chunk-updates", "1",
+                    "--no-progress", "--out", str(out)]
+            assert cli.main(argv) == 0
+            runs[name] = out
+        return runs[name]
+
+    return get

@@ -13,39 +13,6 @@ import pytest
 import jit_env
 from jit_env import StepType, TimeStep, specs
 
-
-def _stack2(tree):
-    return jax.tree.map(lambda x: jnp.stack([jnp.asarray(x), jnp.asarray(x)]), tree)
-
-
-def _run_vmap(fn, *args):
-    """vmaps `fn` over two identical copies of `args`; returns the first result (both agree)."""
-    out = jax.vmap(fn)(*map(_stack2, args))
-    first, second = (jax.tree.map(lambda x, i=i: x[i], out) for i in (0, 1))
-    jax.tree.map(lambda a, b: np.testing.assert_array_equal(_data(a), _data(b)), first, second)
-    return first
-
-
-def _data(x):
-    """NumPy view of an array; typed PRNG keys through their key data."""
-    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-        return np.asarray(jax.random.key_data(x))
-    return np.asarray(x)
-
-
-TRANSFORMS = {
-    "eager": lambda fn, *args: fn(*args),
-    "jit": lambda fn, *args: jax.jit(fn)(*args),
-    "vmap": _run_vmap,
-}
-
-
-@pytest.fixture(params=sorted(TRANSFORMS))
-def transform(request):
-    """`run(fn, *args)` eagerly, under `jax.jit`, or under `jax.vmap` (batch of two copies)."""
-    return TRANSFORMS[request.param]
-
-
 # ----------------------------------------------------------------------------------------------
 # StepType and TimeStep
 # ----------------------------------------------------------------------------------------------
@@ -54,7 +21,8 @@ def transform(request):
 def test_step_type_values_are_numpy_int8():
     # dm_env's StepType values, as NumPy scalars (no device arrays at import time).
     for member, value in ((StepType.FIRST, 0), (StepType.MID, 1), (StepType.LAST, 2)):
-        assert isinstance(member, np.int8) and not isinstance(member, jax.Array)
+        assert isinstance(member, np.int8)
+        assert not isinstance(member, jax.Array)
         assert int(member) == value
 
 
@@ -76,16 +44,17 @@ def test_timestep_is_frozen_and_extras_are_excluded_from_equality():
     assert ts == _timestep(StepType.MID)
     assert ts != _timestep(StepType.LAST, extras={"a": 1})
     replaced = dataclasses.replace(ts, reward=np.float32(3.0))
-    assert float(replaced.reward) == 3.0 and float(ts.reward) == 1.5
+    assert float(replaced.reward) == 3.0
+    assert float(ts.reward) == 1.5
 
 
 @pytest.mark.parametrize(
-    "step_type, expected",
+    ("step_type", "expected"),
     [(StepType.FIRST, (True, False, False)), (StepType.MID, (False, True, False)), (StepType.LAST, (False, False, True))],
 )
-def test_first_mid_last(transform, step_type, expected):
+def test_first_mid_last(variant_fn, step_type, expected):
     ts = _timestep(step_type)
-    out = transform(lambda t: (t.first(), t.mid(), t.last()), ts)
+    out = variant_fn(lambda t: (t.first(), t.mid(), t.last()))(ts)
     assert tuple(bool(x) for x in out) == expected
 
 
@@ -96,7 +65,8 @@ def test_timestep_is_a_pytree_under_jit_vmap_scan():
     assert jax.tree.unflatten(treedef, leaves) == ts
 
     doubled = jax.jit(lambda t: jax.tree.map(lambda x: x * 2, t))(ts)
-    assert int(doubled.observation) == 14 and int(doubled.extras["final_observation"]) == 6
+    assert int(doubled.observation) == 14
+    assert int(doubled.extras["final_observation"]) == 6
 
     batch = jax.tree.map(lambda x: jnp.stack([x, x + 1]), ts)
     out = jax.vmap(lambda t: t.reward + t.observation)(batch)
@@ -116,7 +86,7 @@ def test_timestep_is_a_pytree_under_jit_vmap_scan():
 
 
 @pytest.mark.parametrize("shape", [(), (3,)])
-def test_timestep_helpers(transform, shape):
+def test_timestep_helpers(variant_fn, shape):
     obs = jnp.arange(2, dtype=jnp.int32)
     reward = jnp.full(shape, 2.0, jnp.float32)
 
@@ -128,7 +98,7 @@ def test_timestep_helpers(transform, shape):
             jit_env.truncation(r, o, shape=shape),
         )
 
-    first, mid, term, trunc = transform(make, obs, reward)
+    first, mid, term, trunc = variant_fn(make)(obs, reward)
     # (step_type, reward, discount) worked out from the dm_env definitions.
     expected = [
         (first, StepType.FIRST, 0.0, 1.0),
@@ -137,9 +107,12 @@ def test_timestep_helpers(transform, shape):
         (trunc, StepType.LAST, 2.0, 1.0),
     ]
     for ts, step_type, r, d in expected:
-        assert ts.step_type.dtype == jnp.int8 and int(ts.step_type) == step_type
-        assert ts.reward.shape == shape and ts.reward.dtype == jnp.float32
-        assert ts.discount.shape == shape and ts.discount.dtype == jnp.float32
+        assert ts.step_type.dtype == jnp.int8
+        assert int(ts.step_type) == step_type
+        assert ts.reward.shape == shape
+        assert ts.reward.dtype == jnp.float32
+        assert ts.discount.shape == shape
+        assert ts.discount.dtype == jnp.float32
         np.testing.assert_array_equal(ts.reward, np.full(shape, r, np.float32))
         np.testing.assert_array_equal(ts.discount, np.full(shape, d, np.float32))
         np.testing.assert_array_equal(ts.observation, [0, 1])
@@ -148,12 +121,16 @@ def test_timestep_helpers(transform, shape):
 
 def test_timestep_helpers_explicit_discount_extras_and_dtype():
     ts = jit_env.transition(1.0, 0, discount=jnp.float32(0.9), extras={"x": 1})
-    assert float(ts.discount) == pytest.approx(0.9) and ts.extras == {"x": 1}
+    assert float(ts.discount) == pytest.approx(0.9)
+    assert ts.extras == {"x": 1}
     ts = jit_env.truncation(1.0, 0, discount=jnp.float32(0.5))
-    assert float(ts.discount) == 0.5 and bool(ts.last())
+    assert float(ts.discount) == 0.5
+    assert bool(ts.last())
     ts = jit_env.restart(0, extras={"y": 2}, dtype=jnp.bfloat16)
-    assert ts.reward.dtype == jnp.bfloat16 and ts.discount.dtype == jnp.bfloat16
-    assert ts.extras == {"y": 2} and bool(ts.first())
+    assert ts.reward.dtype == jnp.bfloat16
+    assert ts.discount.dtype == jnp.bfloat16
+    assert ts.extras == {"y": 2}
+    assert bool(ts.first())
     assert jit_env.termination(1.0, 0, extras={"z": 3}).extras == {"z": 3}
 
 
@@ -204,37 +181,30 @@ class Counter(jit_env.Environment):
         return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
 
-def _episode(env, key, actions):
-    state, ts = env.reset(key)
-    out = [ts]
-    for a in actions:
-        state, ts = env.step(state, a)
-        out.append(ts)
-    return state, out
-
-
-def test_counting_environment(transform):
+def test_counting_environment(variant_fn, rollout):
     env = Counter(limit=3)
     actions = jnp.array([1, 0, 1, 1], jnp.int32)
-    state, steps = transform(lambda k, a: _episode(env, k, list(a)), jax.random.key(0), actions)
+    state, steps = variant_fn(lambda k, a: rollout(env, k, a))(jax.random.key(0), actions)
     # Independent expectation: counts 0,1,1,2,3; rewards = actions; LAST with discount 0 at count 3.
-    np.testing.assert_array_equal([int(t.observation) for t in steps], [0, 1, 1, 2, 3])
-    np.testing.assert_array_equal([float(t.reward) for t in steps], [0, 1, 0, 1, 1])
-    np.testing.assert_array_equal([float(t.discount) for t in steps], [1, 1, 1, 1, 0])
-    assert [int(t.step_type) for t in steps] == [0, 1, 1, 1, 2]
-    assert int(state.count) == 3 and int(state.params) == 3
+    np.testing.assert_array_equal(steps.observation, [0, 1, 1, 2, 3])
+    np.testing.assert_array_equal(steps.reward, [0, 1, 0, 1, 1])
+    np.testing.assert_array_equal(steps.discount, [1, 1, 1, 1, 0])
+    assert steps.step_type.tolist() == [0, 1, 1, 1, 2]
+    assert int(state.count) == 3
+    assert int(state.params) == 3
     env_spec = specs.make_environment_spec(env)
-    for t in steps:
-        env_spec.observations.validate(t.observation)
-        env_spec.rewards.validate(t.reward)
-        env_spec.discounts.validate(t.discount)
+    for t in range(5):
+        env_spec.observations.validate(steps.observation[t])
+        env_spec.rewards.validate(steps.reward[t])
+        env_spec.discounts.validate(steps.discount[t])
 
 
 def test_options_are_kept_in_the_state():
     env = Counter(limit=3)
     state, _ = env.reset(jax.random.key(0), options=1)
     _, ts = env.step(state, jnp.int32(1))
-    assert int(state.params) == 1 and bool(ts.last())
+    assert int(state.params) == 1
+    assert bool(ts.last())
     batch = jax.vmap(lambda k, o: env.reset(k, options=o)[0])(
         jax.random.split(jax.random.key(0), 2), jnp.array([1, 5])
     )
@@ -292,8 +262,11 @@ def test_wrapper_forwards_every_method():
 def test_env_unwrapped_str_repr():
     inner = Recorder()
     outer = jit_env.Wrapper(jit_env.Wrapper(inner))
-    assert outer.env.env is inner and outer.unwrapped is inner and inner.unwrapped is inner
-    assert str(inner) == "Recorder" and repr(inner) == "Recorder()"
+    assert outer.env.env is inner
+    assert outer.unwrapped is inner
+    assert inner.unwrapped is inner
+    assert str(inner) == "Recorder"
+    assert repr(inner) == "Recorder()"
     assert str(outer) == "Wrapper(Wrapper(Recorder))"
     assert repr(outer) == "Wrapper(env=Wrapper(env=Recorder()))"
 
@@ -303,9 +276,8 @@ def test_context_manager_calls_close():
     with jit_env.Wrapper(inner) as env:
         assert isinstance(env, jit_env.Wrapper)
     assert inner.calls == [("close",)]
-    with pytest.raises(KeyError):
-        with Recorder() as env:
-            raise KeyError("boom")
+    with pytest.raises(KeyError), Recorder() as env:
+        raise KeyError("boom")
     assert env.calls == [("close",)]
 
 
@@ -317,7 +289,7 @@ def test_render():
     env = Counter(renderer=lambda state: np.zeros((2, 2, 3), np.uint8) + state)
     np.testing.assert_array_equal(env.render(np.uint8(4)), np.full((2, 2, 3), 4, np.uint8))
     # A renderer given to the wrapper takes precedence over the inner one.
-    outer = jit_env.Wrapper(env, renderer=lambda state: "outer")
+    outer = jit_env.Wrapper(env, renderer=lambda _state: "outer")
     assert outer.render(1) == "outer"
     assert jit_env.Wrapper(env).render(np.uint8(1))[0, 0, 0] == 1
 

@@ -124,7 +124,8 @@ def test_generic_parameters_are_0_1_5s():
         "State", "Action", "Observation", "RewardT", "DiscountT"]
     assert [p.__name__ for p in jit_env.TimeStep.__parameters__] == [
         "Observation", "RewardT", "DiscountT", "StepT"]
-    assert jit_env.Reward is _core.RewardT and jit_env.Discount is _core.DiscountT
+    assert jit_env.Reward is _core.RewardT
+    assert jit_env.Discount is _core.DiscountT
     assert _core.State.__bound__ is not None
     for name in ("StateProtocol", "StateWithOptionsProtocol", "EnvOptions", "StepT"):
         assert hasattr(_core, name), name
@@ -174,7 +175,8 @@ def test_spec_leaves_and_structure_are_0_1_5s():
     assert structure.num_leaves == 3
     # 0.1.5 prints PyTreeDef(CustomNode(Dict[(PyTreeDef({'x': *, 'y': *}), 'd')], [*,
     # CustomNode(Tuple[(PyTreeDef((*, *)), '')], [*, *])])) for the same spec.
-    assert "CustomNode(Dict[" in str(structure) and "CustomNode(Tuple[" in str(structure)
+    assert "CustomNode(Dict[" in str(structure)
+    assert "CustomNode(Tuple[" in str(structure)
     assert jax.tree.structure(specs.Dict({"x": A, "y": specs.Tuple(B, A)}, name="d")) == structure
     assert jax.tree.structure(specs.Dict({"x": A, "y": specs.Tuple(B, A)}, name="e")) != structure
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(spec)[0]]
@@ -184,7 +186,8 @@ def test_spec_leaves_and_structure_are_0_1_5s():
     assert jax.tree.leaves(A) == [A]
     # Mapping spec -> spec gives a spec of the same class and name (0.1.5: the constructor).
     renamed = jax.tree.map(lambda s: s.replace(name="z"), spec)
-    assert isinstance(renamed, specs.Dict) and renamed.name == "d"
+    assert isinstance(renamed, specs.Dict)
+    assert renamed.name == "d"
     assert jax.tree.leaves(renamed)[0] == A.replace(name="z")
     # Differs from 0.1.5 on purpose: there, mapping values gives a Dict spec holding arrays,
     # which 0.1.5's own validate rejects; here it is the value dict.
@@ -222,16 +225,17 @@ def walk():
     return jit_env.make("CartPole-v1")
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_extend_observation_every_field(walk, wrap):
     fields = ("step_type", "observation", "action", "reward", "discount")
     env = wrappers.ExtendObservation(walk, *fields)
     state, ts = wrap(env.reset)(jax.random.PRNGKey(0))
     obs = ts.observation
-    assert type(obs).__name__ == "Observation" and obs._fields == fields
+    assert type(obs).__name__ == "Observation"
+    assert obs._fields == fields
     assert int(obs.step_type) == int(jit_env.StepType.FIRST)
     assert int(obs.action) == 0  # action_spec().generate_value(), as 0.1.5's reset
-    assert float(obs.reward) == 0.0 and float(obs.discount) == 1.0
+    assert float(obs.reward) == 0.0
+    assert float(obs.discount) == 1.0
     inner_state, inner_ts = walk.reset(jax.random.PRNGKey(0))
     np.testing.assert_array_equal(obs.observation, inner_ts.observation)
     state, ts = wrap(env.step)(state, jnp.int32(1))
@@ -256,7 +260,8 @@ def test_extend_observation_pomdp_fields_and_batches(walk):
     state, ts = jax.jit(batched.reset)(jax.random.PRNGKey(1))
     for _ in range(12):
         state, ts = jax.jit(batched.step)(state, jnp.ones(3, jnp.int32))
-    assert ts.observation.action.shape == (3,) and ts.observation.step_type.shape == (3,)
+    assert ts.observation.action.shape == (3,)
+    assert ts.observation.step_type.shape == (3,)
     batched.observation_spec().validate(ts.observation)
     final = ts.extras["final_observation"]
     assert type(final).__name__ == "Observation"

@@ -108,6 +108,7 @@ def test_unrolled_converts_threefry_keys_and_rejects_others():
         prng.unrolled(jnp.zeros((3,), jnp.int32))
 
 
+@pytest.mark.slow  # a subprocess
 def test_64_bit_draws_and_the_non_partitionable_mode_match():
     """In a fresh process: jax_enable_x64 (64-bit bits), then partitionable off."""
     code = """

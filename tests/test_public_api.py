@@ -15,12 +15,25 @@ import pytest
 PUBLIC_MODULES = [
     "jit_env",
     "jit_env.agents",
+    "jit_env.cli",
     "jit_env.compat",
     "jit_env.envs",
     "jit_env.ops",
+    "jit_env.prng",
+    "jit_env.rollout",
     "jit_env.specs",
+    "jit_env.testing",
     "jit_env.wrappers",
 ]
+
+
+def _imported_helper(name: str, value: object) -> bool:
+    """Typing and standard-library helpers a module imports for its own use
+    (``Any``, ``Callable``, ``partial``, ``dataclass``, ``TYPE_CHECKING``…)."""
+    if name == "TYPE_CHECKING":
+        return True
+    origin = getattr(value, "__module__", None) or ""
+    return callable(value) and not origin.startswith("jit_env")
 
 
 def public_names(module: types.ModuleType) -> set[str]:
@@ -28,8 +41,9 @@ def public_names(module: types.ModuleType) -> set[str]:
 
     A name counts when it does not start with ``_`` (dunders such as ``__version__`` count only
     when ``__all__`` lists them), except ``annotations`` (from ``from __future__ import
-    annotations``) and modules that ``__all__`` does not list: sub-modules imported for internal
-    use, or imported elsewhere (``import jit_env.envs`` sets ``jit_env.envs``).
+    annotations``), modules that ``__all__`` does not list (sub-modules imported for internal
+    use, or imported elsewhere: ``import jit_env.envs`` sets ``jit_env.envs``), and helpers
+    imported from outside jit_env that ``__all__`` does not list (`_imported_helper`).
     """
     listed = set(getattr(module, "__all__", ()))
     names = set()
@@ -37,6 +51,8 @@ def public_names(module: types.ModuleType) -> set[str]:
         if name == "annotations" or (name.startswith("_") and name not in listed):
             continue
         if isinstance(value, types.ModuleType) and name not in listed:
+            continue
+        if name not in listed and _imported_helper(name, value):
             continue
         names.add(name)
     return names

@@ -79,15 +79,11 @@ def test_transitions_mark_ends_truncations_and_final_observations():
     np.testing.assert_array_equal(tr.observation[..., 0], obs[:-1])
 
 
-@pytest.mark.parametrize("transform", ["eager", "jit"])
-def test_gae_matches_numpy_per_episode(transform):
+def test_gae_matches_numpy_per_episode(wrap):
     traj, (st, rew, disc, obs, final) = _same_step_trajectory()
     v_tm1 = jnp.asarray(obs[:-1] * 0.1, jnp.float32)
     v_t = jnp.asarray(final[1:] * 0.1, jnp.float32)
-    fn = lambda t, a, b: t.gae(a, b, 0.9, 0.8)
-    if transform == "jit":
-        fn = jax.jit(fn)
-    adv, targets = fn(traj, v_tm1, v_t)
+    adv, targets = wrap(lambda t, a, b: t.gae(a, b, 0.9, 0.8))(traj, v_tm1, v_t)
     tr = traj.transitions()
     for b in range(2):
         expected = _np_gae(rew[1:, b], disc[1:, b], np.asarray(v_tm1[:, b]), np.asarray(v_t[:, b]),
@@ -151,7 +147,8 @@ def test_next_step_mode_reset_transition_is_invalid():
 def test_slicing_and_time_concatenation_round_trip():
     traj, _ = _same_step_trajectory()
     a, b = traj[:2], traj[2:]
-    assert a.num_steps == 2 and b.num_steps == 4
+    assert a.num_steps == 2
+    assert b.num_steps == 4
     joined = rl.concatenate([a, b], axis="time")
     for x, y in zip(jax.tree.leaves(joined), jax.tree.leaves(traj)):
         np.testing.assert_array_equal(x, y)
@@ -199,6 +196,7 @@ class _Walk(jit_env.Environment):
     """A 1-D random walk: action 0/1 moves -1/+1; terminates at |pos| = 3 or truncates at t = 7."""
 
     def reset(self, key, *, options=None):
+        del options  # the walk has no reset options
         key, sub = jax.random.split(key)
         pos = jax.random.randint(sub, (), -1, 2).astype(jnp.float32)
         state = _WalkState(key, pos, jnp.int32(0))
@@ -253,7 +251,8 @@ def test_rollout_eager_equals_jit_and_evaluate_reproduces_log_probs():
     carry_j, traj_j = jax.jit(run)(state, ts, jax.random.PRNGKey(1))
     for x, y in zip(jax.tree.leaves(traj), jax.tree.leaves(traj_j)):
         np.testing.assert_array_equal(x, y)
-    assert traj.num_steps == 5 and traj.batch_shape == (4,)
+    assert traj.num_steps == 5
+    assert traj.batch_shape == (4,)
     np.testing.assert_array_equal(traj.timesteps.observation[0], ts.observation)
     np.testing.assert_array_equal(traj.timesteps.observation[-1], carry.timestep.observation)
     out = traj.evaluate(_evaluate, jnp.float32(0.5))

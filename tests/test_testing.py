@@ -40,6 +40,7 @@ class Walk(jit_env.Environment):
         return jnp.stack([state.position, state.t.astype(jnp.float32) / self.length])
 
     def reset(self, key, *, options=None):
+        del options  # the walk has no reset options
         key, start_key = jax.random.split(key)
         position = jax.random.uniform(start_key, (), jnp.float32, -1.0, 1.0)
         state = WalkState(key, jnp.zeros((), jnp.int32), position)
@@ -105,7 +106,7 @@ class IllegalStepType(Walk):
 
 class ResetMid(Walk):
     def reset(self, key, *, options=None):
-        state, ts = super().reset(key)
+        state, ts = super().reset(key, options=options)
         return state, jit_env.transition(jnp.float32(0), ts.observation)
 
 
@@ -132,7 +133,7 @@ class Retracing(Walk):
     """Appends to a history array: the state's shape grows every step."""
 
     def reset(self, key, *, options=None):
-        state, ts = super().reset(key)
+        state, ts = super().reset(key, options=options)
         return HistoryState(*state, history=jnp.zeros((0,), jnp.float32)), ts
 
     def step(self, state, action):
@@ -154,7 +155,7 @@ class KeylessState(NamedTuple):
 
 class NoKey(Walk):
     def reset(self, key, *, options=None):
-        state, ts = super().reset(key)
+        state, ts = super().reset(key, options=options)
         return KeylessState(state.t, state.position), ts
 
     def step(self, state, action):
@@ -164,7 +165,7 @@ class NoKey(Walk):
 
 class BadRender(Walk):
     def __init__(self):
-        super().__init__(renderer=lambda state: jnp.zeros((4, 4, 3), jnp.float32))
+        super().__init__(renderer=lambda _state: jnp.zeros((4, 4, 3), jnp.float32))
 
 
 class JitDiffers(Walk):
@@ -199,7 +200,7 @@ class RawKeyOnly(Walk):
     def reset(self, key, *, options=None):
         if jnp.shape(key) != (2,):
             raise TypeError(f"expects a raw uint32[2] key, got shape {jnp.shape(key)}")
-        return super().reset(key)
+        return super().reset(key, options=options)
 
 
 class WrongReturn(Walk):
@@ -210,6 +211,7 @@ class WrongReturn(Walk):
 
 class ResetRaises(Walk):
     def reset(self, key, *, options=None):
+        del key, options
         raise ValueError("boom")
 
 
@@ -256,7 +258,7 @@ def reports():
 
 
 @pytest.mark.parametrize(
-    "env_cls, kwargs, check, fragment", BROKEN, ids=[f"{b[0].__name__}-{b[2]}" for b in BROKEN]
+    ("env_cls", "kwargs", "check", "fragment"), BROKEN, ids=[f"{b[0].__name__}-{b[2]}" for b in BROKEN]
 )
 def test_broken_environment_fails_its_check(reports, env_cls, kwargs, check, fragment):
     report = reports(env_cls, kwargs)
@@ -290,14 +292,17 @@ def test_broken_environment_fails_only_what_it_breaks(reports, env_cls):
 
 def test_valid_environment_passes_and_reports():
     report = testing.check_env(Walk(renderer=_image), num_steps=NUM_STEPS)
-    assert report.ok and report.failures == {} and report.skipped == {}
+    assert report.ok
+    assert report.failures == {}
+    assert report.skipped == {}
     assert report.passed == testing.CHECKS
     assert "all 13 checks passed" in str(report)
 
 
 def test_missing_renderer_is_skipped():
     report = testing.check_env(Walk(), num_steps=3, checks=["render", "returns"])
-    assert report.ok and report.checks == ("returns", "render")
+    assert report.ok
+    assert report.checks == ("returns", "render")
     assert "render is not implemented" in report.skipped["render"]
     assert report.passed == ("returns",)
 
@@ -307,13 +312,16 @@ def test_raise_on_failure_lists_every_failed_check():
         testing.check_env(DiscountTwo(), num_steps=NUM_STEPS, checks=["specs", "discount_range"])
     assert isinstance(info.value, AssertionError)
     text = str(info.value)
-    assert "2 check(s) failed" in text and "[specs]" in text and "[discount_range]" in text
+    assert "2 check(s) failed" in text
+    assert "[specs]" in text
+    assert "[discount_range]" in text
     assert set(info.value.report.failures) == {"specs", "discount_range"}
 
 
 def test_messages_are_capped(reports):
     messages = reports(DiscountTwo, {}).failures["discount_range"]  # wrong on all 12 steps
-    assert len(messages) == 6 and messages[-1] == "... and 7 more"
+    assert len(messages) == 6
+    assert messages[-1] == "... and 7 more"
 
 
 def test_auto_reset_mode_accepts_first_after_last():
@@ -350,7 +358,8 @@ def test_argument_errors():
                          ids=["rbg", "legacy"])
 def test_key_forms(key):
     report = testing.check_env(Walk(), key=key, num_steps=2, checks=["returns", "single_trace"])
-    assert report.ok and report.passed == ("returns", "single_trace")
+    assert report.ok
+    assert report.passed == ("returns", "single_trace")
 
 
 # ----------------------------------------------------------- the pytest mixin

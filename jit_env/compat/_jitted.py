@@ -9,6 +9,7 @@ environment frees them.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any
 
@@ -81,10 +82,8 @@ def compiled(env: _core.Environment) -> tuple[Any, Any]:
         jax.jit(lambda k, o, p: reset_fn(_deref(ref), k, o, p)),
         jax.jit(lambda s, a: step_fn(_deref(ref), s, a)),
     )
-    try:
+    with contextlib.suppress(TypeError):  # an unhashable environment is not cached
         _CACHE[env] = pair
-    except TypeError:  # unhashable environment
-        pass
     return pair
 
 

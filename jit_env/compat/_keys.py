@@ -32,9 +32,8 @@ def as_key(key: Any, argument: str) -> jax.Array:
         if key.shape != ():
             raise TypeError(f"`{argument}` must be a scalar typed key, got shape {key.shape}")
         return key
-    if isinstance(key, (jax.Array, np.ndarray)):
-        if key.dtype == np.uint32 and key.shape == (2,):
-            return jnp.asarray(key)
+    if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):
+        return jnp.asarray(key)
     raise TypeError(
         f"`{argument}` must be an int seed, a typed PRNG key or a legacy uint32[2] key, "
         f"got {type(key).__name__}: {key!r}"

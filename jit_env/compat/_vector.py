@@ -2,10 +2,9 @@
 
 The whole batch is one jitted, vmapped step. Auto-reset follows gymnasium
 1.x's ``AutoresetMode`` (https://farama.org/Vector-Autoreset-Mode), computed
-SIMD-style: when none needs a reset, a ``lax.cond`` skips the reset and its
-PRNG work; when at most ``ceil(N / 16)`` do (N > 16), only those are reset
-(gathered by index, as a fixed-size ``jnp.nonzero`` would, and scattered back); otherwise the
-reset of the whole batch is computed once and selected per environment.
+SIMD-style, with the batched reset of `jit_env.wrappers.VmapAutoReset`
+(`jit_env.wrappers._batched_reset.reset_where`): nothing when no environment needs
+a reset, else only those environments are reset.
 
 Each sub-environment ``i`` owns a key chain exactly like a single
 `to_gymnasium` adapter seeded with ``seed + i``, so the batch reproduces,
@@ -25,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, prng
+from jit_env._pytrees import select_tree
 from jit_env.compat._gymnasium import (
     RENDER_FPS,
     can_render,
@@ -36,7 +36,7 @@ from jit_env.compat._jitted import render, reset_fn, step_fn
 from jit_env.compat._keys import check_seed
 from jit_env.compat._optional import require
 from jit_env.compat._spaces import spec_to_space
-from jit_env.wrappers._batching import leaf_aliases, reset_rows, select_tree
+from jit_env.wrappers._batched_reset import reset_where
 
 
 def _seed_chain(seeds: jax.Array, seeded: jax.Array, chain: jax.Array) -> jax.Array:
@@ -52,40 +52,17 @@ def _reset_batch(env: _core.Environment, chain: jax.Array, options: Any, previou
     return chain, states, timesteps.observation, timesteps.extras
 
 
-def _sparse_size(num_envs: int) -> int | None:
-    """Rows the sparse reset gathers: ``ceil(N / 16)``, or ``None`` (reset all) for N <= 16."""
-    return None if num_envs <= 16 else -(-num_envs // 16)
-
-
 def _reset_where(
     env, mask: jax.Array, chain: jax.Array, previous: Any, current: Any, options: Any
 ) -> Any:
     """``current`` = ``(chain, states, observation, extras)`` with the ``mask`` rows reset
-    (``jit_env.reset_after`` from the rows of the states ``previous``).
+    (``jit_env.reset_after`` from the rows of the states ``previous``), by the batched
+    reset `VmapAutoReset` uses (`jit_env.wrappers._batched_reset.reset_where`)."""
 
-    Resets only the environments that need it when at most ``ceil(N / 16)`` do
-    (gather their key chains by index, `jit_env.wrappers._batching.reset_rows`, reset those,
-    scatter back), else resets the whole batch and selects — the same exact
-    strategy as `jit_env.wrappers.VmapAutoReset` (one level), so the reset work
-    follows the number of environments that ended, not the batch size.
-    """
-    k = _sparse_size(mask.shape[0])
+    def reset(rows: Any) -> Any:
+        return _reset_batch(env, rows[0], options, rows[1])
 
-    def full(current):
-        return select_tree(mask, _reset_batch(env, chain, options, previous), current)
-
-    if k is None:
-        return full(current)
-
-    aliases = leaf_aliases((chain, previous), current)  # identity is lost inside the cond
-
-    def sparse(current):
-        def reset(rows):
-            return _reset_batch(env, rows[0], options, rows[1])
-
-        return reset_rows(mask, k, (chain, previous), reset, current, aliases)
-
-    return jax.lax.cond(mask.sum() <= k, sparse, full, current)
+    return reset_where(mask, (chain, previous), current, reset)
 
 
 def _reset_some(env, carry, mask, options):
@@ -138,16 +115,8 @@ def _step_batch(env, carry, actions, mode: str, options: Any):
 
     # SameStep: environments that end now restart now; the final observation
     # and extras travel next to the new episode's.
-    def with_same_step_resets(_):
-        return _reset_where(
-            env, done, chain, new_states, (chain, new_states, observation, extras), options
-        )
-
-    def without_same_step_resets(_):
-        return chain, new_states, observation, extras
-
-    chain, states_out, obs_out, extras_out = jax.lax.cond(
-        jnp.any(done), with_same_step_resets, without_same_step_resets, None
+    chain, states_out, obs_out, extras_out = _reset_where(
+        env, done, chain, new_states, (chain, new_states, observation, extras), options
     )
     carry = (states_out, chain, jnp.zeros_like(done), obs_out)
     return carry, (obs_out, reward, terminated, truncated, extras_out, observation, extras, done)

@@ -105,7 +105,8 @@ def categorical_td_learning(
       scalar loss.
 
     Raises:
-      ValueError: on wrong ranks or lengths. TypeError: on non-floating input.
+      ValueError: on wrong ranks or lengths.
+      TypeError: on non-floating input.
 
     Matches rlax 0.1.9 `rlax.categorical_td_learning`; Bellemare et al. 2017.
     """
@@ -163,7 +164,8 @@ def categorical_q_learning(
       scalar loss.
 
     Raises:
-      ValueError: on wrong ranks or sizes. TypeError: on wrong dtypes.
+      ValueError: on wrong ranks or sizes.
+      TypeError: on wrong dtypes.
 
     Matches rlax 0.1.9 `rlax.categorical_q_learning`; Bellemare et al. 2017, Alg. 1.
     """
@@ -192,14 +194,18 @@ def categorical_double_q_learning(
     """Categorical double Q-learning loss: the greedy action comes from ``q_t_selector``.
 
     Args:
-      As `categorical_q_learning`, plus ``q_t_selector``: ``[A]`` floating values
-      at ``s_t`` (e.g. the online network's means) used only for the argmax.
+      q_atoms_tm1, q_logits_tm1, a_tm1, r_t, discount_t, q_atoms_t, q_logits_t: as
+        `categorical_q_learning`.
+      q_t_selector: ``[A]`` floating values at ``s_t`` (e.g. the online network's
+        means) used only for the argmax.
+      stop_target_gradients: stop gradients into the projected target.
 
     Returns:
       scalar loss.
 
     Raises:
-      ValueError: on wrong ranks or sizes. TypeError: on wrong dtypes.
+      ValueError: on wrong ranks or sizes.
+      TypeError: on wrong dtypes.
 
     Matches rlax 0.1.9 `rlax.categorical_double_q_learning`; Bellemare et al. 2017;
     van Hasselt 2010.
@@ -287,7 +293,8 @@ def quantile_q_learning(
       scalar loss.
 
     Raises:
-      ValueError: on wrong ranks or sizes. TypeError: on wrong dtypes.
+      ValueError: on wrong ranks or sizes.
+      TypeError: on wrong dtypes.
 
     Matches rlax 0.1.9 `rlax.quantile_q_learning`; Dabney et al. 2018, Alg. 1.
     """
@@ -333,7 +340,8 @@ def quantile_expected_sarsa(
       scalar loss.
 
     Raises:
-      ValueError: on wrong ranks or sizes. TypeError: on wrong dtypes.
+      ValueError: on wrong ranks or sizes.
+      TypeError: on wrong dtypes.
 
     Matches rlax 0.1.9 `rlax.quantile_expected_sarsa`; Dabney et al. 2018.
     """

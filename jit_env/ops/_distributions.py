@@ -171,7 +171,8 @@ def softmax(temperature: float = 1.0) -> DiscreteDistribution:
       ``logprob(sample, logits)``, ``entropy(logits)``, ``kl(p_logits, q_logits)``.
 
     Raises:
-      ValueError: if ``logits`` has rank 0. TypeError: if it is not floating.
+      ValueError: if ``logits`` has rank 0.
+      TypeError: if it is not floating.
 
     Matches rlax 0.1.9 `rlax.softmax` (distrax ``Softmax``); samples are equal
     for equal keys.
@@ -351,7 +352,8 @@ def categorical_importance_sampling_ratios(
       ratios ``[...]``, floating.
 
     Raises:
-      ValueError: if shapes disagree. TypeError: on non-floating logits / non-int actions.
+      ValueError: if shapes disagree.
+      TypeError: on non-floating logits / non-int actions.
 
     Matches rlax 0.1.9 `rlax.categorical_importance_sampling_ratios`.
     """
@@ -380,7 +382,8 @@ def categorical_cross_entropy(labels: jax.Array, logits: jax.Array) -> jax.Array
       cross entropy ``[...]``.
 
     Raises:
-      ValueError: if the shapes differ. TypeError: on non-floating inputs.
+      ValueError: if the shapes differ.
+      TypeError: on non-floating inputs.
 
     Matches rlax 0.1.9 `rlax.categorical_cross_entropy` in value; its gradient
     w.r.t. ``labels`` stays finite where a label is 0 (rlax's is NaN there).
@@ -413,7 +416,8 @@ def categorical_kl_divergence(
       KL divergence ``[...]``, ≥ 0, in nats.
 
     Raises:
-      ValueError: if the shapes differ. TypeError: on non-floating inputs.
+      ValueError: if the shapes differ.
+      TypeError: on non-floating inputs.
 
     Matches rlax 0.1.9 `rlax.categorical_kl_divergence`.
     """

@@ -65,7 +65,8 @@ def add_ornstein_uhlenbeck_noise(
       noisy action ``[D]``.
 
     Raises:
-      ValueError: if a rank is not 1 or the shapes differ. TypeError: on non-floating input.
+      ValueError: if a rank is not 1 or the shapes differ.
+      TypeError: on non-floating input.
 
     Matches rlax 0.1.9 `rlax.add_ornstein_uhlenbeck_noise`; Lillicrap et al. 2016.
     """
@@ -94,8 +95,8 @@ def add_dirichlet_noise(
       noisy priors ``[B, A]``; rows still sum to one if the priors do.
 
     Raises:
-      ValueError: if ``prior`` is not rank 2. TypeError: if ``prior`` is not
-      floating or α / fraction are not floats.
+      ValueError: if ``prior`` is not rank 2.
+      TypeError: if ``prior`` is not floating or α / fraction are not floats.
 
     Matches rlax 0.1.9 `rlax.add_dirichlet_noise` (same draws); Silver et al. 2017.
     """

@@ -85,8 +85,8 @@ def gaussian_diagonal(sigma: Any = None) -> ContinuousDistribution:
       ``mu`` is ``[..., D]`` floating, ``sigma`` broadcastable to it.
 
     Raises:
-      ValueError: if ``mu`` has rank 0 or no ``sigma`` is given. TypeError: if
-      ``mu`` is not floating.
+      ValueError: if ``mu`` has rank 0 or no ``sigma`` is given.
+      TypeError: if ``mu`` is not floating.
 
     Matches rlax 0.1.9 `rlax.gaussian_diagonal` (distrax ``MultivariateNormalDiag``);
     samples equal for equal keys.
@@ -144,7 +144,8 @@ def squashed_gaussian(sigma_min: float = -4, sigma_max: float = 0.0) -> Continuo
       ``kl(mu_0, sigma_0, mu_1, sigma_1)``; ``mu``/``sigma`` are ``[..., D]`` floating.
 
     Raises:
-      ValueError: if ``mu`` has rank 0. TypeError: if ``mu`` is not floating.
+      ValueError: if ``mu`` has rank 0.
+      TypeError: if ``mu`` is not floating.
 
     Matches rlax 0.1.9 `rlax.squashed_gaussian`; Haarnoja et al. 2018, eq. 21.
     """

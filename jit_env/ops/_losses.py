@@ -55,6 +55,7 @@ def huber_loss(x: jax.Array, delta: float = 1.0) -> jax.Array:
 
 @jax.custom_vjp
 def _clip_gradient(x: Any, gradient_min: Any, gradient_max: Any) -> Any:
+    del gradient_min, gradient_max  # used by the backward pass only
     return x
 
 
@@ -104,7 +105,8 @@ def l2_loss(predictions: jax.Array, targets: jax.Array | None = None) -> jax.Arr
       loss, shape of ``predictions``.
 
     Raises:
-      ValueError: if the shapes differ. TypeError: on non-floating input.
+      ValueError: if the shapes differ.
+      TypeError: on non-floating input.
 
     Matches rlax 0.1.9 `rlax.l2_loss`; Bishop 2006, eq. 1.2.
     """
@@ -126,7 +128,8 @@ def likelihood(predictions: jax.Array, targets: jax.Array) -> jax.Array:
       likelihood, shape of ``predictions``.
 
     Raises:
-      ValueError: if the shapes differ. TypeError: on non-floating input.
+      ValueError: if the shapes differ.
+      TypeError: on non-floating input.
 
     Matches rlax 0.1.9 `rlax.likelihood`.
     """

@@ -89,7 +89,17 @@ def lambda_returns(
 
     Matches rlax 0.1.9 ``rlax.lambda_returns``; Sutton & Barto (2018) §12.1.
     """
-    fn = "lambda_returns"
+    return lambda_returns_body(
+        "lambda_returns", r_t, discount_t, v_t, lambda_, stop_target_gradients, None
+    )
+
+
+def lambda_returns_body(fn, r_t, discount_t, v_t, lambda_, stop_target_gradients, truncation_t):
+    """`lambda_returns` (``truncation_t`` None) and its truncation-aware twin (private).
+
+    With ``c = 1 − truncation_t`` the step is ``r + γ [(1 − λc) v + λc G]``; errors name
+    ``fn``.
+    """
     validate(
         fn,
         ("r_t", r_t, 1, "float"),
@@ -99,12 +109,29 @@ def lambda_returns(
     )
     check_same_shape(fn, ("r_t", r_t), ("discount_t", discount_t), ("v_t", v_t))
     lam = check_lambda(fn, "lambda_", lambda_, discount_t)
-    returns = reverse_scan(_lambda_step, v_t[-1], (r_t, discount_t, v_t), lam)
+    if truncation_t is None:
+        returns = reverse_scan(_lambda_step, v_t[-1], (r_t, discount_t, v_t), lam)
+    else:
+        cont = continuation(fn, truncation_t, r_t)
+        returns = reverse_scan(_cut_lambda_step, v_t[-1], (r_t, discount_t, v_t, cont), lam)
     return maybe_stop_gradient(returns, stop_target_gradients)
+
+
+def continuation(fn: str, truncation_t: Any, like: jax.Array) -> jax.Array:
+    """``1 − truncation_t`` in ``like``'s dtype (``truncation_t`` is bool or 0/1 numeric,
+    of ``like``'s shape; private)."""
+    validate(fn, ("truncation_t", truncation_t, 1, "numeric"))
+    check_same_shape(fn, ("r_t", like), ("truncation_t", truncation_t))
+    return 1.0 - jnp.asarray(truncation_t).astype(like.dtype)
 
 
 def _lambda_step(acc, r, d, v, lam):
     return r + d * ((1.0 - lam) * v + lam * acc)
+
+
+def _cut_lambda_step(acc, r, d, v, c, lam):
+    lam_c = lam * c
+    return r + d * ((1.0 - lam_c) * v + lam_c * acc)
 
 
 def discounted_returns(
@@ -125,7 +152,8 @@ def discounted_returns(
       Returns ``G_0 … G_{T-1}``, shape ``[T]``.
 
     Raises:
-      ValueError: on wrong ranks or mismatched lengths. TypeError: non-floating inputs.
+      ValueError: on wrong ranks or mismatched lengths.
+      TypeError: non-floating inputs.
 
     Matches rlax 0.1.9 ``rlax.discounted_returns``; Sutton & Barto (2018) §3.3.
     """
@@ -177,7 +205,15 @@ def n_step_bootstrapped_returns(
 
     Matches rlax 0.1.9 ``rlax.n_step_bootstrapped_returns``.
     """
-    fn = "n_step_bootstrapped_returns"
+    return n_step_body(
+        "n_step_bootstrapped_returns", r_t, discount_t, v_t, n, lambda_t,
+        stop_target_gradients, None,
+    )
+
+
+def n_step_body(fn, r_t, discount_t, v_t, n, lambda_t, stop_target_gradients, truncation_t):
+    """`n_step_bootstrapped_returns` (``truncation_t`` None) and its truncation-aware twin,
+    whose ``λ_t`` is multiplied by ``1 − truncation_t`` (private; errors name ``fn``)."""
     validate(
         fn,
         ("r_t", r_t, 1, "float"),
@@ -189,6 +225,8 @@ def n_step_bootstrapped_returns(
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"{fn}: `n` must be a Python int >= 1, got {n!r}")
     lam = time_vector(fn, "lambda_t", lambda_t, discount_t)
+    if truncation_t is not None:
+        lam = lam * continuation(fn, truncation_t, r_t)
     returns = _n_step(r_t, discount_t, v_t, lam, n)
     return maybe_stop_gradient(returns, stop_target_gradients)
 

@@ -61,7 +61,8 @@ def dpg_loss(
       loss ``[D]`` (elementwise, as rlax).
 
     Raises:
-      ValueError: if ranks or shapes differ. TypeError: on non-floating input.
+      ValueError: if ranks or shapes differ.
+      TypeError: on non-floating input.
 
     Matches rlax 0.1.9 `rlax.dpg_loss`; Silver et al. 2014, eq. 6.
     """
@@ -94,7 +95,8 @@ def policy_gradient_loss(
       scalar loss.
 
     Raises:
-      ValueError: if ranks or ``T`` differ. TypeError: on wrong dtypes.
+      ValueError: if ranks or ``T`` differ.
+      TypeError: on wrong dtypes.
 
     Matches rlax 0.1.9 `rlax.policy_gradient_loss`; Williams 1992.
     """
@@ -119,7 +121,8 @@ def entropy_loss(logits_t: jax.Array, w_t: jax.Array) -> jax.Array:
       scalar loss (minimising it maximises entropy).
 
     Raises:
-      ValueError: if ranks or ``T`` differ. TypeError: on non-floating input.
+      ValueError: if ranks or ``T`` differ.
+      TypeError: on non-floating input.
 
     Matches rlax 0.1.9 `rlax.entropy_loss`; Williams & Peng 1991.
     """
@@ -154,7 +157,8 @@ def qpg_loss(logits_t: jax.Array, q_t: jax.Array, use_stop_gradient: bool = True
       scalar loss.
 
     Raises:
-      ValueError: if ranks or shapes differ. TypeError: on non-floating input.
+      ValueError: if ranks or shapes differ.
+      TypeError: on non-floating input.
 
     Matches rlax 0.1.9 `rlax.qpg_loss`; Srinivasan et al. 2018, §3.
     """
@@ -210,7 +214,8 @@ def clipped_surrogate_pg_loss(
       scalar loss.
 
     Raises:
-      ValueError: if ranks or shapes differ. TypeError: on non-floating input.
+      ValueError: if ranks or shapes differ.
+      TypeError: on non-floating input.
 
     Matches rlax 0.1.9 `rlax.clipped_surrogate_pg_loss` (``fmin``, so a NaN in one
     branch yields the other); Schulman et al. 2017, eq. 7.

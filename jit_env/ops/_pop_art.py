@@ -239,7 +239,7 @@ def pop(params: LinearParams, old: PopArtState, new: PopArtState) -> dict[str, A
     w, b = params["w"], params["b"]
     w_new = w * jnp.broadcast_to(old.scale / new.scale, np.shape(w))
     b_new = (old.scale * b + old.shift - new.shift) / new.scale
-    return dict(w=w_new, b=b_new)
+    return {"w": w_new, "b": b_new}
 
 
 def popart(

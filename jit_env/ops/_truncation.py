@@ -1,4 +1,4 @@
-"""Truncation-aware returns and advantages (beyond rlax; issue 6 item 2).
+"""Truncation-aware returns and advantages (beyond rlax).
 
 rlax's recursions stop only where ``discount_t == 0``, so an episode cut by a time limit
 (or by an auto-reset inside the window) either leaks the next episode's rewards into the
@@ -53,18 +53,16 @@ from jit_env.ops._base import (
     time_vector,
     validate,
 )
-from jit_env.ops._multistep import _n_step, reverse_scan
+from jit_env.ops._multistep import (
+    continuation,
+    lambda_returns_body,
+    n_step_body,
+    reverse_scan,
+)
 from jit_env.ops._value_learning import _check_q_seq, _check_retrace, retrace_trace
 from jit_env.ops._vtrace import VTraceOutput, _q_estimate, _vtrace_ratios
 from jit_env.ops._vtrace import _check as _vtrace_check
 from jit_env.ops._vtrace import _errors as _vtrace_errors
-
-
-def continuation(fn: str, truncation_t: Any, like: jax.Array) -> jax.Array:
-    """``1 − truncation_t`` in ``like``'s dtype (``truncation_t`` is bool or 0/1 numeric)."""
-    validate(fn, ("truncation_t", truncation_t, 1, "numeric"))
-    check_same_shape(fn, ("r_t", like), ("truncation_t", truncation_t))
-    return 1.0 - jnp.asarray(truncation_t).astype(like.dtype)
 
 
 def generalized_advantage_estimation(
@@ -157,24 +155,10 @@ def truncation_aware_lambda_returns(
     Reference: Sutton & Barto (2018) §12.1; equals rlax 0.1.9 ``lambda_returns`` when
     nothing is truncated.
     """
-    fn = "truncation_aware_lambda_returns"
-    validate(
-        fn,
-        ("r_t", r_t, 1, "float"),
-        ("discount_t", discount_t, 1, "float"),
-        ("v_t", v_t, 1, "float"),
-        ("lambda_", lambda_, (0, 1), "float"),
+    return lambda_returns_body(
+        "truncation_aware_lambda_returns", r_t, discount_t, v_t, lambda_,
+        stop_target_gradients, truncation_t,
     )
-    check_same_shape(fn, ("r_t", r_t), ("discount_t", discount_t), ("v_t", v_t))
-    cont = continuation(fn, truncation_t, r_t)
-    lam = check_lambda(fn, "lambda_", lambda_, discount_t)
-
-    def step(acc, r, d, v, c, lam):
-        lam_c = lam * c
-        return r + d * ((1.0 - lam_c) * v + lam_c * acc)
-
-    returns = reverse_scan(step, v_t[-1], (r_t, discount_t, v_t, cont), lam)
-    return maybe_stop_gradient(returns, stop_target_gradients)
 
 
 def truncation_aware_n_step_returns(
@@ -210,20 +194,10 @@ def truncation_aware_n_step_returns(
     Reference: Sutton & Barto (2018) §7.1; equals rlax 0.1.9
     ``n_step_bootstrapped_returns`` when nothing is truncated.
     """
-    fn = "truncation_aware_n_step_returns"
-    validate(
-        fn,
-        ("r_t", r_t, 1, "float"),
-        ("discount_t", discount_t, 1, "float"),
-        ("v_t", v_t, 1, "float"),
-        ("lambda_t", lambda_t, (0, 1), "float"),
+    return n_step_body(
+        "truncation_aware_n_step_returns", r_t, discount_t, v_t, n, lambda_t,
+        stop_target_gradients, truncation_t,
     )
-    check_same_shape(fn, ("r_t", r_t), ("discount_t", discount_t), ("v_t", v_t))
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"{fn}: `n` must be a Python int >= 1, got {n!r}")
-    lam = time_vector(fn, "lambda_t", lambda_t, discount_t) * continuation(fn, truncation_t, r_t)
-    returns = _n_step(r_t, discount_t, v_t, lam, n)
-    return maybe_stop_gradient(returns, stop_target_gradients)
 
 
 def truncation_aware_q_lambda(

@@ -60,7 +60,8 @@ def td_learning(
       TD error, shape ``[]``.
 
     Raises:
-      ValueError: if any argument is not a scalar. TypeError: if not floating.
+      ValueError: if any argument is not a scalar.
+      TypeError: if not floating.
 
     Matches rlax 0.1.9 ``rlax.td_learning``; Sutton (1988).
     """

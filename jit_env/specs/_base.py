@@ -162,7 +162,7 @@ class Spec(Generic[T], metaclass=abc.ABCMeta):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._identity() == other._identity()  # type: ignore[attr-defined]
+        return self._identity() == other._identity()
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
@@ -357,7 +357,9 @@ class PrimitiveSpec(Spec[T], metaclass=abc.ABCMeta):
         """The array dtype, a ``numpy.dtype``."""
         return self._dtype
 
-    def _check_leaf(self, value: Any, path: str, batch: tuple[int, ...], report: _Report):
+    def _check_leaf(
+        self, value: Any, path: str, batch: tuple[int, ...], report: _Report
+    ) -> Any:
         """Static checks of one array; returns the array-like or ``None``."""
         array = as_array_like(value)
         if array is None:
@@ -401,6 +403,7 @@ class CompositeSpec(Spec[T], metaclass=abc.ABCMeta):
         Raises:
           RuntimeError: always (jit_env 0.1.5 behaviour).
         """
+        del kwargs
         raise RuntimeError(
             f"{type(self).__name__} specs cannot be unambiguously replaced; "
             "create a new spec with the constructor instead"

@@ -372,7 +372,9 @@ _UNIFORM, _LOWER, _UPPER, _NORMAL = 0, 1, 2, 3
 
 
 @functools.partial(jax.jit, static_argnames=("needed", "wide"))
-def _float_kernel(key, low, high, case, needed: tuple[int, ...], wide: bool):
+def _float_kernel(
+    key: jax.Array, low: Any, high: Any, case: Any, needed: tuple[int, ...], wide: bool
+) -> jax.Array:
     shape, dtype = low.shape, low.dtype
     keys = [key] if len(needed) == 1 else list(jax.random.split(key, len(needed)))
     result = None
@@ -389,10 +391,13 @@ def _float_kernel(key, low, high, case, needed: tuple[int, ...], wide: bool):
         else:
             draw = jax.random.normal(sub, shape, dtype)
         result = draw if result is None else jnp.where(case == code, draw, result)
+    assert result is not None  # `needed` is never empty
     return result
 
 
-def _sample_float(key: jax.Array, low: np.ndarray, high: np.ndarray, dtype: np.dtype):
+def _sample_float(
+    key: jax.Array, low: np.ndarray, high: np.ndarray, dtype: np.dtype
+) -> jax.Array:
     finite_low, finite_high = np.isfinite(low), np.isfinite(high)
     case = np.select(
         [finite_low & finite_high, finite_low, finite_high], [_UNIFORM, _LOWER, _UPPER], _NORMAL
@@ -409,7 +414,15 @@ def _sample_float(key: jax.Array, low: np.ndarray, high: np.ndarray, dtype: np.d
 
 
 @functools.partial(jax.jit, static_argnames=("any_shifted", "any_full"))
-def _int_kernel(key, minval, maxval, shifted, full, any_shifted: bool, any_full: bool):
+def _int_kernel(
+    key: jax.Array,
+    minval: Any,
+    maxval: Any,
+    shifted: Any,
+    full: Any,
+    any_shifted: bool,
+    any_full: bool,
+) -> jax.Array:
     shape, dtype = minval.shape, minval.dtype
     if any_full:
         key, bits_key = jax.random.split(key)
@@ -423,7 +436,9 @@ def _int_kernel(key, minval, maxval, shifted, full, any_shifted: bool, any_full:
     return result
 
 
-def _sample_int(key: jax.Array, low: np.ndarray, high: np.ndarray, dtype: np.dtype):
+def _sample_int(
+    key: jax.Array, low: np.ndarray, high: np.ndarray, dtype: np.dtype
+) -> jax.Array:
     info = np.iinfo(dtype)
     lo, hi = low.astype(object), high.astype(object)
     at_top = high == info.max

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.wrappers._batching import broadcast_mask, peel_batched, rebatch, strong
+from jit_env._pytrees import broadcast_mask, peel_batched, rebatch, strong
 from jit_env.wrappers._observation import _check_conforms
 
 

@@ -28,18 +28,12 @@ inside keep across episodes (`NormalizeObservation`'s statistics,
 `EpisodeStatistics`' last return) survives.
 
 Batched auto-reset (`VmapAutoReset`, `TileAutoReset`) is SIMD: the batch is
-stepped with ``vmap``; the ``n`` environments that ended are gathered with
-``first_true_indices(done, K)`` (the indices ``jnp.nonzero(done, size=K)``
-gives, found by block prefix counts, 4x cheaper on XLA:CPU), reset with
-``vmap`` and scattered back, so reset
-work grows with ``K`` rather than the batch size (``K`` is the smallest of the
-levels ``ceil(B/64)``, ``ceil(B/16)``, ``ceil(B/4)`` — or ``max_resets`` — that
-holds the ``n`` that ended). Steps where no
-environment ended skip the reset, and steps where more than ``K`` ended
-reset the whole batch and select with ``jnp.where`` (exact either way). State
-leaves the reset passes through unchanged (the ``params`` it was given as
-``options``) are neither gathered nor scattered (`reset_rows`). There is no
-``lax.map`` and no Python loop over the batch.
+stepped with ``vmap`` and the environments that ended are reset by
+`jit_env.wrappers._batched_reset.reset_where` (nothing when none ended; reset
+all and select for batches of at most 16; otherwise passes of
+``ceil(B / 16)`` gathered environments, so the reset work follows how many
+ended, not the batch size). There is no ``lax.map`` and no Python loop over
+the batch.
 """
 
 from __future__ import annotations
@@ -51,16 +45,9 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core
-from jit_env.wrappers._batching import (
-    BatchSpecMixin,
-    Vmap,
-    leaf_aliases,
-    match_dtypes,
-    options_of,
-    reset_rows,
-    select_tree,
-    strong,
-)
+from jit_env._pytrees import match_dtypes, options_of, strong
+from jit_env.wrappers._batched_reset import reset_where
+from jit_env.wrappers._batching import BatchSpecMixin, Vmap
 
 RESET_KEY_SALT = 0x5EED
 """``fold_in`` data that turns a finished episode's ``state.key`` into the reset key."""
@@ -236,11 +223,9 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
       env: a single (unbatched) environment.
       num: optional fixed batch size.
       mode: ``"same_step"`` (default) or ``"next_step"``.
-      max_resets: ``K``, the number of environments reset sparsely per step
-        (default: three levels, ``ceil(B / 64)``, ``ceil(B / 16)`` and
-        ``ceil(B / 4)``; the smallest that holds the ended ones is used); if
-        more end in one step, the whole batch is reset and selected. Any value
-        gives identical results; it only trades speed.
+      max_resets: environments reset per pass (``None``: ``ceil(B / 16)``, and
+        reset-all-and-select for ``B <= 16``); when more end in one step, more
+        passes run. Any value gives identical results; it only trades speed.
       options_axis: see `Vmap`.
       **step_vmap_kwargs: passed to ``jax.vmap`` for ``step`` (jit_env 0.1.5).
 
@@ -250,7 +235,7 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
     Where in a stack: directly around the single environment's stack (which
     should end in `TimeLimit`), inside `EpisodeStatistics` and
     `NormalizeObservation`. Under an outer ``jax.vmap`` (e.g. over seeds) the
-    ``lax.switch`` that skips resets becomes a select: still exact, slower.
+    reset loop runs as many passes as the busiest member needs: still exact.
     """
 
     def __init__(
@@ -304,39 +289,17 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
     def _reset_where(self, done: jax.Array, source: Any, target: Any, pick: Any) -> Any:
         """Replaces the ``done`` rows of ``target`` by ``pick(*reset(source rows))``.
 
-        ``source`` supplies the keys and options of the resets; only rows where
-        ``done`` holds are reset (sparsely when at most ``K`` are).
+        ``source`` supplies the states (keys, options) the resets start from;
+        `jit_env.wrappers._batched_reset.reset_where` decides how (module docstring).
         """
-        batch = done.shape[0]
-        levels = _reset_levels(batch, self._max_resets)
         name = f"{type(self).__name__}({self.env})"
 
-        def none(target):
-            return target
+        def reset(rows: Any) -> Any:
+            n = jax.tree.leaves(rows)[0].shape[0]
+            fresh = pick(*self._reset_batch(rows))
+            return match_dtypes(fresh, jax.tree.map(lambda x: x[:n], target), name)
 
-        def full(target):
-            fresh = pick(*self._reset_batch(source))
-            fresh = match_dtypes(fresh, target, name)
-            return select_tree(done, fresh, target)
-
-        def sparse(k):
-            def reset_k(target):
-                def reset(rows):
-                    fresh = pick(*self._reset_batch(rows))
-                    return match_dtypes(fresh, jax.tree.map(lambda x: x[:k], target), name)
-
-                return reset_rows(done, k, source, reset, target, aliases)
-
-            return reset_k
-
-        aliases = leaf_aliases(source, target)  # identity is lost inside the switch
-
-        count = done.sum()
-        if not levels:
-            return jax.lax.cond(count > 0, full, none, target)
-        # Branch 0: nothing ended; branch i: at most levels[i-1] ended; last: reset all.
-        branch = jnp.where(count == 0, 0, 1 + jnp.searchsorted(jnp.asarray(levels), count))
-        return jax.lax.switch(branch, (none, *[sparse(k) for k in levels], full), target)
+        return reset_where(done, source, target, reset, self._max_resets)
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         if self._mode == "next_step":
@@ -361,24 +324,6 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
             lambda s, t: (s, with_final_observation(t, t.observation)),
         )
         return AutoResetState(inner, ts.last()), ts
-
-
-def _reset_levels(batch: int, max_resets: int | None) -> tuple[int, ...]:
-    """Sizes ``K`` of the sparse reset branches, smallest first (all below ``batch``).
-
-    With ``max_resets`` given there is one level; by default three,
-    ``ceil(B / 64)``, ``ceil(B / 16)`` and ``ceil(B / 4)``, so the reset work of a
-    step follows the number of environments that ended (within 4x) instead of
-    always paying for ``B / 8`` resets. Batches of at most 16 environments
-    reset all and select (fewer branches to compile, no gather/scatter).
-    """
-    if max_resets is not None:
-        candidates = {min(max_resets, batch)}
-    elif batch <= 16:
-        return ()  # resetting a handful of environments is cheaper than branching
-    else:
-        candidates = {-(-batch // d) for d in (64, 16, 4)}
-    return tuple(sorted(k for k in candidates if k < batch))
 
 
 class TileAutoReset(VmapAutoReset):

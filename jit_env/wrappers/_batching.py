@@ -1,17 +1,12 @@
 """Staging and batching wrappers: `Jit`, `Vmap`, `Tile`, `Shard`.
 
-Also holds the small tree/key routines the other wrapper families share
-(selecting between two batched pytrees, telling a single key from a batch of
-keys, peeling `specs.Batched` layers off a spec).
-
-Keys: every routine accepts typed keys of any implementation
+Keys: every wrapper accepts typed keys of any implementation
 (``jax.random.key(0, impl="threefry2x32" | "rbg" | "unsafe_rbg")``) and legacy
 ``uint32`` keys (``jax.random.PRNGKey``).
 """
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import Any
 
@@ -20,22 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-
-# ---------------------------------------------------------------------------
-# shared routines (private; imported by the other wrapper modules)
-# ---------------------------------------------------------------------------
-
-
-def is_typed_key(x: Any) -> bool:
-    """True for a typed PRNG key array (``jax.random.key``)."""
-    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-
-
-def key_batch_ndim(key: Any) -> int:
-    """Number of leading batch axes of ``key`` (0 for a single key)."""
-    if is_typed_key(key):
-        return key.ndim
-    return jnp.ndim(key) - 1
+from jit_env._pytrees import key_batch_ndim
 
 
 def batch_keys(key: jax.Array, num: int | None, wrapper: str) -> jax.Array:
@@ -62,197 +42,6 @@ def batch_keys(key: jax.Array, num: int | None, wrapper: str) -> jax.Array:
     if num is not None and key.shape[0] != num:
         raise ValueError(f"{wrapper}.reset: `key` holds {key.shape[0]} keys, expected num={num}")
     return key
-
-
-def broadcast_mask(mask: jax.Array, x: Any) -> jax.Array:
-    """``mask`` (shape ``[*b]``) reshaped to broadcast against ``x`` (``[*b, ...]``)."""
-    extra = jnp.ndim(x) - mask.ndim
-    if extra < 0:
-        raise ValueError(
-            f"mask of shape {mask.shape} has more axes than a leaf of shape {jnp.shape(x)}"
-        )
-    return jnp.reshape(mask, mask.shape + (1,) * extra)
-
-
-def select_tree(mask: jax.Array, on_true: Any, on_false: Any) -> Any:
-    """Leaf-wise ``where(mask, on_true, on_false)``; ``mask`` covers the leading axes."""
-    return jax.tree.map(lambda t, f: jnp.where(broadcast_mask(mask, f), t, f), on_true, on_false)
-
-
-_BLOCK = 64  # width of the triangular matmul in `inclusive_counts`
-
-
-def inclusive_counts(mask: jax.Array) -> jax.Array:
-    """``cumsum(mask)`` for a 1-D bool ``mask [n]``, as ``int32 [n]``, by triangular matmuls.
-
-    XLA:CPU lowers ``jnp.cumsum`` to a log-depth associative scan of many small
-    kernels (≈ 48 µs for n = 8,192 on the 2-core development CPU); here blocks
-    of 64 are summed by one ``[n / 64, 64] @ triu(ones(64, 64))`` product and
-    the block totals recursively (≈ 16 µs). Exact: 0/1 inputs and sums below
-    2**24 are exact in float32 (``Precision.HIGHEST``, so no TF32/bf16 on
-    accelerators); callers use it only for ``n < 2**24``.
-    """
-    return _block_prefix_sums(mask.astype(jnp.float32)).astype(jnp.int32)
-
-
-def _block_prefix_sums(x: jax.Array) -> jax.Array:
-    n = x.shape[0]
-    rows = -(-n // _BLOCK)
-    padded = jnp.zeros((rows * _BLOCK,), jnp.float32).at[:n].set(x).reshape(rows, _BLOCK)
-    triu = jnp.triu(jnp.ones((_BLOCK, _BLOCK), jnp.float32))
-    sums = jnp.matmul(padded, triu, precision=jax.lax.Precision.HIGHEST)
-    if rows > 1:
-        totals = sums[:, -1]
-        sums = sums + (_block_prefix_sums(totals) - totals)[:, None]
-    return sums.reshape(-1)[:n]
-
-
-def first_true_indices(mask: jax.Array, k: int) -> jax.Array:
-    """Indices of the first ``k`` True entries of a 1-D ``mask [n]``, padded with ``n``.
-
-    Equal to ``jnp.nonzero(mask, size=k, fill_value=n)[0]`` (``int32 [k]``), at
-    a quarter of its cost on XLA:CPU for n = 8,192, k = 512 (29 µs vs 121 µs):
-    the ``j``-th True entry is where the running count first reaches ``j + 1``,
-    found with ``jnp.searchsorted`` on `inclusive_counts`.
-    """
-    n = mask.shape[0]
-    if n >= 2**24:  # float32 counts would no longer be exact
-        return jnp.nonzero(mask, size=k, fill_value=n)[0].astype(jnp.int32)
-    counts = inclusive_counts(mask)
-    wanted = jnp.arange(1, k + 1, dtype=jnp.int32)
-    return jnp.searchsorted(counts, wanted, side="left").astype(jnp.int32)
-
-
-def leaf_aliases(source: Any, target: Any) -> tuple[int | None, ...]:
-    """For each leaf of ``target``, the index of the ``source`` leaf it *is*, else ``None``.
-
-    Trace-time object identity (static). Computed outside a ``lax.cond`` /
-    ``lax.switch`` and handed to `reset_rows` inside it, where the branch's
-    operands are new tracers and identity with closed-over values is lost.
-    """
-    index = {id(x): i for i, x in enumerate(jax.tree.leaves(source))}
-    return tuple(index.get(id(t)) for t in jax.tree.leaves(target))
-
-
-def reset_rows(
-    mask: jax.Array,
-    k: int,
-    source: Any,
-    reset: Any,
-    target: Any,
-    aliases: tuple[int | None, ...] | None = None,
-) -> Any:
-    """``target`` with its ``mask`` rows replaced by ``reset(source rows)``, for at most ``k`` rows.
-
-    The sparse half of a batched auto-reset: gathers the (at most ``k``, the
-    caller checks) rows where ``mask`` holds (`first_true_indices`; padding
-    indices clip on the gather and drop on the scatter), calls ``reset`` on the
-    ``[k, ...]`` rows of ``source`` (which must return a tree shaped like
-    ``target`` with leading axis ``k``) and scatters the result, so the work
-    follows ``k``, not the batch size.
-
-    A leaf that ``reset`` returns unchanged — the very gathered rows of a
-    ``source`` leaf that holds the same values as the ``target`` leaf, e.g. an
-    environment's parameters, which a reset with ``options=state.params``
-    passes through — is not scattered: writing rows back where they came from
-    is the identity. ``aliases`` (`leaf_aliases`; by default computed here)
-    says which ``target`` leaf equals which ``source`` leaf; the check on the
-    returned rows is trace-time object identity, so the result is exact. It
-    saves a gather and a scatter per such leaf (CartPole-v1 at 8,192
-    environments: 10 of its 16 state leaves).
-    """
-    if aliases is None:
-        aliases = leaf_aliases(source, target)
-    idx = first_true_indices(mask, k)
-    leaves, treedef = jax.tree.flatten(source)
-    gathered = [x.at[idx].get(mode="clip") for x in leaves]
-    fresh = reset(jax.tree.unflatten(treedef, gathered))
-    alias_tree = jax.tree.unflatten(
-        jax.tree.structure(target), [-1 if j is None else j for j in aliases]
-    )
-
-    def scatter(t, f, j):
-        if j >= 0 and f is gathered[j]:
-            return t
-        return t.at[idx].set(f, mode="drop")
-
-    return jax.tree.map(scatter, target, fresh, alias_tree)
-
-
-def match_dtypes(value: Any, reference: Any, what: str) -> Any:
-    """Casts the leaves of ``value`` to the dtypes of ``reference`` (same structure).
-
-    Used where two code paths (``reset`` and ``step``) must produce identical
-    pytrees, e.g. the branches of a ``lax.cond``. A dtype cast only removes
-    weak types or a harmless mismatch such as ``int32`` vs ``int8`` step types.
-
-    Raises:
-      TypeError: if the structures or shapes differ (names ``what``).
-    """
-    ref_def: jax.tree_util.PyTreeDef = jax.tree.structure(reference)
-    val_def = jax.tree.structure(value)
-    if ref_def != val_def:
-        raise TypeError(
-            f"{what}: reset and step return different pytree structures:\n"
-            f"  step:  {ref_def}\n  reset: {val_def}"
-        )
-
-    def cast(v, r):
-        if jnp.shape(v) != jnp.shape(r):
-            raise TypeError(
-                f"{what}: reset and step return leaves of different shapes "
-                f"{jnp.shape(v)} vs {jnp.shape(r)}"
-            )
-        if is_typed_key(r) or is_typed_key(v):
-            return v
-        return jax.lax.convert_element_type(v, jnp.result_type(r))
-
-    return jax.tree.map(cast, value, reference)
-
-
-def strong(tree: Any) -> Any:
-    """The leaves of ``tree`` with weak types made strong (keys untouched)."""
-    return jax.tree.map(
-        lambda v: v if is_typed_key(v) else jax.lax.convert_element_type(v, jnp.result_type(v)),
-        tree,
-    )
-
-
-def peel_batched(spec: specs.Spec) -> tuple[specs.Spec, tuple[int, ...]]:
-    """Removes the `specs.Batched` layers of ``spec``: ``(element_spec, (num, ...))``."""
-    nums: list[int] = []
-    while isinstance(spec, specs.Batched):
-        nums.append(spec.num)
-        spec = spec.spec
-    return spec, tuple(nums)
-
-
-def rebatch(spec: specs.Spec, nums: tuple[int, ...]) -> specs.Spec:
-    """Inverse of `peel_batched`."""
-    for n in reversed(nums):
-        spec = specs.Batched(spec, n)
-    return spec
-
-
-def leaf_batch_ndim(x: Any, element_shape: tuple[int, ...], what: str) -> int:
-    """How many leading axes ``x`` has beyond ``element_shape`` (static)."""
-    nd = jnp.ndim(x) - len(element_shape)
-    if nd < 0 or tuple(jnp.shape(x)[nd:]) != tuple(element_shape):
-        raise ValueError(
-            f"{what}: array of shape {jnp.shape(x)} does not end with the spec's "
-            f"shape {tuple(element_shape)}"
-        )
-    return nd
-
-
-def options_of(state: Any) -> Any:
-    """The environment parameters kept in ``state`` (field ``params``), or ``None``."""
-    return getattr(state, "params", None)
-
-
-# ---------------------------------------------------------------------------
-# wrappers
-# ---------------------------------------------------------------------------
 
 
 class Jit(_core.Wrapper):
@@ -289,24 +78,6 @@ class Jit(_core.Wrapper):
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         return self._step_fun(state, action)
-
-    def reward_spec(self) -> specs.Spec:
-        return self.env.reward_spec()
-
-    def discount_spec(self) -> specs.Spec:
-        return self.env.discount_spec()
-
-    def observation_spec(self) -> specs.Spec:
-        return self.env.observation_spec()
-
-    def action_spec(self) -> specs.Spec:
-        return self.env.action_spec()
-
-    def render(self, state: Any) -> Any:
-        return self.env.render(state)
-
-    def close(self) -> None:
-        self.env.close()
 
 
 class Vmap(_core.Wrapper):
@@ -389,24 +160,9 @@ class Vmap(_core.Wrapper):
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         return self._step_fun(state, action)
 
-    def reward_spec(self) -> specs.Spec:
-        return self.env.reward_spec()
-
-    def discount_spec(self) -> specs.Spec:
-        return self.env.discount_spec()
-
-    def observation_spec(self) -> specs.Spec:
-        return self.env.observation_spec()
-
-    def action_spec(self) -> specs.Spec:
-        return self.env.action_spec()
-
     def render(self, state: Any) -> Any:
         """Renders batch element 0 (jit_env 0.1.5)."""
         return self.env.render(jax.tree.map(lambda x: x[0], state))
-
-    def close(self) -> None:
-        self.env.close()
 
 
 class BatchSpecMixin:
@@ -574,26 +330,3 @@ class Shard(_core.Wrapper):
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
         return self._place(self.env.step(self._place(state), self._place(action)))
-
-    def reward_spec(self) -> specs.Spec:
-        return self.env.reward_spec()
-
-    def discount_spec(self) -> specs.Spec:
-        return self.env.discount_spec()
-
-    def observation_spec(self) -> specs.Spec:
-        return self.env.observation_spec()
-
-    def action_spec(self) -> specs.Spec:
-        return self.env.action_spec()
-
-    def render(self, state: Any) -> Any:
-        return self.env.render(state)
-
-    def close(self) -> None:
-        self.env.close()
-
-
-def element_count(shape: tuple[int, ...]) -> int:
-    """Number of entries of an array of ``shape``."""
-    return math.prod(shape)

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.wrappers._base import MapTimeStep
 from jit_env.wrappers._observation import _check_conforms
 
 
@@ -22,7 +23,7 @@ def _stop(tree: Any) -> Any:
     return jax.tree.map(stop, tree)
 
 
-class StopGradient(_core.Wrapper):
+class StopGradient(MapTimeStep):
     """Blocks gradients through the environment (jit_env 0.1.5 ``StopGradient``).
 
     * ``reset`` / ``step``: every floating leaf of the returned state and
@@ -34,19 +35,12 @@ class StopGradient(_core.Wrapper):
         gradients an agent must not see).
     """
 
-    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
-        return _stop(self.env.reset(key, options=options))
-
-    def reset_after(
-        self, previous: Any, key: jax.Array, *, options: Any = None
-    ) -> tuple[Any, _core.TimeStep]:
-        return _stop(_core.reset_after(self.env, previous, key, options=options))
-
-    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
-        return _stop(self.env.step(state, action))
+    def map_output(self, state: Any, timestep: _core.TimeStep) -> tuple[Any, _core.TimeStep]:
+        """``state`` and ``timestep`` with gradients stopped in every floating leaf."""
+        return _stop((state, timestep))
 
 
-class TransformReward(_core.Wrapper):
+class TransformReward(MapTimeStep):
     """Applies a pure function to every reward (gymnasium 1.x ``TransformReward``).
 
     * TimeStep: ``reward = fn(reward)`` on ``reset`` and ``step``.
@@ -81,19 +75,9 @@ class TransformReward(_core.Wrapper):
         self._fn = fn
         self._spec = spec
 
-    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.reset(key, options=options)
-        return state, dataclasses.replace(ts, reward=self._fn(ts.reward))
-
-    def reset_after(
-        self, previous: Any, key: jax.Array, *, options: Any = None
-    ) -> tuple[Any, _core.TimeStep]:
-        state, ts = _core.reset_after(self.env, previous, key, options=options)
-        return state, dataclasses.replace(ts, reward=self._fn(ts.reward))
-
-    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.step(state, action)
-        return state, dataclasses.replace(ts, reward=self._fn(ts.reward))
+    def map_timestep(self, timestep: _core.TimeStep) -> _core.TimeStep:
+        """The TimeStep with ``reward = fn(reward)``."""
+        return dataclasses.replace(timestep, reward=self._fn(timestep.reward))
 
     def reward_spec(self) -> specs.Spec:
         return self._spec

@@ -24,13 +24,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.wrappers._batching import (
+from jit_env._pytrees import (
     broadcast_mask,
     leaf_batch_ndim,
     options_of,
     peel_batched,
     rebatch,
 )
+from jit_env.wrappers._base import MapTimeStep
 
 INITIAL_COUNT = 1e-4
 """Pseudo-count of the initial statistics (gymnasium ``RunningMeanStd(epsilon=1e-4)``)."""
@@ -423,7 +424,7 @@ def _check_float_reward(spec: specs.Spec, wrapper: str) -> specs.Array:
     return spec
 
 
-class ClipReward(_core.Wrapper):
+class ClipReward(MapTimeStep):
     """Clips rewards to ``[min_reward, max_reward]`` (gymnasium 1.x ``ClipReward``).
 
     * TimeStep: ``reward = clip(reward, min_reward, max_reward)`` (dtype kept).
@@ -462,30 +463,18 @@ class ClipReward(_core.Wrapper):
         name = type(self).__name__
         return f"{name}(env={self.env!r}, min_reward={self._low}, max_reward={self._high})"
 
-    def _clip(self, ts: _core.TimeStep) -> _core.TimeStep:
-        reward = jnp.clip(ts.reward, self._low, self._high).astype(jnp.result_type(ts.reward))
-        return dataclasses.replace(ts, reward=reward)
-
-    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.reset(key, options=options)
-        return state, self._clip(ts)
-
-    def reset_after(
-        self, previous: Any, key: jax.Array, *, options: Any = None
-    ) -> tuple[Any, _core.TimeStep]:
-        state, ts = _core.reset_after(self.env, previous, key, options=options)
-        return state, self._clip(ts)
-
-    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.step(state, action)
-        return state, self._clip(ts)
+    def map_timestep(self, timestep: _core.TimeStep) -> _core.TimeStep:
+        """The TimeStep with its reward clipped."""
+        reward = timestep.reward
+        clipped = jnp.clip(reward, self._low, self._high).astype(jnp.result_type(reward))
+        return dataclasses.replace(timestep, reward=clipped)
 
     def reward_spec(self) -> specs.Spec:
         s = self._spec
         return specs.BoundedArray(s.shape, s.dtype, self._low, self._high, name=s.name)
 
 
-class ScaleReward(_core.Wrapper):
+class ScaleReward(MapTimeStep):
     """Multiplies rewards by a constant ``scale`` (brax / gymnax style reward scaling).
 
     * TimeStep: ``reward = scale * reward`` (dtype kept).  * State: unchanged.
@@ -510,23 +499,10 @@ class ScaleReward(_core.Wrapper):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(env={self.env!r}, scale={self._scale})"
 
-    def _apply(self, ts: _core.TimeStep) -> _core.TimeStep:
-        reward = (ts.reward * self._scale).astype(jnp.result_type(ts.reward))
-        return dataclasses.replace(ts, reward=reward)
-
-    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.reset(key, options=options)
-        return state, self._apply(ts)
-
-    def reset_after(
-        self, previous: Any, key: jax.Array, *, options: Any = None
-    ) -> tuple[Any, _core.TimeStep]:
-        state, ts = _core.reset_after(self.env, previous, key, options=options)
-        return state, self._apply(ts)
-
-    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.step(state, action)
-        return state, self._apply(ts)
+    def map_timestep(self, timestep: _core.TimeStep) -> _core.TimeStep:
+        """The TimeStep with its reward scaled."""
+        reward = (timestep.reward * self._scale).astype(jnp.result_type(timestep.reward))
+        return dataclasses.replace(timestep, reward=reward)
 
     def reward_spec(self) -> specs.Spec:
         s = self._spec

@@ -19,13 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.wrappers._batching import (
+from jit_env._pytrees import (
     broadcast_mask,
     leaf_batch_ndim,
     options_of,
     peel_batched,
     rebatch,
 )
+from jit_env.wrappers._base import MapTimeStep
 
 
 def _map_observations(ts: _core.TimeStep, fn: Callable[[Any], Any]) -> _core.TimeStep:
@@ -43,7 +44,7 @@ def _array_element(env: _core.Environment, wrapper: str) -> tuple[specs.Array, t
     return element, nums
 
 
-class FlattenObservation(_core.Wrapper):
+class FlattenObservation(MapTimeStep):
     """Flattens each observation to one axis (gymnasium 1.x ``FlattenObservation``).
 
     * TimeStep: ``observation`` (and ``extras["final_observation"]``) of
@@ -69,19 +70,9 @@ class FlattenObservation(_core.Wrapper):
         nd = leaf_batch_ndim(x, self._element.shape, "FlattenObservation")
         return jnp.reshape(x, (*jnp.shape(x)[:nd], self._size))
 
-    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.reset(key, options=options)
-        return state, _map_observations(ts, self._flatten)
-
-    def reset_after(
-        self, previous: Any, key: jax.Array, *, options: Any = None
-    ) -> tuple[Any, _core.TimeStep]:
-        state, ts = _core.reset_after(self.env, previous, key, options=options)
-        return state, _map_observations(ts, self._flatten)
-
-    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.step(state, action)
-        return state, _map_observations(ts, self._flatten)
+    def map_timestep(self, timestep: _core.TimeStep) -> _core.TimeStep:
+        """The TimeStep with its observations flattened."""
+        return _map_observations(timestep, self._flatten)
 
     def observation_spec(self) -> specs.Spec:
         e = self._element
@@ -357,7 +348,7 @@ class ExtendObservation(_core.Wrapper):
         return self.env.render(state.inner)
 
 
-class TransformObservation(_core.Wrapper):
+class TransformObservation(MapTimeStep):
     """Applies a pure function to every observation (gymnasium 1.x ``TransformObservation``).
 
     * TimeStep: ``observation = fn(observation)``, also applied to
@@ -402,19 +393,9 @@ class TransformObservation(_core.Wrapper):
         self._fn = fn
         self._spec = observation_spec
 
-    def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.reset(key, options=options)
-        return state, _map_observations(ts, self._fn)
-
-    def reset_after(
-        self, previous: Any, key: jax.Array, *, options: Any = None
-    ) -> tuple[Any, _core.TimeStep]:
-        state, ts = _core.reset_after(self.env, previous, key, options=options)
-        return state, _map_observations(ts, self._fn)
-
-    def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
-        state, ts = self.env.step(state, action)
-        return state, _map_observations(ts, self._fn)
+    def map_timestep(self, timestep: _core.TimeStep) -> _core.TimeStep:
+        """The TimeStep with ``observation = fn(observation)``."""
+        return _map_observations(timestep, self._fn)
 
     def observation_spec(self) -> specs.Spec:
         return self._spec

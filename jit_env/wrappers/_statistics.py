@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jit_env import _core, specs
-from jit_env.wrappers._batching import broadcast_mask, options_of
+from jit_env import _core
+from jit_env._pytrees import broadcast_mask, options_of
 
 
 class EpisodeStatisticsState(NamedTuple):
@@ -144,20 +144,5 @@ class EpisodeStatistics(_core.Wrapper):
         extras = self._extras(ts, last_return, last_length, ended)
         return new, dataclasses.replace(ts, extras=extras)
 
-    def reward_spec(self) -> specs.Spec:
-        return self.env.reward_spec()
-
-    def discount_spec(self) -> specs.Spec:
-        return self.env.discount_spec()
-
-    def observation_spec(self) -> specs.Spec:
-        return self.env.observation_spec()
-
-    def action_spec(self) -> specs.Spec:
-        return self.env.action_spec()
-
     def render(self, state: EpisodeStatisticsState) -> Any:
         return self.env.render(state.inner)
-
-    def close(self) -> None:
-        self.env.close()

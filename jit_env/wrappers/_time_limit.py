@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jit_env import _core, specs
-from jit_env.wrappers._batching import options_of
+from jit_env import _core
+from jit_env._pytrees import options_of
 
 
 class TimeLimitState(NamedTuple):
@@ -106,20 +106,5 @@ class TimeLimit(_core.Wrapper):
         )
         return TimeLimitState(inner, elapsed), dataclasses.replace(ts, step_type=step_type)
 
-    def reward_spec(self) -> specs.Spec:
-        return self.env.reward_spec()
-
-    def discount_spec(self) -> specs.Spec:
-        return self.env.discount_spec()
-
-    def observation_spec(self) -> specs.Spec:
-        return self.env.observation_spec()
-
-    def action_spec(self) -> specs.Spec:
-        return self.env.action_spec()
-
     def render(self, state: TimeLimitState) -> Any:
         return self.env.render(state.inner)
-
-    def close(self) -> None:
-        self.env.close()

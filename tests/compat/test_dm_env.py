@@ -63,9 +63,11 @@ def test_step_types_follow_dm_env_semantics(make_env, rollout):
         assert (cur is dm_env.StepType.FIRST) == (prev is dm_env.StepType.LAST)
     for ts in timesteps:
         if ts.first():
-            assert ts.reward is None and ts.discount is None
+            assert ts.reward is None
+            assert ts.discount is None
         else:
-            assert ts.reward.dtype == np.float32 and ts.discount.dtype == np.float32
+            assert ts.reward.dtype == np.float32
+            assert ts.discount.dtype == np.float32
 
 
 def test_same_key_same_episodes_and_keys_of_any_impl(make_env, rollout):
@@ -129,6 +131,7 @@ def test_wrapper_state_spans_episodes(make_env):
     adapter = to_dm_env(W.NormalizeObservation(make_env("CartPole-v1", max_episode_steps=3)))
     adapter.reset()
     steps = [adapter.step(0) for _ in range(4)]
-    assert steps[2].last() and steps[3].first()
+    assert steps[2].last()
+    assert steps[3].first()
     # the first reset, three steps, the reset that starts the second episode
     assert float(adapter.state.stats.count) == pytest.approx(1e-4 + 5)

@@ -132,17 +132,21 @@ def test_info_carries_extras_as_fresh_numpy():
     _, info = adapter.reset(seed=0)
     assert info == {"count": 0}
     _, reward, terminated, truncated, info = adapter.step(1)
-    assert isinstance(info["count"], np.ndarray) and int(info["count"]) == 1
+    assert isinstance(info["count"], np.ndarray)
+    assert int(info["count"]) == 1
     assert (reward, terminated, truncated) == (0.0, False, False)
     _, _, _, _, info2 = adapter.step(1)
-    assert info2["count"] is not info["count"] and int(info["count"]) == 1
+    assert info2["count"] is not info["count"]
+    assert int(info["count"]) == 1
 
 
 def test_render_rgb_array(make_env):
     adapter = to_gymnasium(make_env("Catch-bsuite"), render_mode="rgb_array")
     adapter.reset(seed=0)
     frame = adapter.render()
-    assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
+    assert isinstance(frame, np.ndarray)
+    assert frame.dtype == np.uint8
+    assert frame.ndim == 3
     assert frame.shape[2] == 3
     assert to_gymnasium(make_env("Catch-bsuite")).render() is None  # no render_mode
     with pytest.raises(ValueError, match="`render_mode`"):

@@ -86,7 +86,8 @@ def _assert_same_spec(actual: specs.Spec, expected: specs.Spec) -> None:
             for x, y in zip(a, e):
                 _assert_same_spec(x, y)
         return
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    assert actual.shape == expected.shape
+    assert actual.dtype == expected.dtype
     if isinstance(expected, specs.DiscreteArray):
         np.testing.assert_array_equal(actual.num_values, expected.num_values)
     elif isinstance(expected, specs.BoundedArray):
@@ -199,7 +200,8 @@ def test_unbounded_float_array_uses_finite_extremes():
 def test_partly_bounded_float_spec_keeps_infinities():
     spec = specs.BoundedArray((2,), np.float32, np.array([-np.inf, -1.0], np.float32), 1.0)
     box = spec_to_space(spec)
-    assert box.low[0] == np.finfo(np.float32).min and box.low[1] == -1.0
+    assert box.low[0] == np.finfo(np.float32).min
+    assert box.low[1] == -1.0
     back = space_to_spec(box)
     np.testing.assert_array_equal(back.minimum, [-np.inf, -1.0])
 
@@ -219,7 +221,8 @@ def test_discrete_mappings():
     assert binary == gym.spaces.MultiBinary([2, 2])
     # A Discrete with a start is a bounded integer scalar.
     shifted = space_to_spec(gym.spaces.Discrete(3, start=-1, dtype=np.int32))
-    assert isinstance(shifted, specs.BoundedArray) and not isinstance(
+    assert isinstance(shifted, specs.BoundedArray)
+    assert not isinstance(
         shifted, specs.DiscreteArray
     )
     assert (int(shifted.minimum), int(shifted.maximum)) == (-1, 1)
@@ -228,7 +231,8 @@ def test_discrete_mappings():
 def test_tree_spec_of_a_dict_is_a_dict_space():
     tree = specs.Dict(a=specs.Array((), np.float32), b=specs.DiscreteArray(3))
     space = spec_to_space(tree)
-    assert isinstance(space, gym.spaces.Dict) and set(space.spaces) == {"a", "b"}
+    assert isinstance(space, gym.spaces.Dict)
+    assert set(space.spaces) == {"a", "b"}
 
 
 def test_unsupported_inputs_raise_naming_the_argument():

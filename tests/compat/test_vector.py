@@ -76,15 +76,18 @@ def env(request, make_env):
 def _assert_equal(actual, expected, path="info"):
     """Recursive exact equality of gymnasium step data (dicts, object arrays, arrays)."""
     if isinstance(expected, tuple):
-        assert isinstance(actual, tuple) and len(actual) == len(expected), path
+        assert isinstance(actual, tuple), path
+        assert len(actual) == len(expected), path
         for i, (a, e) in enumerate(zip(actual, expected)):
             _assert_equal(a, e, f"{path}[{i}]")
     elif isinstance(expected, dict):
-        assert isinstance(actual, dict) and actual.keys() == expected.keys(), (path, actual)
+        assert isinstance(actual, dict), (path, actual)
+        assert actual.keys() == expected.keys(), (path, actual)
         for k in expected:
             _assert_equal(actual[k], expected[k], f"{path}[{k!r}]")
     elif isinstance(expected, np.ndarray) and expected.dtype == object:
-        assert actual.dtype == object and actual.shape == expected.shape, path
+        assert actual.dtype == object, path
+        assert actual.shape == expected.shape, path
         for i, (a, e) in enumerate(zip(actual, expected)):
             if e is None:
                 assert a is None, f"{path}[{i}]"
@@ -116,7 +119,8 @@ def test_matches_sync_vector_env_of_single_adapters(env, mode, num_envs):
         ref = reference.step(actions)
         for name, a, e in zip(["obs", "reward", "terminated", "truncated", "info"], out, ref):
             _assert_equal(a, e, name)
-        assert out[1].dtype == np.float32 and out[2].dtype == out[3].dtype == np.bool_
+        assert out[1].dtype == np.float32
+        assert out[2].dtype == out[3].dtype == np.bool_
         assert batched.observation_space.contains(out[0])
         ended["terminated"] += int(out[2].sum())
         ended["truncated"] += int(out[3].sum())
@@ -179,7 +183,8 @@ def test_spaces_shapes_and_dtypes(make_env):
     assert batched.action_space == gym.spaces.MultiDiscrete([2] * n, dtype=np.int32)
     assert batched.observation_space.shape == (n, 4)
     obs, _ = batched.reset(seed=0)
-    assert obs.shape == (n, 4) and obs.dtype == np.float32
+    assert obs.shape == (n, 4)
+    assert obs.dtype == np.float32
     obs, reward, terminated, truncated, info = batched.step(np.ones(n, np.int64))
     assert (obs.shape, reward.shape, terminated.shape, truncated.shape) == ((n, 4), (n,), (n,), (n,))
     assert info == {}
@@ -193,10 +198,12 @@ def test_device_mode_keeps_jax_arrays_and_matches_numpy_mode(make_env):
     on_device = to_gymnasium_vector(
         env, NUM_ENVS, autoreset_mode="same_step", to_numpy=False, device=device
     )
-    assert on_device.metadata["jax"] and not on_host.metadata["jax"]
+    assert on_device.metadata["jax"]
+    assert not on_host.metadata["jax"]
     host_obs, _ = on_host.reset(seed=3)
     device_obs, _ = on_device.reset(seed=3)
-    assert isinstance(device_obs, jax.Array) and device_obs.devices() == {device}
+    assert isinstance(device_obs, jax.Array)
+    assert device_obs.devices() == {device}
     np.testing.assert_array_equal(device_obs, host_obs)
     rng = np.random.default_rng(1)
     for _ in range(20):

@@ -3,7 +3,8 @@
 The NumPy loops below are written from bsuite 0.3.5's environment sources
 (``bsuite/environments/*.py``), independently of the JAX code under test.
 Every environment runs eagerly, under ``jax.jit`` and under ``jax.vmap`` (the
-``variant`` fixture).
+``variant_fn`` fixture of ``tests/conftest.py``, whose jitted forms are shared
+by every test, so `play` can assert each step traced once over all episodes).
 """
 
 from __future__ import annotations
@@ -45,69 +46,26 @@ DEEP_SEA_6 = DeepSea(size=6)
 MEMORY_CHAIN_4 = MemoryChain(num_bits=4)
 
 
-_WRAPPED: dict = {}  # (variant, function) -> wrapped function, shared so each compiles once
-TRACES: dict = {}  # function -> number of times its jitted form was traced
-
-
-def _counted(fn):
-    def traced(*args, **kwargs):
-        TRACES[fn] = TRACES.get(fn, 0) + 1  # Python side effect: runs once per trace
-        return fn(*args, **kwargs)
-
-    return traced
-
-
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Turns a function into its eager, jitted or vmapped (batch of 2) form.
-
-    The vmapped form stacks every argument twice, maps (under jit, to compile
-    once), and returns element 1, so it must equal the unbatched call.
-    Wrapped functions are memoised on the (shared) bound method, and the
-    jitted ones count their traces: `play` asserts each traced once (the
-    retrace guard, over every episode of every test).
-    """
-    kind = request.param
-
-    def wrap(fn):
-        if kind == "eager":
-            return fn
-        if (kind, fn) not in _WRAPPED:
-            if kind == "jit":
-                _WRAPPED[kind, fn] = jax.jit(_counted(fn))
-            else:
-                vmapped = jax.jit(jax.vmap(fn))
-
-                def batched(*args, **kwargs):
-                    stack = lambda x: jnp.stack([x, x])  # noqa: E731
-                    out = vmapped(*jax.tree.map(stack, args), **jax.tree.map(stack, kwargs))
-                    return jax.tree.map(lambda x: x[1], out)
-
-                _WRAPPED[kind, fn] = batched
-        return _WRAPPED[kind, fn]
-
-    wrap.kind = kind
-    return wrap
-
-
-def play(variant, env, state, actions):
-    """Steps ``env`` from ``state`` with ``actions`` under ``variant``; returns the TimeSteps."""
-    step = variant(env.step)
+def play(variant_fn, env, state, actions):
+    """Steps ``env`` from ``state`` with ``actions`` under ``variant_fn``; returns the TimeSteps."""
+    step = variant_fn(env.step)
     timesteps = []
     for a in actions:
         state, ts = step(state, jnp.asarray(a, jnp.int32))
         timesteps.append(ts)
-    if getattr(variant, "kind", None) == "jit":
-        assert TRACES[env.step] == 1, "the jitted step retraced"
+    if getattr(variant_fn, "kind", None) == "jit":  # `play(lambda f: f, ...)` runs eagerly
+        assert variant_fn.traces(env.step) == 1, "the jitted step retraced"
     return state, timesteps
 
 
-def reset(variant, env, key, options=None):
-    """Resets under ``variant``; checks the FIRST TimeStep (reward 0, discount 1)."""
-    state, ts = variant(env.reset)(key, options=options)
+def reset(variant_fn, env, key, options=None):
+    """Resets under ``variant_fn``; checks the FIRST TimeStep (reward 0, discount 1)."""
+    state, ts = variant_fn(env.reset)(key, options=options)
     assert int(ts.step_type) == StepType.FIRST
-    assert ts.reward.dtype == jnp.float32 and float(ts.reward) == 0.0
-    assert ts.discount.dtype == jnp.float32 and float(ts.discount) == 1.0
+    assert ts.reward.dtype == jnp.float32
+    assert float(ts.reward) == 0.0
+    assert ts.discount.dtype == jnp.float32
+    assert float(ts.discount) == 1.0
     return state, ts
 
 
@@ -130,11 +88,10 @@ def expected_step_types(n):
 
 def np_catch(ball_x, actions, rows=10, columns=5):
     """bsuite's Catch._step in NumPy: boards, rewards, terminations."""
-    paddle_x, ball_y = columns // 2, 0
+    paddle_x = columns // 2
     boards, rewards, dones = [], [], []
-    for a in actions:
+    for ball_y, a in enumerate(actions, start=1):  # the ball falls one row a step
         paddle_x = int(np.clip(paddle_x + (-1, 0, 1)[a], 0, columns - 1))
-        ball_y += 1
         board = np.zeros((rows, columns), np.float32)
         board[ball_y, ball_x] = 1.0
         board[rows - 1, paddle_x] = 1.0
@@ -148,7 +105,7 @@ def np_catch(ball_x, actions, rows=10, columns=5):
 
 
 @pytest.mark.parametrize(
-    "ball_x, actions, final_reward",
+    ("ball_x", "actions", "final_reward"),
     [
         (0, [0, 0, 1, 1, 1, 1, 1, 1, 1], 1.0),  # paddle 2 -> 1 -> 0, waits under the ball
         (0, [2] * 9, -1.0),  # paddle runs right, away from the ball
@@ -157,19 +114,21 @@ def np_catch(ball_x, actions, rows=10, columns=5):
         (3, [0] * 9, -1.0),
     ],
 )
-def test_catch_hand_worked_episodes(variant, ball_x, actions, final_reward):
+def test_catch_hand_worked_episodes(variant_fn, ball_x, actions, final_reward):
     env = ENVS["Catch-bsuite"]
-    state, first = reset(variant, env, jax.random.key(0))
+    state, first = reset(variant_fn, env, jax.random.key(0))
     state = state._replace(ball_x=jnp.int32(ball_x))
-    _, timesteps = play(variant, env, state, actions)
+    _, timesteps = play(variant_fn, env, state, actions)
     rewards, discounts, step_types, obs = as_np(timesteps)
     boards, np_rewards, _ = np_catch(ball_x, actions)
     np.testing.assert_array_equal(step_types, expected_step_types(9))
     np.testing.assert_array_equal(rewards, np_rewards)
-    assert rewards[-1] == final_reward and np.all(rewards[:-1] == 0)
+    assert rewards[-1] == final_reward
+    assert np.all(rewards[:-1] == 0)
     np.testing.assert_array_equal(discounts, [1.0] * 8 + [0.0])
     np.testing.assert_array_equal(obs, boards)
-    assert rewards.dtype == np.float32 and discounts.dtype == np.float32
+    assert rewards.dtype == np.float32
+    assert discounts.dtype == np.float32
 
 
 def test_catch_reset_distribution():
@@ -177,7 +136,8 @@ def test_catch_reset_distribution():
     states, ts = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.key(1), 200))
     ball_x = np.asarray(states.ball_x)
     assert set(ball_x.tolist()) == {0, 1, 2, 3, 4}  # uniform over 5 columns: 200 draws hit all
-    assert np.all(np.asarray(states.paddle_x) == 2) and np.all(np.asarray(states.ball_y) == 0)
+    assert np.all(np.asarray(states.paddle_x) == 2)
+    assert np.all(np.asarray(states.ball_y) == 0)
     obs = np.asarray(ts.observation)
     np.testing.assert_array_equal(obs[np.arange(200), 0, ball_x], 1.0)
     np.testing.assert_array_equal(obs[:, 9, 2], 1.0)
@@ -201,9 +161,9 @@ def test_catch_other_board_size():
 
 def np_deep_sea(mapping, actions, size, move_cost=0.01):
     """bsuite's deterministic DeepSea._step in NumPy."""
-    row = column = 0
+    column = 0
     rewards, observations, bad = [], [], False
-    for a in actions:
+    for row, a in enumerate(actions):  # one row down a step
         reward = 0.0
         right = a == mapping[row, column]
         if column == size - 1 and right:
@@ -214,39 +174,39 @@ def np_deep_sea(mapping, actions, size, move_cost=0.01):
         else:
             bad = bad or row == column
             column = max(column - 1, 0)
-        row += 1
         obs = np.zeros((size, size), np.float32)
-        if row < size:
-            obs[row, column] = 1.0
+        if row + 1 < size:
+            obs[row + 1, column] = 1.0
         rewards.append(reward)
         observations.append(obs)
     return np.array(rewards, np.float32), np.array(observations), bad
 
 
-def test_deep_sea_all_right_earns_the_treasure(variant):
+def test_deep_sea_all_right_earns_the_treasure(variant_fn):
     env = ENVS["DeepSea-bsuite"]
     options = DeepSeaParams(randomize_actions=False)
-    state, _ = reset(variant, env, jax.random.key(0), options)
-    state, timesteps = play(variant, env, state, [1] * 8)
+    state, _ = reset(variant_fn, env, jax.random.key(0), options)
+    state, timesteps = play(variant_fn, env, state, [1] * 8)
     rewards, discounts, step_types, obs = as_np(timesteps)
     np.testing.assert_allclose(rewards, [-0.01 / 8] * 7 + [1 - 0.01 / 8], rtol=RTOL)
     np.testing.assert_allclose(rewards.sum(), 0.99, rtol=1e-5)  # bsuite's optimal return
     np.testing.assert_array_equal(step_types, expected_step_types(8))
     np.testing.assert_array_equal(discounts, [1.0] * 7 + [0.0])
     for k in range(7):  # the diver walks down the diagonal
-        assert obs[k, k + 1, k + 1] == 1.0 and obs[k].sum() == 1.0
+        assert obs[k, k + 1, k + 1] == 1.0
+        assert obs[k].sum() == 1.0
     np.testing.assert_array_equal(obs[-1], 0.0)  # null observation at the end
     assert not bool(state.bad_episode)
 
 
-def test_deep_sea_against_numpy_with_random_mapping(variant):
+def test_deep_sea_against_numpy_with_random_mapping(variant_fn):
     env = DEEP_SEA_6
     options = DeepSeaParams(unscaled_move_cost=0.3, mapping_seed=5)
-    state, _ = reset(variant, env, jax.random.key(3), options)
+    state, _ = reset(variant_fn, env, jax.random.key(3), options)
     mapping = np.asarray(state.action_mapping)
     assert 0 < mapping.sum() < 36  # a real Bernoulli(0.5) mapping, not all ones
     actions = np.random.default_rng(0).integers(0, 2, size=6)
-    state, timesteps = play(variant, env, state, actions)
+    state, timesteps = play(variant_fn, env, state, actions)
     rewards, _, step_types, obs = as_np(timesteps)
     np_rewards, np_obs, bad = np_deep_sea(mapping, actions, 6, move_cost=0.3)
     np.testing.assert_allclose(rewards, np_rewards, rtol=RTOL)
@@ -316,7 +276,8 @@ def test_deep_sea_stochastic_corner_noise():
     rewards = jax.jit(jax.vmap(lambda k: env.step(state._replace(key=k), jnp.int32(0))[1].reward))(keys)
     rewards = np.asarray(rewards)
     # N(0, 1) noise: mean within 5 std of the mean (0.11) and std near 1.
-    assert abs(rewards.mean()) < 0.12 and 0.9 < rewards.std() < 1.1
+    assert abs(rewards.mean()) < 0.12
+    assert 0.9 < rewards.std() < 1.1
 
 
 # --------------------------------------------------------------- MemoryChain
@@ -325,7 +286,7 @@ def test_deep_sea_stochastic_corner_noise():
 def np_memory_chain(context, query, actions, memory_length):
     """bsuite's MemoryChain._step in NumPy (observation before the increment)."""
     num_bits = len(context)
-    t, observations, rewards = 0, [], []
+    observations, rewards = [], []
 
     def observe(t):
         obs = np.zeros((1, num_bits + 2), np.float32)
@@ -337,20 +298,19 @@ def np_memory_chain(context, query, actions, memory_length):
         return obs
 
     first = observe(0)
-    for a in actions:
+    for t, a in enumerate(actions):
         observations.append(observe(t))
-        t += 1
-        rewards.append(0.0 if t - 1 < memory_length else (1.0 if a == context[query] else -1.0))
+        rewards.append(0.0 if t < memory_length else (1.0 if a == context[query] else -1.0))
     return first, np.array(observations), np.array(rewards, np.float32)
 
 
-@pytest.mark.parametrize("final_action, final_reward", [(1, 1.0), (0, -1.0)])
-def test_memory_chain_hand_worked(variant, final_action, final_reward):
+@pytest.mark.parametrize(("final_action", "final_reward"), [(1, 1.0), (0, -1.0)])
+def test_memory_chain_hand_worked(variant_fn, final_action, final_reward):
     env = ENVS["MemoryChain-bsuite"]
     options = MemoryChainParams(memory_length=3)
-    state, first = reset(variant, env, jax.random.key(0), options)
+    state, first = reset(variant_fn, env, jax.random.key(0), options)
     state = state._replace(context=jnp.array([1], jnp.int32), query=jnp.int32(0))
-    _, timesteps = play(variant, env, state, [0, 0, 0, final_action])
+    _, timesteps = play(variant_fn, env, state, [0, 0, 0, final_action])
     rewards, discounts, step_types, obs = as_np(timesteps)
     np.testing.assert_array_equal(step_types, expected_step_types(4))  # memory_length + 1
     np.testing.assert_array_equal(rewards, [0.0, 0.0, 0.0, final_reward])
@@ -359,14 +319,14 @@ def test_memory_chain_hand_worked(variant, final_action, final_reward):
     np.testing.assert_allclose(obs[:, 0], np.array(expected, np.float32), rtol=RTOL)
 
 
-def test_memory_chain_against_numpy_several_bits(variant):
+def test_memory_chain_against_numpy_several_bits(variant_fn):
     env = MEMORY_CHAIN_4
     options = MemoryChainParams(memory_length=4)
-    state, first = reset(variant, env, jax.random.key(2), options)
+    state, first = reset(variant_fn, env, jax.random.key(2), options)
     context, query = [1, 0, 0, 1], 2
     state = state._replace(context=jnp.array(context, jnp.int32), query=jnp.int32(query))
     actions = [1, 0, 1, 1, 0]
-    _, timesteps = play(variant, env, state, actions)
+    _, timesteps = play(variant_fn, env, state, actions)
     rewards, _, step_types, obs = as_np(timesteps)
     np_first, np_obs, np_rewards = np_memory_chain(context, query, actions, 4)
     np.testing.assert_allclose(obs, np_obs, rtol=RTOL)
@@ -380,21 +340,22 @@ def test_memory_chain_reset_observation_shows_context():
     state, ts = env.reset(jax.random.key(4))
     context = np.asarray(state.context)
     np.testing.assert_array_equal(np.asarray(ts.observation)[0, 2:], 2 * context - 1)
-    assert np.asarray(ts.observation)[0, 0] == 1.0 and 0 <= int(state.query) < 3
+    assert np.asarray(ts.observation)[0, 0] == 1.0
+    assert 0 <= int(state.query) < 3
 
 
 # -------------------------------------------------------------- UmbrellaChain
 
 
-@pytest.mark.parametrize("need, first_action, final_reward", [(1, 1, 1.0), (0, 1, -1.0), (0, 0, 1.0)])
-def test_umbrella_chain_hand_worked(variant, need, first_action, final_reward):
+@pytest.mark.parametrize(("need", "first_action", "final_reward"), [(1, 1, 1.0), (0, 1, -1.0), (0, 0, 1.0)])
+def test_umbrella_chain_hand_worked(variant_fn, need, first_action, final_reward):
     env = ENVS["UmbrellaChain-bsuite"]
     options = UmbrellaChainParams(chain_length=5)
-    state, _ = reset(variant, env, jax.random.key(0), options)
+    state, _ = reset(variant_fn, env, jax.random.key(0), options)
     state = state._replace(need_umbrella=jnp.int32(need))
     # Only the first action matters; later ones try to undo it.
     actions = [first_action] + [1 - first_action] * 4
-    _, timesteps = play(variant, env, state, actions)
+    _, timesteps = play(variant_fn, env, state, actions)
     rewards, discounts, step_types, obs = as_np(timesteps)
     np.testing.assert_array_equal(step_types, expected_step_types(5))
     assert rewards[-1] == final_reward
@@ -416,17 +377,18 @@ def test_umbrella_chain_noise_and_distractors_come_from_the_key():
     rewards0, _, _, obs0 = runs[0]
     rewards1, _, _, obs1 = runs[1]
     assert set(np.unique(obs0[:, 0, 3:]).tolist()) == {0.0, 1.0}
-    assert np.any(obs0[:, 0, 3:] != obs1[:, 0, 3:]) and np.any(rewards0[:-1] != rewards1[:-1])
+    assert np.any(obs0[:, 0, 3:] != obs1[:, 0, 3:])
+    assert np.any(rewards0[:-1] != rewards1[:-1])
 
 
 # ------------------------------------------------------------ DiscountingChain
 
 
-def test_discounting_chain_hand_worked(variant):
+def test_discounting_chain_hand_worked(variant_fn):
     env = ENVS["DiscountingChain-bsuite"]
-    state, first = reset(variant, env, jax.random.key(0))
+    state, first = reset(variant_fn, env, jax.random.key(0))
     np.testing.assert_array_equal(first.observation, [[-1.0, 0.0]])
-    _, timesteps = play(variant, env, state, [2] + [0] * 9)  # chain 2 pays at step 10
+    _, timesteps = play(variant_fn, env, state, [2] + [0] * 9)  # chain 2 pays at step 10
     rewards, discounts, step_types, obs = as_np(timesteps)
     np.testing.assert_array_equal(rewards, [0.0] * 9 + [1.0])
     np.testing.assert_array_equal(step_types, [StepType.MID] * 10)
@@ -456,14 +418,15 @@ def test_discounting_chain_full_episodes(mapping_seed):
 # --------------------------------------------------------------- SimpleBandit
 
 
-def test_simple_bandit(variant):
+def test_simple_bandit(variant_fn):
     env = ENVS["SimpleBandit-bsuite"]
-    state, first = reset(variant, env, jax.random.key(0))
+    state, first = reset(variant_fn, env, jax.random.key(0))
     arms = np.asarray(state.arm_rewards)
     np.testing.assert_allclose(np.sort(arms), np.linspace(0, 1, 11), rtol=RTOL, atol=1e-7)
     for arm in (0, 5, 10):
-        _, (ts,) = play(variant, env, state, [arm])
-        assert float(ts.reward) == arms[arm] and int(ts.step_type) == StepType.LAST
+        _, (ts,) = play(variant_fn, env, state, [arm])
+        assert float(ts.reward) == arms[arm]
+        assert int(ts.step_type) == StepType.LAST
         assert float(ts.discount) == 0.0
         np.testing.assert_array_equal(ts.observation, [[1.0]])
 

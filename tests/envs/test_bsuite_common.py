@@ -51,7 +51,8 @@ def test_registered_and_made(env_id):
 def test_specs(env_id):
     env = ENVS[env_id]
     obs_spec, action_spec = env.observation_spec(), env.action_spec()
-    assert obs_spec.dtype == jnp.float32 and action_spec.dtype == jnp.int32
+    assert obs_spec.dtype == jnp.float32
+    assert action_spec.dtype == jnp.int32
     assert isinstance(action_spec, jit_env.specs.DiscreteArray)
     state, ts = env.reset(jax.random.key(0))
     assert ts.observation.shape == obs_spec.shape
@@ -80,7 +81,8 @@ def test_key_implementations(env_id, impl):
     state, _ = env.reset(key)
     state, ts = env.step(state, jnp.int32(1))
     assert int(ts.step_type) == StepType.MID
-    assert state.key.dtype == key.dtype and state.key.shape == key.shape
+    assert state.key.dtype == key.dtype
+    assert state.key.shape == key.shape
 
 
 def test_render(env_id):
@@ -90,7 +92,9 @@ def test_render(env_id):
     images = jax.jit(jax.vmap(env.render))(jax.tree.map(lambda *x: jnp.stack(x), *singles))
     for i, state in enumerate(singles):
         image = env.render(state)
-        assert image.dtype == jnp.uint8 and image.ndim == 3 and image.shape[-1] == 3
+        assert image.dtype == jnp.uint8
+        assert image.ndim == 3
+        assert image.shape[-1] == 3
         np.testing.assert_array_equal(images[i], image)
         assert np.asarray(image).max() > 0  # something is drawn
 

@@ -117,7 +117,7 @@ CASES = {
         Case(
             "Pendulum-v1", cc.Pendulum, "Pendulum-v1",
             lambda s: np.array([s.theta, s.theta_dot], np.float64), _continuous(3.0),
-            lambda o: o, lambda g: np.inf, atol=1e-5, multi_steps=T, multi_atol=1e-3,
+            lambda o: o, lambda _g: np.inf, atol=1e-5, multi_steps=T, multi_atol=1e-3,
             param_field="g", param_values=(10.0, 5.0, 12.0), to_python_action=lambda a: a,
         ),
     ]
@@ -251,53 +251,32 @@ def test_start_state_distribution(env_id):
     for name in fields:
         x = np.asarray(getattr(states, name))
         assert x.dtype == np.float32
-        assert np.all(x >= np.float32(low)) and np.all(x < np.float32(high)), name
+        assert np.all(x >= np.float32(low)), name
+        assert np.all(x < np.float32(high)), name
         # Uniform: 1000 draws reach within 1 % of both ends (fails for a constant or a
         # narrower law; P(miss) < 1e-4 for a correct one, and the seed is fixed).
-        assert x.min() < low + 0.01 * width and x.max() > high - 0.01 * width, name
+        assert x.min() < low + 0.01 * width, name
+        assert x.max() > high - 0.01 * width, name
         assert abs(x.mean() - (low + high) / 2) < 0.05 * width, name
     if env_id.startswith("MountainCar"):
         np.testing.assert_array_equal(states.velocity, 0.0)
     if env_id == "Pendulum-v1":
-        assert np.all(np.abs(states.theta_dot) <= 1.0) and np.std(states.theta_dot) > 0.5
+        assert np.all(np.abs(states.theta_dot) <= 1.0)
+        assert np.std(states.theta_dot) > 0.5
     np.testing.assert_array_equal(ts.step_type, StepType.FIRST)
     np.testing.assert_array_equal(ts.reward, 0.0)
     np.testing.assert_array_equal(ts.discount, 1.0)
 
 
-def _eager(f):
-    return f
-
-
-def _jit(f):
-    return jax.jit(f)
-
-
-def _vmap(f):
-    """Runs f on a batch of 3 copies of its inputs (broadcast) and returns element 1."""
-
-    def batched(*args):
-        stacked = jax.tree.map(lambda a: jnp.stack([a, a, a]), args)
-        out = jax.vmap(f)(*stacked)
-        return jax.tree.map(lambda a: a[1], out)
-
-    return batched
-
-
-@pytest.fixture(params=[_eager, _jit, _vmap], ids=["eager", "jit", "vmap"])
-def variant(request):
-    return request.param
-
-
 @pytest.mark.parametrize("env_id", DYNAMICS_IDS)
-def test_reset_and_steps_under_variant_match_gymnasium(env_id, variant, gym_envs):
+def test_reset_and_steps_under_variant_match_gymnasium(env_id, variant_fn, gym_envs):
     """reset + 2 steps, eagerly, under jit and under vmap, against gymnasium."""
     case, genv = CASES[env_id], gym_envs[env_id]
     env = case.make_env()
     rng = np.random.default_rng(4)
     actions = case.sample_actions(rng, (2,))
-    reset = variant(lambda k: env.reset(k))
-    step = variant(env.step)
+    reset = variant_fn(env.reset)
+    step = variant_fn(env.step)
     state, ts = reset(jax.random.key(5))
     assert ts.step_type == StepType.FIRST
     for action in actions:
@@ -307,7 +286,8 @@ def test_reset_and_steps_under_variant_match_gymnasium(env_id, variant, gym_envs
         np.testing.assert_allclose(ts.observation, obs, rtol=1e-5, atol=case.atol)
         np.testing.assert_allclose(ts.reward, reward, rtol=1e-5, atol=case.atol)
         assert (ts.step_type == StepType.LAST) == terminated
-        assert ts.observation.dtype == jnp.float32 and ts.reward.dtype == jnp.float32
+        assert ts.observation.dtype == jnp.float32
+        assert ts.reward.dtype == jnp.float32
         if terminated:
             break
 
@@ -334,7 +314,8 @@ def test_jitted_step_traces_once_and_leaves_the_key_alone(env_id):
     # reset and step return the same pytree structure and dtypes (scan-safe).
     assert jax.tree.structure(ts) == jax.tree.structure(first)
     for a, b in zip(jax.tree.leaves(ts), jax.tree.leaves(first)):
-        assert a.dtype == b.dtype and a.shape == b.shape
+        assert a.dtype == b.dtype
+        assert a.shape == b.shape
 
 
 @pytest.mark.parametrize("impl", ["threefry2x32", "rbg", "unsafe_rbg", "legacy"])
@@ -370,7 +351,7 @@ def _run_episode(env, action, steps, key, options=None):
     return first, jax.device_get(tss)
 
 
-@pytest.mark.parametrize("env_id, action, length, terminates", EPISODES)
+@pytest.mark.parametrize(("env_id", "action", "length", "terminates"), EPISODES)
 def test_make_applies_registered_time_limit(env_id, action, length, terminates):
     env = jit_env.envs.make(env_id)
     assert isinstance(env.unwrapped, type(CASES[env_id].make_env()))
@@ -380,7 +361,8 @@ def test_make_applies_registered_time_limit(env_id, action, length, terminates):
     assert first.step_type == StepType.FIRST
     np.testing.assert_array_equal(tss.step_type[:-1], StepType.MID)
     assert tss.step_type[-1] == StepType.LAST
-    np.testing.assert_array_equal(tss.discount, 1.0)  # truncation keeps the discount
+    np.testing.assert_array_equal(tss.discount[:-1], 1.0)
+    assert tss.discount[-1] == (0.0 if terminates else 1.0)  # truncation keeps the discount
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "CartPole-POMDP-v1"])
@@ -391,14 +373,16 @@ def test_cartpole_truncation_at_500_and_termination(env_id):
     run = jax.jit(lambda k, p: _run_episode(env, jnp.int32(1), 500, k, p))
     _, tss = run(jax.random.key(9), still)
     np.testing.assert_array_equal(tss.step_type[:-1], StepType.MID)
-    assert tss.step_type[-1] == StepType.LAST and tss.discount[-1] == 1.0
+    assert tss.step_type[-1] == StepType.LAST
+    assert tss.discount[-1] == 1.0
     np.testing.assert_array_equal(tss.reward, 1.0)
     # Default physics, always pushing right: the pole falls within a few dozen steps.
     _, tss = run(jax.random.key(9), cc.CartPoleParams())
     end = int(np.argmax(tss.step_type == StepType.LAST))
     assert 5 < end < 100
     np.testing.assert_array_equal(tss.step_type[:end], StepType.MID)
-    assert tss.discount[end] == 0.0 and tss.reward[end] == 1.0  # reward 1 on the last step too
+    assert tss.discount[end] == 0.0
+    assert tss.reward[end] == 1.0
 
 
 def test_cartpole_sutton_barto_reward():
@@ -406,7 +390,8 @@ def test_cartpole_sutton_barto_reward():
     _, tss = jax.jit(lambda k: _run_episode(env, jnp.int32(0), 60, k))(jax.random.key(10))
     end = int(np.argmax(tss.step_type == StepType.LAST))
     np.testing.assert_array_equal(tss.reward[:end], 0.0)
-    assert tss.reward[end] == -1.0 and tss.discount[end] == 0.0
+    assert tss.reward[end] == -1.0
+    assert tss.discount[end] == 0.0
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -424,7 +409,8 @@ def test_specs_contain_every_observation(env_id):
     for obs in observations[:: max(1, len(observations) // 40)]:
         assert bool(obs_spec.contains(jnp.asarray(obs)))
     # All of them, against the spec's bounds.
-    assert np.all(observations >= obs_spec.minimum) and np.all(observations <= obs_spec.maximum)
+    assert np.all(observations >= obs_spec.minimum)
+    assert np.all(observations <= obs_spec.maximum)
     assert np.all(np.isfinite(observations))
     assert bool(env.reward_spec().contains(jnp.asarray(tss.reward[0, 0])))
     assert bool(env.discount_spec().contains(jnp.asarray(tss.discount[0, 0])))
@@ -472,7 +458,8 @@ def test_render(env_id):
     states, _ = jax.vmap(env.reset)(jax.random.split(jax.random.key(13), 2))
     frames = np.asarray(jax.jit(jax.vmap(env.render))(states))
     height, width = (400, 600) if env_id.startswith(("CartPole", "Mountain")) else (500, 500)
-    assert frames.shape == (2, height, width, 3) and frames.dtype == np.uint8
+    assert frames.shape == (2, height, width, 3)
+    assert frames.dtype == np.uint8
     assert len(np.unique(frames[0].reshape(-1, 3), axis=0)) >= 3  # background and >= 2 shapes
     assert not np.array_equal(frames[0], frames[1])  # different states, different images
     genv = gymnasium.make(case.gym_id, render_mode="rgb_array").unwrapped
@@ -493,7 +480,8 @@ def test_render_video(tmp_path):
     path = tmp_path / "clip.gif"
     jit_env.envs.render_video(jnp.asarray(frames), path, fps=10)
     back = imageio.mimread(path)
-    assert len(back) == 3 and np.asarray(back[1]).shape[:2] == (8, 10)
+    assert len(back) == 3
+    assert np.asarray(back[1]).shape[:2] == (8, 10)
     with pytest.raises(TypeError, match="uint8"):
         jit_env.envs.render_video(frames.astype(np.float32), tmp_path / "x.gif")
     with pytest.raises(ValueError, match=r"\[T, H, W, 3\]"):
@@ -507,9 +495,10 @@ def test_step_rejects_bad_actions():
         cc.Acrobot().step(cc.Acrobot().reset(jax.random.key(0))[0], jnp.zeros((2,), jnp.int32))
     with pytest.raises(ValueError, match=r"shape \(1,\)"):
         cc.Pendulum().step(cc.Pendulum().reset(jax.random.key(0))[0], jnp.zeros((), jnp.float32))
+    env = cc.MountainCarContinuous()
+    state = env.reset(jax.random.key(0))[0]
     with pytest.raises(TypeError, match="floating"):
-        env = cc.MountainCarContinuous()
-        env.step(env.reset(jax.random.key(0))[0], jnp.zeros((1,), jnp.int32))
+        env.step(state, jnp.zeros((1,), jnp.int32))
     with pytest.raises(TypeError, match="CartPoleParams"):
         cc.CartPole().reset(jax.random.key(0), options={"gravity": 9.8})
     with pytest.raises(ValueError, match="options.g"):

@@ -36,11 +36,13 @@ class _Tiny(cc.Pendulum):
 
 def test_registered_ids_sorted_and_complete():
     ids = envs.registered_ids()
-    assert isinstance(ids, tuple) and list(ids) == sorted(ids)
+    assert isinstance(ids, tuple)
+    assert list(ids) == sorted(ids)
     assert set(CLASSIC) <= set(ids)
     for env_id, (cls, limit) in CLASSIC.items():
         record = envs.spec(env_id)
-        assert record.entry_point is cls and record.max_episode_steps == limit
+        assert record.entry_point is cls
+        assert record.max_episode_steps == limit
 
 
 @pytest.mark.parametrize("env_id", sorted(CLASSIC))
@@ -67,9 +69,11 @@ def test_make_kwargs_override_defaults(registry):
     assert envs.make("Pendulum-v1", g=9.81).unwrapped.default_params.g == 9.81
     registry.register("Tiny-v0", _Tiny, max_episode_steps=7, colour="blue", g=3.0)
     env = envs.make("Tiny-v0")
-    assert env.unwrapped.colour == "blue" and env.unwrapped.default_params.g == 3.0
+    assert env.unwrapped.colour == "blue"
+    assert env.unwrapped.default_params.g == 3.0
     env = envs.make("Tiny-v0", colour="green")
-    assert env.unwrapped.colour == "green" and env.unwrapped.default_params.g == 3.0
+    assert env.unwrapped.colour == "green"
+    assert env.unwrapped.default_params.g == 3.0
     assert dict(envs.spec("Tiny-v0").kwargs) == {"colour": "blue", "g": 3.0}
 
 

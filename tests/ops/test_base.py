@@ -12,20 +12,6 @@ from jit_env import ops
 from jit_env.ops import _base
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch ``[B, ...]``: per example (eager / jitted) or by jax.vmap."""
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.vmap(fn)(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _all(m):
     def f(values, idx, mask, repl):
         return {

@@ -21,20 +21,6 @@ B, K, A, N, M = 3, 6, 3, 5, 4
 RTOL, ATOL = 1e-5, 1e-6
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch: per example (eagerly or jitted) or with jax.vmap."""
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.jit(jax.vmap(fn))(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _np_project(z_p, probs, z_q):
     """Independent NumPy loop: split each clipped source atom between its two neighbours."""
     out = np.zeros(len(z_q))
@@ -48,7 +34,7 @@ def _np_project(z_p, probs, z_q):
 
 def _inputs(seed=0):
     rng = np.random.default_rng(seed)
-    f32 = lambda *s: jnp.asarray(rng.normal(size=s), jnp.float32)  # noqa: E731
+    f32 = lambda *s: jnp.asarray(rng.normal(size=s), jnp.float32)
     atoms_tm1 = jnp.asarray(np.sort(rng.normal(size=(B, K)) * 2, axis=-1), jnp.float32)
     atoms_t = jnp.asarray(np.sort(rng.normal(size=(B, K + 1)) * 2, axis=-1), jnp.float32)
     tau = jnp.broadcast_to((jnp.arange(N, dtype=jnp.float32) + 0.5) / N, (B, N))
@@ -197,7 +183,6 @@ def test_l2_project_preserves_mass_and_mean(z_p, w):
     np.testing.assert_allclose(q @ _SUPPORT, p @ z_p, atol=1e-4)
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_bad_inputs_raise_naming_the_argument(wrap):
     z = jnp.linspace(-1.0, 1.0, K)
     with pytest.raises(ValueError, match="`probs`.*\\(5,\\)"):

@@ -15,20 +15,6 @@ from jit_env import ops
 B, D, A = 3, 4, 5
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch: per example (eagerly or jitted) or with jax.vmap."""
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.jit(jax.vmap(fn))(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _outputs(m):
     def f(key, action, noise_tm1, prior):
         return {
@@ -97,7 +83,6 @@ def test_noise_statistics():
     np.testing.assert_allclose(d.mean(0)[0], 0.75 * prior[0] + 0.25 / A, atol=0.01)
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_bad_inputs_raise_naming_the_argument(wrap):
     key = jax.random.PRNGKey(0)
     with pytest.raises(TypeError, match="`action`.*int32"):

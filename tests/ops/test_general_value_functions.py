@@ -13,33 +13,15 @@ from jit_env import ops
 B, T, H, W, C, CELL, A, D = 2, 3, 4, 6, 2, 2, 3, 5
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch: per example (eagerly or jitted) or with jax.vmap.
-
-    The vmap variant is compiled (``jit(vmap(fn))``): the batching rules are the same, and
-    one compilation is much cheaper than dispatching every batched op eagerly.
-    """
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.jit(jax.vmap(fn))(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _data(seed=0):
     rng = np.random.default_rng(seed)
-    return dict(
-        obs=jnp.asarray(rng.uniform(0, 1, (B, T + 1, H, W, C)), jnp.float32),
-        actions=jnp.asarray(rng.integers(0, A, (B, T)), jnp.int32),
-        q=jnp.asarray(rng.normal(size=(B, T + 1, H // CELL, W // CELL, A)), jnp.float32),
-        disc=jnp.asarray(rng.uniform(0.5, 1, (B, T)), jnp.float32),
-        features=jnp.asarray(rng.normal(size=(B, T + 1, D)), jnp.float32),
-    )
+    return {
+        "obs": jnp.asarray(rng.uniform(0, 1, (B, T + 1, H, W, C)), jnp.float32),
+        "actions": jnp.asarray(rng.integers(0, A, (B, T)), jnp.int32),
+        "q": jnp.asarray(rng.normal(size=(B, T + 1, H // CELL, W // CELL, A)), jnp.float32),
+        "disc": jnp.asarray(rng.uniform(0.5, 1, (B, T)), jnp.float32),
+        "features": jnp.asarray(rng.normal(size=(B, T + 1, D)), jnp.float32),
+    }
 
 
 def _all(m):
@@ -83,7 +65,6 @@ def test_pixel_rewards_numpy_loop():
                                rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_bad_inputs_raise_naming_the_argument(wrap):
     d = {k: v[0] for k, v in _data().items()}
     with pytest.raises(ValueError, match="`cell_size`=4"):

@@ -14,24 +14,6 @@ T, B = 7, 4
 FIRST, MID, LAST = 0, 1, 2
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch: per example (eagerly or jitted) or with jax.vmap.
-
-    The vmap variant is compiled (``jit(vmap(fn))``): the batching rules are the same, and
-    one compilation is much cheaper than dispatching every batched op eagerly.
-    """
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.jit(jax.vmap(fn))(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _np_fix(st):
     out = st.copy()
     for t in range(len(st) - 1):
@@ -61,7 +43,6 @@ def test_known_sequence_and_rank_1():
         ops.fix_step_type_on_interruptions(st[:, None])[:, 0], expected)
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_bad_inputs_raise_naming_the_argument(wrap):
     with pytest.raises(ValueError, match="`step_type` has rank 3"):
         wrap(ops.fix_step_type_on_interruptions)(jnp.zeros((2, 2, 2), jnp.int32))

@@ -15,20 +15,6 @@ from jit_env import ops
 B, N = 3, 5
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch: per example (eagerly or jitted) or with jax.vmap."""
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.jit(jax.vmap(fn))(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _outputs(m):
     def f(x, p, y):
         return {
@@ -66,7 +52,6 @@ def test_huber_closed_form_and_gradient():
     np.testing.assert_array_equal(g_c, np.clip(x, -1, 1))
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_clip_gradient_forward_identity_and_pytree(wrap):
     tree = {"a": jnp.asarray([-4.0, 0.1, 4.0]), "b": jnp.asarray(2.0)}
     fwd = wrap(lambda t: ops.clip_gradient(t, -1.0, 1.0))(tree)
@@ -100,7 +85,6 @@ def test_huber_bounded_by_l1_and_l2(x, delta):
         assert h == pytest.approx(0.5 * x32 * x32, rel=1e-6, abs=1e-30)
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_bad_inputs_raise_naming_the_argument(wrap):
     with pytest.raises(TypeError, match="`x`.*int32"):
         wrap(ops.huber_loss)(jnp.zeros(3, jnp.int32))

@@ -17,24 +17,6 @@ from jit_env import ops
 B, STEPS = 2, 3
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch: per example (eagerly or jitted) or with jax.vmap.
-
-    The vmap variant is compiled (``jit(vmap(fn))``): the batching rules are the same, and
-    one compilation is much cheaper than dispatching every batched op eagerly.
-    """
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.jit(jax.vmap(fn))(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _run(m, decay=0.9):
     def f(a, b):
         init, update = m.create_ema(decay)

@@ -18,40 +18,22 @@ B, T, A = 2, 5, 3
 LO, HI, BINS = -3.0, 3.0, 9
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch: per example (eagerly or jitted) or with jax.vmap.
-
-    The vmap variant is compiled (``jit(vmap(fn))``): the batching rules are the same, and
-    one compilation is much cheaper than dispatching every batched op eagerly.
-    """
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.jit(jax.vmap(fn))(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _data(seed=0):
     rng = np.random.default_rng(seed)
     f = lambda *s: jnp.asarray(rng.normal(size=s), jnp.float32)
     pi = rng.dirichlet(np.ones(A), size=(B, T))
-    return dict(
-        q_tm1=f(B, T, A),
-        q_t=f(B, T, A),
-        a_tm1=jnp.asarray(rng.integers(0, A, (B, T)), jnp.int32),
-        a_t=jnp.asarray(rng.integers(0, A, (B, T)), jnp.int32),
-        r_t=f(B, T),
-        discount_t=jnp.asarray(rng.choice([0.0, 0.9], (B, T)), jnp.float32),
-        pi_t=jnp.asarray(pi, jnp.float32),
-        mu_t=jnp.asarray(rng.uniform(0.1, 1.0, (B, T)), jnp.float32),
-        lambda_t=jnp.asarray(rng.uniform(0, 1, (B, T)), jnp.float32),
-        c_t=jnp.asarray(rng.uniform(0, 1, (B, T)), jnp.float32),
-    )
+    return {
+        "q_tm1": f(B, T, A),
+        "q_t": f(B, T, A),
+        "a_tm1": jnp.asarray(rng.integers(0, A, (B, T)), jnp.int32),
+        "a_t": jnp.asarray(rng.integers(0, A, (B, T)), jnp.int32),
+        "r_t": f(B, T),
+        "discount_t": jnp.asarray(rng.choice([0.0, 0.9], (B, T)), jnp.float32),
+        "pi_t": jnp.asarray(pi, jnp.float32),
+        "mu_t": jnp.asarray(rng.uniform(0.1, 1.0, (B, T)), jnp.float32),
+        "lambda_t": jnp.asarray(rng.uniform(0, 1, (B, T)), jnp.float32),
+        "c_t": jnp.asarray(rng.uniform(0, 1, (B, T)), jnp.float32),
+    }
 
 
 def _operators(m, pair):
@@ -241,7 +223,6 @@ def test_stop_target_gradients(stop):
         np.testing.assert_allclose(g, ref[k], rtol=5e-4, atol=5e-4, err_msg=k)
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_bad_inputs_raise_naming_the_argument(wrap):
     d = {k: v[0] for k, v in _data().items()}
     with pytest.raises(ValueError, match="`q_tm1` has rank 1"):

@@ -19,23 +19,9 @@ B, T, A, D = 3, 5, 4, 3
 RTOL, ATOL = 1e-5, 1e-6
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch: per example (eagerly or jitted) or with jax.vmap."""
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.jit(jax.vmap(fn))(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _inputs(seed=0):
     rng = np.random.default_rng(seed)
-    f32 = lambda *s: jnp.asarray(rng.normal(size=s), jnp.float32)  # noqa: E731
+    f32 = lambda *s: jnp.asarray(rng.normal(size=s), jnp.float32)
     return {
         "logits": f32(B, T, A), "a": jnp.asarray(rng.integers(0, A, (B, T)), jnp.int32),
         "adv": f32(B, T), "w": jnp.asarray(rng.uniform(0, 1, (B, T)), jnp.float32),
@@ -139,7 +125,6 @@ def test_ppo_objective_is_pessimistic(ratio, adv, eps):
 _jit_ppo = jax.jit(ops.clipped_surrogate_pg_loss)
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_bad_inputs_raise_naming_the_argument(wrap):
     logits, w = jnp.zeros((T, A)), jnp.ones(T)
     with pytest.raises(ValueError, match="`a_t` has rank 2"):

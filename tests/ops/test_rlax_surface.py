@@ -29,20 +29,6 @@ from jit_env import ops
 RTOL, ATOL = 1e-5, 1e-6
 
 
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch: per example (eagerly or jitted) or with ``jax.vmap``."""
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.jit(jax.vmap(fn))(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
-
-
 def _close(actual, expected, rtol=RTOL, atol=ATOL):
     jax.tree.map(lambda a, e: np.testing.assert_allclose(a, e, rtol=rtol, atol=atol),
                  actual, expected)
@@ -123,7 +109,6 @@ def _np_intrinsic(embeddings, memory, index, dsum, dcount, k, beta, c=1e-3, eps=
     return np.asarray(rewards), memory, start + len(embeddings) % len(memory), dsum, dcount
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_episodic_memory_intrinsic_rewards_matches_rlax_and_numpy(wrap):
     rng = np.random.default_rng(1)
     calls = [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(3)]
@@ -309,16 +294,16 @@ def test_mpo_module_functions_are_exported():
 
 def _categorical_inputs(rng, b=3, k=7, a=3):
     atoms = np.stack([np.sort(rng.normal(size=k) * 2) for _ in range(b)]).astype(np.float32)
-    return dict(
-        atoms_tm1=atoms,
-        logits_tm1=rng.normal(size=(b, a, k)).astype(np.float32),
-        a_tm1=rng.integers(0, a, size=b).astype(np.int32),
-        r_t=rng.normal(size=b).astype(np.float32),
-        discount_t=rng.uniform(0, 1, size=b).astype(np.float32),
-        atoms_t=(atoms + 0.3).astype(np.float32),
-        logits_t=rng.normal(size=(b, a, k)).astype(np.float32),
-        selector=rng.normal(size=(b, a)).astype(np.float32),
-    )
+    return {
+        "atoms_tm1": atoms,
+        "logits_tm1": rng.normal(size=(b, a, k)).astype(np.float32),
+        "a_tm1": rng.integers(0, a, size=b).astype(np.int32),
+        "r_t": rng.normal(size=b).astype(np.float32),
+        "discount_t": rng.uniform(0, 1, size=b).astype(np.float32),
+        "atoms_t": (atoms + 0.3).astype(np.float32),
+        "logits_t": rng.normal(size=(b, a, k)).astype(np.float32),
+        "selector": rng.normal(size=(b, a)).astype(np.float32),
+    }
 
 
 def _categorical_losses(m):

@@ -26,7 +26,6 @@ def _assert_tree_equal(x, y):
         np.testing.assert_array_equal(a, b)  # selections and reshapes: exact
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_selects_and_updates_match_rlax(wrap):
     new, old = _tree(0), _tree(1)
     for pred in (True, False):

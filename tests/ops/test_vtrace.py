@@ -15,26 +15,12 @@ from jit_env import ops
 B, T = 2, 7
 # float32 recursions of 7 steps, O(1) values, evaluation order differing from rlax by a
 # few roundings per step: a few ulps of the largest partial sum.
-TOL = dict(rtol=1e-5, atol=1e-6)
-
-
-@pytest.fixture(params=["eager", "jit", "vmap"])
-def variant(request):
-    """Applies ``fn`` to a batch ``[B, ...]``: per example (eager / jitted) or by jax.vmap."""
-
-    def run(fn, *batched):
-        if request.param == "vmap":
-            return jax.vmap(fn)(*batched)
-        f = jax.jit(fn) if request.param == "jit" else fn
-        outs = [f(*(a[i] for a in batched)) for i in range(len(batched[0]))]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-
-    return run
+TOL = {"rtol": 1e-5, "atol": 1e-6}
 
 
 def _data(seed=0):
     rng = np.random.default_rng(seed)
-    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    f32 = lambda x: jnp.asarray(x, jnp.float32)
     d = rng.uniform(0.5, 1.0, (B, T))
     d[1, 3] = 0.0
     return (
@@ -123,7 +109,6 @@ def test_stop_target_gradients():
     assert np.any(np.abs(np.asarray(g_t)) > 1e-3)
 
 
-@pytest.mark.parametrize("wrap", [lambda f: f, jax.jit], ids=["eager", "jit"])
 def test_bad_inputs_raise_naming_the_argument(wrap):
     v = jnp.ones(4)
     with pytest.raises(ValueError, match="`rho_tm1` has shape"):

@@ -53,16 +53,20 @@ def test_structure_properties():
     assert OBS.leave_specs == (ACT, specs.Batched(MULTI, 2), specs.Tuple(VEL, POS))
     assert OBS.treedef == jax.tree.structure({"act": 0, "batch": 0, "pos": 0})
     tup = specs.Tuple(VEL, POS, name="t")
-    assert tup.as_spec_struct() == (VEL, POS) and tup.name == "t"
+    assert tup.as_spec_struct() == (VEL, POS)
+    assert tup.name == "t"
     tree = specs.Tree([VEL, POS], jax.tree.structure(Pair(0, 0)))
     assert tree.as_spec_struct() == Pair(VEL, POS)
     batched = specs.Batched(POS, 5, name="b")
-    assert batched.spec == POS and batched.num == 5 and batched.name == "b"
-    assert isinstance(batched, specs.CompositeSpec) and isinstance(tree, specs.CompositeSpec)
+    assert batched.spec == POS
+    assert batched.num == 5
+    assert batched.name == "b"
+    assert isinstance(batched, specs.CompositeSpec)
+    assert isinstance(tree, specs.CompositeSpec)
 
 
 @pytest.mark.parametrize(
-    "build, error, words",
+    ("build", "error", "words"),
     [
         (lambda: specs.Tuple(), ValueError, ["var_specs", "empty"]),
         (lambda: specs.Dict(), ValueError, ["no specs"]),
@@ -94,8 +98,8 @@ def test_composite_replace_raises():
 # ----------------------------------------------------------------------------------------------
 
 
-def test_generate_value(transform):
-    value = transform(lambda _: OBS.generate_value(), jnp.zeros(()))
+def test_generate_value(variant_fn):
+    value = variant_fn(lambda _: OBS.generate_value())(jnp.zeros(()))
     expected = {
         "act": np.int32(0),
         "batch": np.zeros((2, 2), np.int32),
@@ -124,8 +128,8 @@ def _expected_obs_sample(seed):
     return jax.jit(expected)(jax.random.key(seed))
 
 
-def test_sample_splits_key_per_leaf_and_per_batch_element(transform):
-    value = transform(OBS.sample, jax.random.key(11))
+def test_sample_splits_key_per_leaf_and_per_batch_element(variant_fn):
+    value = variant_fn(OBS.sample)(jax.random.key(11))
     assert bool(OBS.contains(value))
     jax.tree.map(
         lambda v, e: np.testing.assert_array_equal(np.asarray(v), np.asarray(e)),
@@ -156,9 +160,9 @@ def _variants():
 
 
 @pytest.mark.parametrize("case", ["good", "out_of_bounds", "wrong_dtype", "wrong_batch"])
-def test_contains_under_transforms(transform, case):
+def test_contains_under_transforms(variant_fn, case):
     value, expected = _variants()[case]
-    assert bool(transform(OBS.contains, value)) is expected
+    assert bool(variant_fn(OBS.contains)(value)) is expected
 
 
 @pytest.mark.parametrize("case", sorted(_variants()))
@@ -175,14 +179,14 @@ def test_contains_and_validate_eagerly(case):
 def test_validate_messages_name_path_and_expectation():
     bad = _good()
     bad["pos"] = (np.zeros(2, np.float32), np.array([0.0, 2.0, 0.0], np.float32))
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=r"observation\['pos'\]\[1\]") as info:
         OBS.validate(bad)
     for word in ["Dict 'observation'", "observation['pos'][1]", "BoundedArray 'pos'", "2.0", "[-1.0, 1.0]"]:
         assert word in str(info.value), str(info.value)
     bad = _good()
     bad["batch"] = np.zeros((3, 2), np.int32)
     bad["act"] = np.zeros((1,), np.int32)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=r"observation\['act'\]") as info:
         OBS.validate(bad)
     message = str(info.value)
     for word in ["observation['act']", "expected shape ()", "observation['batch']", "(2, 2)", "batch (2,)"]:
@@ -200,7 +204,8 @@ def test_validate_composite_bounds_with_checkify_under_jit_and_vmap():
     jax.tree.map(np.testing.assert_array_equal, validate(bad), bad)  # unchecked: no-op
     err, _ = checkify.checkify(validate)(bad)
     message = err.get()
-    assert "observation['batch']" in message and "DiscreteArray 'multi'" in message, message
+    assert "observation['batch']" in message, message
+    assert "DiscreteArray 'multi'" in message, message
     assert checkify.checkify(validate)(_good())[0].get() is None
     stacked = jax.tree.map(lambda a, b: np.stack([a, b]), _good(), bad)
     err, _ = checkify.checkify(jax.vmap(OBS.validate))(stacked)
@@ -213,10 +218,12 @@ def test_batched_of_batched_and_tree():
     spec = specs.Batched(specs.Batched(POS, 3), 2)
     value = spec.generate_value()
     assert value.shape == (2, 3, 3)
-    assert bool(spec.contains(value)) and not bool(spec.contains(value[0]))
+    assert bool(spec.contains(value))
+    assert not bool(spec.contains(value[0]))
     tree = specs.Tree([VEL, POS], jax.tree.structure(Pair(0, 0)))
     sample = tree.sample(jax.random.key(0))
-    assert isinstance(sample, Pair) and bool(tree.contains(sample))
+    assert isinstance(sample, Pair)
+    assert bool(tree.contains(sample))
     assert not bool(tree.contains((sample.left, sample.right)))  # tuple is not Pair
 
 
@@ -246,10 +253,12 @@ def test_unpack_spec_is_recursive():
 
 def test_reshape_composites():
     reshaped = specs.reshape_spec(OBS, prepend=(5,))
-    assert isinstance(reshaped, specs.Dict) and reshaped.name == "observation"
+    assert isinstance(reshaped, specs.Dict)
+    assert reshaped.name == "observation"
     assert reshaped.as_spec_struct()["act"] == specs.reshape_spec(ACT, (5,))
     value = reshaped.generate_value()
-    assert value["batch"].shape == (5, 2, 2) and value["pos"][1].shape == (5, 3)
+    assert value["batch"].shape == (5, 2, 2)
+    assert value["pos"][1].shape == (5, 3)
     assert bool(reshaped.contains(value))
     batched = specs.reshape_spec(specs.Batched(VEL, 3, name="b"), prepend=(4,), append=(6,))
     assert batched == specs.Batched(specs.Batched(specs.reshape_spec(VEL, append=(6,)), 3, "b"), 4)
@@ -275,8 +284,10 @@ class _DuckEnv:
 def test_make_environment_spec():
     env_spec = specs.make_environment_spec(_DuckEnv())
     assert isinstance(env_spec, specs.EnvironmentSpec)
-    assert env_spec.observations == OBS and env_spec.actions == ACT
-    assert env_spec.rewards.name == "reward" and env_spec.discounts.name == "discount"
+    assert env_spec.observations == OBS
+    assert env_spec.actions == ACT
+    assert env_spec.rewards.name == "reward"
+    assert env_spec.discounts.name == "discount"
     assert env_spec._fields == ("observations", "actions", "rewards", "discounts")
     with pytest.raises(TypeError, match="discount_spec"):
         specs.make_environment_spec(object())
@@ -291,7 +302,8 @@ def test_equality_hash_pickle():
     same = specs.Dict(
         act=ACT, pos=specs.Tuple(VEL, POS), batch=specs.Batched(MULTI, 2), name="observation"
     )
-    assert same == OBS and hash(same) == hash(OBS)
+    assert same == OBS
+    assert hash(same) == hash(OBS)
     others = [
         specs.Dict(act=ACT, pos=specs.Tuple(VEL, POS), batch=specs.Batched(MULTI, 2)),  # name
         specs.Dict(act=ACT, pos=specs.Tuple(POS, VEL), batch=specs.Batched(MULTI, 2), name="observation"),
@@ -303,7 +315,9 @@ def test_equality_hash_pickle():
     assert len({OBS, same, *others}) == 1 + len(others)
     for spec in (OBS, specs.Tree([VEL, POS], jax.tree.structure(Pair(0, 0)), "p"), specs.Batched(POS, 3)):
         for clone in (pickle.loads(pickle.dumps(spec)), copy.deepcopy(spec)):
-            assert clone == spec and hash(clone) == hash(spec) and type(clone) is type(spec)
+            assert clone == spec
+            assert hash(clone) == hash(spec)
+            assert type(clone) is type(spec)
 
 
 def test_repr():

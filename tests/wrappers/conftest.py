@@ -1,4 +1,4 @@
-"""Small environments and the eager / jit / vmap fixture shared by the wrapper tests.
+"""Small environments and the eager / jit / vmap `transform` fixture of the wrapper tests.
 
 * `Counting`: deterministic steps; ``count`` rises by one per step and the
   episode terminates (discount 0) when it reaches ``params.threshold``; the
@@ -86,12 +86,28 @@ class WalkState(NamedTuple):
     pos: jax.Array
 
 
-class Walk(jit_env.Environment):
+class _RandomStart(jit_env.Environment):
+    """``reset`` draws ``pos = self._start(key)`` (one split) into ``self.State(key, pos)``;
+    float32 reward and [0, 1] discount specs."""
+
     def reset(self, key, *, options=None):
         del options
         key, sub = jax.random.split(key)
-        pos = jax.random.randint(sub, (), -2, 3)
-        return WalkState(key, pos), jit_env.restart(self._obs(pos))
+        pos = self._start(sub)
+        return self.State(key, pos), jit_env.restart(self._obs(pos))
+
+    def reward_spec(self):
+        return specs.Array((), jnp.float32)
+
+    def discount_spec(self):
+        return specs.BoundedArray((), jnp.float32, 0.0, 1.0)
+
+
+class Walk(_RandomStart):
+    State = WalkState
+
+    def _start(self, key):
+        return jax.random.randint(key, (), -2, 3)
 
     def _obs(self, pos):
         return jnp.asarray(pos, jnp.float32)[None]
@@ -111,12 +127,6 @@ class Walk(jit_env.Environment):
         )
         return WalkState(key, pos), ts
 
-    def reward_spec(self):
-        return specs.Array((), jnp.float32)
-
-    def discount_spec(self):
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0)
-
     def observation_spec(self):
         return specs.BoundedArray((1,), jnp.float32, -4.0, 4.0)
 
@@ -129,23 +139,19 @@ class PointState(NamedTuple):
     pos: jax.Array
 
 
-class Point(jit_env.Environment):
-    def reset(self, key, *, options=None):
-        del options
-        key, sub = jax.random.split(key)
-        pos = jax.random.normal(sub, (2,), jnp.float32)
-        return PointState(key, pos), jit_env.restart(pos)
+class Point(_RandomStart):
+    State = PointState
+
+    def _start(self, key):
+        return jax.random.normal(key, (2,), jnp.float32)
+
+    def _obs(self, pos):
+        return pos
 
     def step(self, state, action):
         pos = state.pos + action
         reward = -jnp.sum(jnp.abs(pos))
         return state._replace(pos=pos), jit_env.transition(reward, pos)
-
-    def reward_spec(self):
-        return specs.Array((), jnp.float32)
-
-    def discount_spec(self):
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0)
 
     def observation_spec(self):
         return specs.Array((2,), jnp.float32)
@@ -179,8 +185,7 @@ def _run_jit(fn, key):
 def _run_vmap(fn, key):
     # Run a batch of two (another key first) and keep the element for `key`.
     other = jax.random.fold_in(key, 12345)
-    keys = jnp.stack([other, key]) if not _typed(key) else jnp.stack([other, key])
-    out = jax.vmap(fn)(keys)
+    out = jax.jit(jax.vmap(fn))(jnp.stack([other, key]))
     return jax.tree.map(lambda x: x[1], out)
 
 
@@ -191,7 +196,9 @@ def _typed(key: Any) -> bool:
 @pytest.fixture(params=["eager", "jit", "vmap"], scope="module")
 def transform(request):
     """``transform(fn, key)``: ``fn(key)`` eagerly, under ``jax.jit``, or as element 1
-    of ``jax.vmap(fn)`` over two keys."""
+    of ``jax.jit(jax.vmap(fn))`` over two *different* keys (``key`` second), so a
+    batch element must not depend on its neighbour. The root ``variant_fn`` maps
+    copies of its inputs instead; this is the wrappers' stronger form."""
     return {"eager": _run_eager, "jit": _run_jit, "vmap": _run_vmap}[request.param]
 
 

@@ -15,20 +15,10 @@ FIRST, MID, LAST = (int(jit_env.StepType.FIRST), int(jit_env.StepType.MID),
                     int(jit_env.StepType.LAST))
 
 
-def _rollout(env, key, actions):
-    """Python loop (eager-friendly) of env.reset then env.step over `actions`."""
-    state, ts = env.reset(key)
-    out = [ts]
-    for a in actions:
-        state, ts = env.step(state, a)
-        out.append(ts)
-    return jax.tree.map(lambda *x: jnp.stack(x), *out)
-
-
-def test_same_step_semantics_counting(envs, transform):
+def test_same_step_semantics_counting(envs, transform, rollout):
     env = W.AutoReset(envs.Counting(threshold=2))
     actions = jnp.array([1, 0, 1, 1], jnp.int32)
-    ts = transform(lambda k: _rollout(env, k, actions), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, actions), jax.random.PRNGKey(0))
     np.testing.assert_array_equal(ts.step_type, [FIRST, MID, FIRST, MID, FIRST])
     np.testing.assert_array_equal(ts.discount, [1, 1, 0, 1, 0])
     np.testing.assert_array_equal(ts.reward, [0, 1.5, 0.5, 1.5, 1.5])
@@ -56,9 +46,9 @@ def test_reset_key_and_options_come_from_state(envs):
     np.testing.assert_array_equal(s2.offset, expected_state.offset)
 
 
-def test_next_step_mode_sequence(envs):
+def test_next_step_mode_sequence(envs, rollout):
     env = W.Jit(W.AutoReset(envs.Counting(threshold=2), mode="next_step"))
-    ts = _rollout(env, jax.random.PRNGKey(1), jnp.ones(6, jnp.int32))
+    _, ts = rollout(env, jax.random.PRNGKey(1), jnp.ones(6, jnp.int32))
     np.testing.assert_array_equal(ts.step_type, [FIRST, MID, LAST, FIRST, MID, LAST, FIRST])
     np.testing.assert_array_equal(ts.reward, [0, 1.5, 1.5, 0, 1.5, 1.5, 0])
     np.testing.assert_array_equal(ts.discount, [1, 1, 0, 1, 1, 0, 1])
@@ -118,7 +108,8 @@ def test_next_step_and_same_step_give_same_episodes(envs, batched):
     for b in range(B if batched else 1):
         s_eps = _episodes_same_step(jax.tree.map(lambda x: x[:, b], same))
         n_eps = _episodes_next_step(jax.tree.map(lambda x: x[:, b], nxt))
-        assert len(n_eps) >= 4 and len(s_eps) > len(n_eps)
+        assert len(n_eps) >= 4
+        assert len(s_eps) > len(n_eps)
         assert n_eps == s_eps[: len(n_eps)]
 
 
@@ -195,7 +186,8 @@ def test_extras_structure_same_on_reset_and_step(envs):
         assert jax.tree.structure(ts0) == jax.tree.structure(ts1)
         assert "final_observation" in ts0.extras
         for a, b in zip(jax.tree.leaves(ts0), jax.tree.leaves(ts1)):
-            assert a.shape == b.shape and a.dtype == b.dtype
+            assert a.shape == b.shape
+            assert a.dtype == b.dtype
 
 
 def test_step_traces_once(envs):
@@ -298,12 +290,13 @@ def test_no_data_lost_10k_steps(envs):
         np.testing.assert_array_equal(lens, [e[1] for e in want[b]])
 
 
-def test_default_reset_levels_equal_select_all_for_a_larger_batch(envs, assert_tree_equal):
-    """B = 40 uses the sparse levels 1, 3 and 10 and the fall-back; all exact."""
-    from jit_env.wrappers._autoreset import _reset_levels
+def test_default_chunked_resets_equal_select_all_for_a_larger_batch(envs, assert_tree_equal):
+    """B = 40 resets ceil(40 / 16) = 3 environments per pass (several passes when more
+    end, as they do every 5 steps here); exactly as resetting all and selecting."""
+    from jit_env.wrappers._batched_reset import default_chunk
 
     B, T = 40, 24
-    assert _reset_levels(B, None) == (1, 3, 10)
+    assert default_chunk(B) == 3
     actions = jax.random.randint(jax.random.PRNGKey(5), (T, B), 0, 2)
     key = jax.random.PRNGKey(6)
     default = _scan_stream(W.VmapAutoReset(W.TimeLimit(envs.Walk(), 5), B), key, actions)

@@ -11,17 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from jit_env import specs
 from jit_env import wrappers as W
-from jit_env.wrappers._batching import (
-    first_true_indices,
-    inclusive_counts,
-    leaf_aliases,
-    reset_rows,
-)
 
 
 def test_all_equals_public_names():
@@ -56,7 +48,8 @@ def test_tile_specs_are_batched(envs):
     assert env.observation_spec() == specs.Batched(envs.Counting().observation_spec(), 4)
     assert env.action_spec() == specs.Batched(specs.DiscreteArray(2, name="action"), 4)
     assert env.reward_spec().shape == (4,)
-    assert env.discount_spec().shape == (4,) and isinstance(env.discount_spec(), specs.BoundedArray)
+    assert env.discount_spec().shape == (4,)
+    assert isinstance(env.discount_spec(), specs.BoundedArray)
     # Vmap keeps element specs (jit_env 0.1.5)
     assert W.Vmap(envs.Counting()).observation_spec() == envs.Counting().observation_spec()
 
@@ -177,6 +170,7 @@ _SHARD_CODE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a subprocess
 def test_shard_on_four_host_devices():
     env = dict(os.environ)
     env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
@@ -186,83 +180,3 @@ def test_shard_on_four_host_devices():
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "SHARD-OK" in out.stdout
-
-
-# ------------------------------------------- first_true_indices (sparse resets)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    bits=st.lists(st.booleans(), min_size=1, max_size=300),
-    k=st.integers(1, 320),
-)
-def test_first_true_indices_equals_numpy_flatnonzero(bits, k):
-    """The indices gathered by the sparse auto-reset: the first k True positions, padded
-    with n (the `jnp.nonzero(size=k, fill_value=n)` contract), against NumPy."""
-    mask = np.asarray(bits)
-    n = mask.size
-    expected = np.full(k, n)
-    found = np.flatnonzero(mask)[:k]
-    expected[: found.size] = found
-    got = first_true_indices(jnp.asarray(mask), k)
-    assert got.dtype == jnp.int32
-    np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(inclusive_counts(jnp.asarray(mask)), np.cumsum(mask))
-
-
-@pytest.mark.parametrize("n", [64, 4096 + 3, 8192])  # one block, two levels, 8,192 as benchmarked
-def test_first_true_indices_jit_vmap_and_large_batches(n):
-    rng = np.random.default_rng(n)
-    masks = rng.random((3, n)) < np.array([[0.0], [0.05], [1.0]])
-    expected = np.stack([np.asarray(jnp.nonzero(m, size=n // 8, fill_value=n)[0]) for m in masks])
-    fn = jax.jit(first_true_indices, static_argnums=1)
-    np.testing.assert_array_equal(fn(jnp.asarray(masks[1]), n // 8), expected[1])
-    batched = jax.vmap(lambda m: first_true_indices(m, n // 8))(jnp.asarray(masks))
-    np.testing.assert_array_equal(batched, expected)
-    np.testing.assert_array_equal(inclusive_counts(jnp.asarray(masks[2]))[-1], n)
-
-
-def _naive_reset_rows(mask, source, reset, target):
-    """NumPy loop: every masked row of every target leaf replaced by reset(that source row)."""
-    out = jax.tree.map(np.array, target)
-    for i in np.flatnonzero(mask):
-        row = jax.tree.map(lambda x: x[i : i + 1], source)
-        fresh = reset(row)
-        jax.tree.map(lambda o, f: o.__setitem__(i, np.asarray(f)[0]), out, fresh)
-    return out
-
-
-@pytest.mark.parametrize("mode", ["eager", "jit", "switch"])
-def test_reset_rows_skips_passed_through_leaves_exactly(mode, assert_tree_equal):
-    """A leaf the reset passes through unchanged (an environment's parameters) is not
-    scattered, and the result equals replacing every masked row, leaf by leaf."""
-    n, k = 40, 8
-    rng = np.random.default_rng(0)
-    mask = jnp.asarray(rng.random(n) < 0.15)
-    source = {
-        "x": jnp.asarray(rng.normal(size=(n, 3)), jnp.float32),
-        "params": jnp.asarray(rng.normal(size=n), jnp.float32),
-    }
-    target = {"x": source["x"] + 1.0, "params": source["params"]}
-
-    def reset(rows):  # new x from the parameters; parameters passed through
-        return {
-            "x": jnp.broadcast_to(rows["params"][:, None] * 2.0, rows["x"].shape),
-            "params": rows["params"],
-        }
-
-    def run(mask, source, target):
-        if mode != "switch":
-            return reset_rows(mask, k, source, reset, target)
-        # inside a switch the operand tracers are new objects: aliases come from outside
-        aliases = leaf_aliases(source, target)
-        branches = (lambda t: t, lambda t: reset_rows(mask, k, source, reset, t, aliases))
-        return jax.lax.switch(1, branches, target)
-
-    assert leaf_aliases(source, target) == (0, None)  # dict order: params is source leaf 0
-    if mode == "eager":
-        got = run(mask, source, target)
-        assert got["params"] is target["params"]
-    else:
-        got = jax.jit(run)(mask, source, target)
-    assert_tree_equal(got, _naive_reset_rows(np.asarray(mask), source, reset, target))

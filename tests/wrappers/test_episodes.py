@@ -13,26 +13,17 @@ from jit_env import wrappers as W
 FIRST, MID, LAST = 0, 1, 2
 
 
-def _rollout(env, key, actions):
-    state, ts = env.reset(key)
-    out = [ts]
-    for a in actions:
-        state, ts = env.step(state, a)
-        out.append(ts)
-    return jax.tree.map(lambda *x: jnp.stack(x), *out)
-
-
-def test_time_limit_truncation_keeps_discount(envs, transform):
+def test_time_limit_truncation_keeps_discount(envs, transform, rollout):
     env = W.TimeLimit(envs.Counting(threshold=10), 3)
-    ts = transform(lambda k: _rollout(env, k, jnp.ones(3, jnp.int32)), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, jnp.ones(3, jnp.int32)), jax.random.PRNGKey(0))
     np.testing.assert_array_equal(ts.step_type, [FIRST, MID, MID, LAST])
     np.testing.assert_array_equal(ts.discount, [1, 1, 1, 1])  # truncation: discount not 0
     np.testing.assert_array_equal(ts.observation[-1, 0], 3)  # the final observation
 
 
-def test_time_limit_termination_keeps_zero_discount(envs):
+def test_time_limit_termination_keeps_zero_discount(envs, rollout):
     env = W.TimeLimit(envs.Counting(threshold=3), 3)  # terminates on the limit step
-    ts = _rollout(env, jax.random.PRNGKey(0), jnp.ones(3, jnp.int32))
+    _, ts = rollout(env, jax.random.PRNGKey(0), jnp.ones(3, jnp.int32))
     np.testing.assert_array_equal(ts.step_type[-1], LAST)
     np.testing.assert_array_equal(ts.discount[-1], 0)
     with pytest.raises(ValueError, match="max_episode_steps"):
@@ -50,7 +41,7 @@ def _np_stats(step_type, reward, after_last0=False):
             ret, length, done = 0.0, 0, False
         else:
             ret, length = ret + r, length + 1
-            done = st == LAST or st == FIRST
+            done = st in (LAST, FIRST)
             if done:
                 last_ret, last_len, ret, length = ret, length, 0.0, 0
         after_last = st == LAST
@@ -59,11 +50,11 @@ def _np_stats(step_type, reward, after_last0=False):
 
 
 @pytest.mark.parametrize("mode", ["same_step", "next_step"])
-def test_episode_statistics_outside_autoreset(envs, transform, mode):
+def test_episode_statistics_outside_autoreset(envs, transform, mode, rollout):
     env = W.EpisodeStatistics(W.AutoReset(W.TimeLimit(envs.Counting(threshold=3), 2), mode=mode))
     # thresholds: limit 2 truncates before the termination at 3
     acts = jnp.array([1, 0, 1, 1, 0, 1, 1], jnp.int32)
-    ts = transform(lambda k: _rollout(env, k, acts), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, acts), jax.random.PRNGKey(0))
     want = _np_stats(np.asarray(ts.step_type)[1:], np.asarray(ts.reward)[1:])
     np.testing.assert_allclose(ts.extras["episode_return"][1:], [w[0] for w in want], rtol=0)
     np.testing.assert_array_equal(ts.extras["episode_length"][1:], [w[1] for w in want])

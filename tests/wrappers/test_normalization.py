@@ -18,15 +18,6 @@ from jit_env.wrappers._normalization import (
 )
 
 
-def _rollout(env, key, actions):
-    state, ts = env.reset(key)
-    out = [ts]
-    for a in actions:
-        state, ts = env.step(state, a)
-        out.append(ts)
-    return state, jax.tree.map(lambda *x: jnp.stack(x), *out)
-
-
 def _np_normalize(obs_batches, eps=1e-8, clip=None):
     """Gymnasium RunningMeanStd in float64: update with each batch, then normalise."""
     mean, var, count = np.zeros(obs_batches.shape[-1]), np.ones(obs_batches.shape[-1]), 1e-4
@@ -43,26 +34,26 @@ def _np_normalize(obs_batches, eps=1e-8, clip=None):
     return np.stack(out)
 
 
-def test_normalize_observation_single(envs, transform):
+def test_normalize_observation_single(envs, transform, rollout):
     raw = W.TimeLimit(envs.Point(), 100)
     env = W.NormalizeObservation(raw)
     acts = jnp.array([[0.5, -1.0], [1.0, 0.2], [-0.3, 0.3]], jnp.float32)
-    _, ts = transform(lambda k: _rollout(env, k, acts), jax.random.PRNGKey(0))
-    _, raw_ts = _rollout(raw, jax.random.PRNGKey(0), acts)
+    _, ts = transform(lambda k: rollout(env, k, acts), jax.random.PRNGKey(0))
+    _, raw_ts = rollout(raw, jax.random.PRNGKey(0), acts)
     want = _np_normalize(np.asarray(raw_ts.observation)[:, None])[:, 0]
     # float32 Chan updates vs float64: a few ulps on O(1) values
     np.testing.assert_allclose(ts.observation, want, rtol=1e-5, atol=1e-5)
     assert env.observation_spec() == specs.Array((2,), jnp.float32)
 
 
-def test_normalize_observation_batched_reduces_over_batch_and_final_obs(envs):
+def test_normalize_observation_batched_reduces_over_batch_and_final_obs(envs, rollout):
     base = W.TimeLimit(envs.Counting(threshold=3), 10)
     raw = W.VmapAutoReset(base, 4)
     env = W.NormalizeObservation(raw, clip=5.0)
     acts = jnp.ones((4, 4), jnp.int32)
     key = jax.random.PRNGKey(1)
-    state, ts = jax.jit(lambda k: _rollout(env, k, acts))(key)
-    _, raw_ts = jax.jit(lambda k: _rollout(raw, k, acts))(key)
+    state, ts = jax.jit(lambda k: rollout(env, k, acts))(key)
+    _, raw_ts = jax.jit(lambda k: rollout(raw, k, acts))(key)
     want = _np_normalize(np.asarray(raw_ts.observation), clip=5.0)
     np.testing.assert_allclose(ts.observation, want, rtol=1e-5, atol=1e-5)
     assert float(state.stats.count) == pytest.approx(1e-4 + 5 * 4)
@@ -100,11 +91,11 @@ def test_normalize_observation_freeze(envs):
         W.NormalizeObservation(envs.Point(), clip=0.0)
 
 
-def test_normalize_reward_matches_numpy(envs, transform):
+def test_normalize_reward_matches_numpy(envs, transform, rollout):
     env = W.NormalizeReward(W.AutoReset(envs.Counting(threshold=2)), gamma=0.9)
     acts = jnp.array([1, 0, 1, 1, 0], jnp.int32)
-    _, ts = transform(lambda k: _rollout(env, k, acts), jax.random.PRNGKey(0))
-    _, raw = _rollout(W.AutoReset(envs.Counting(threshold=2)), jax.random.PRNGKey(0), acts)
+    _, ts = transform(lambda k: rollout(env, k, acts), jax.random.PRNGKey(0))
+    _, raw = rollout(W.AutoReset(envs.Counting(threshold=2)), jax.random.PRNGKey(0), acts)
     r = np.asarray(raw.reward[1:], np.float64)
     st = np.asarray(raw.step_type[1:])
     ret, mean, var, count, want = 0.0, 0.0, 1.0, 1e-4, []
@@ -118,9 +109,9 @@ def test_normalize_reward_matches_numpy(envs, transform):
     np.testing.assert_allclose(ts.reward[1:], want, rtol=1e-5)
 
 
-def test_clip_and_scale_reward(envs, transform):
+def test_clip_and_scale_reward(envs, transform, rollout):
     env = W.ScaleReward(W.ClipReward(envs.Counting(), 0.0, 1.0), -2.0)
-    _, ts = transform(lambda k: _rollout(env, k, jnp.array([0, 1], jnp.int32)), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, jnp.array([0, 1], jnp.int32)), jax.random.PRNGKey(0))
     np.testing.assert_array_equal(ts.reward, [0.0, -1.0, -2.0])  # 0.5 -> -1, 1.5 -> 1 -> -2
     spec = env.reward_spec()
     assert isinstance(spec, specs.BoundedArray)

@@ -11,18 +11,9 @@ from jit_env import specs
 from jit_env import wrappers as W
 
 
-def _rollout(env, key, actions):
-    state, ts = env.reset(key)
-    out = [ts]
-    for a in actions:
-        state, ts = env.step(state, a)
-        out.append(ts)
-    return jax.tree.map(lambda *x: jnp.stack(x), *out)
-
-
-def test_flatten_observation(envs, transform):
+def test_flatten_observation(envs, transform, rollout):
     env = W.FlattenObservation(W.FrameStack(envs.Counting(), 2))
-    ts = transform(lambda k: _rollout(env, k, jnp.array([1], jnp.int32)), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, jnp.array([1], jnp.int32)), jax.random.PRNGKey(0))
     assert ts.observation.shape == (2, 4)
     np.testing.assert_array_equal(ts.observation[1, [0, 2]], [0, 1])  # counts, oldest first
     assert env.observation_spec() == specs.Array((4,), jnp.float32, "observation")
@@ -32,16 +23,16 @@ def test_flatten_observation(envs, transform):
         W.FlattenObservation(W.ExtendObservation.pomdp_fields(envs.Walk()))
 
 
-def test_frame_stack_resets_at_episode_start(envs, transform):
+def test_frame_stack_resets_at_episode_start(envs, transform, rollout):
     env = W.FrameStack(W.AutoReset(envs.Counting(threshold=2)), 3)
-    ts = transform(lambda k: _rollout(env, k, jnp.ones(3, jnp.int32)), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, jnp.ones(3, jnp.int32)), jax.random.PRNGKey(0))
     counts = np.asarray(ts.observation[..., 0])
     np.testing.assert_array_equal(counts, [[0, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 1]])
     # the final observation is the stack that ends the finished episode
     np.testing.assert_array_equal(ts.extras["final_observation"][2, :, 0], [0, 1, 2])
     assert env.observation_spec().shape == (3, 2)
     batched = W.FrameStack(W.VmapAutoReset(envs.Counting(threshold=2), 2), 3)
-    s = jax.jit(lambda k: _rollout(batched, k, jnp.ones((2, 2), jnp.int32)))(jax.random.PRNGKey(0))
+    _, s = jax.jit(lambda k: rollout(batched, k, jnp.ones((2, 2), jnp.int32)))(jax.random.PRNGKey(0))
     assert s.observation.shape == (3, 2, 3, 2)
     np.testing.assert_array_equal(s.observation[2, 0, :, 0], [0, 0, 0])
     assert batched.observation_spec() == specs.Batched(
@@ -50,9 +41,9 @@ def test_frame_stack_resets_at_episode_start(envs, transform):
         W.FrameStack(envs.Counting(), 0)
 
 
-def test_extend_observation(envs, transform):
+def test_extend_observation(envs, transform, rollout):
     env = W.ExtendObservation(envs.Counting(), "observation", "action", "reward", "discount")
-    ts = transform(lambda k: _rollout(env, k, jnp.array([1, 0], jnp.int32)), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, jnp.array([1, 0], jnp.int32)), jax.random.PRNGKey(0))
     assert type(ts.observation).__name__ == "Observation"
     assert ts.observation._fields == ("observation", "action", "reward", "discount")
     np.testing.assert_array_equal(ts.observation.action, [0, 1, 0])
@@ -74,10 +65,10 @@ def test_extend_observation(envs, transform):
         W.ExtendObservation(envs.Counting())
 
 
-def test_transform_observation_and_reward(envs, transform):
+def test_transform_observation_and_reward(envs, transform, rollout):
     env = W.TransformReward(
         W.TransformObservation(envs.Counting(), lambda o: o[:1] * 2.0), lambda r: r * 10.0)
-    ts = transform(lambda k: _rollout(env, k, jnp.array([1], jnp.int32)), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, jnp.array([1], jnp.int32)), jax.random.PRNGKey(0))
     np.testing.assert_array_equal(ts.observation, [[0.0], [2.0]])
     np.testing.assert_array_equal(ts.reward, [0.0, 15.0])
     assert env.observation_spec() == specs.Array((1,), jnp.float32, "TransformedObservation")
@@ -87,17 +78,17 @@ def test_transform_observation_and_reward(envs, transform):
         W.TransformReward(envs.Counting(), lambda r: r.astype(jnp.int32))
 
 
-def test_action_wrappers(envs, transform):
+def test_action_wrappers(envs, transform, rollout):
     rescale = W.RescaleAction(envs.Point(), 0.0, 1.0)
     env = W.ClipAction(rescale)
     # clip to [0, 1] (2.0 -> 1.0), then [0, 1] -> [-1, 1]: 1.0 -> 1.0, 0.25 -> -0.5
-    ts = transform(lambda k: _rollout(env, k, jnp.array([[2.0, 0.25]])), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, jnp.array([[2.0, 0.25]])), jax.random.PRNGKey(0))
     np.testing.assert_allclose(ts.observation[1] - ts.observation[0], [1.0, -0.5], rtol=1e-6)
     spec = rescale.action_spec()
     np.testing.assert_array_equal([spec.minimum, spec.maximum], [[0, 0], [1, 1]])
     clip = W.ClipAction(envs.Point())
     assert type(clip.action_spec()) is specs.Array
-    ts = _rollout(clip, jax.random.PRNGKey(0), jnp.array([[5.0, -5.0]]))
+    _, ts = rollout(clip, jax.random.PRNGKey(0), jnp.array([[5.0, -5.0]]))
     np.testing.assert_allclose(ts.observation[1] - ts.observation[0], [1.0, -1.0], rtol=1e-6)
     with pytest.raises(TypeError, match="BoundedArray"):
         W.ClipAction(envs.Counting())
@@ -105,15 +96,15 @@ def test_action_wrappers(envs, transform):
         W.RescaleAction(envs.Point(), 1.0, 0.0)
     t = W.TransformAction(envs.Point(), lambda a: jnp.stack([a, -a]),
                           specs.BoundedArray((), jnp.float32, -1.0, 1.0))
-    ts = _rollout(t, jax.random.PRNGKey(0), jnp.array([0.5]))
+    _, ts = rollout(t, jax.random.PRNGKey(0), jnp.array([0.5]))
     np.testing.assert_allclose(ts.observation[1] - ts.observation[0], [0.5, -0.5], rtol=1e-6)
     with pytest.raises(ValueError, match="does not match"):
         W.TransformAction(envs.Point(), lambda a: a, specs.Array((3,), jnp.float32))
 
 
-def test_action_repeat_sums_and_stops_at_last(envs, transform):
+def test_action_repeat_sums_and_stops_at_last(envs, transform, rollout):
     env = W.ActionRepeat(envs.Counting(threshold=3), 2)
-    ts = transform(lambda k: _rollout(env, k, jnp.array([1, 1], jnp.int32)), jax.random.PRNGKey(0))
+    _, ts = transform(lambda k: rollout(env, k, jnp.array([1, 1], jnp.int32)), jax.random.PRNGKey(0))
     np.testing.assert_array_equal(ts.observation[:, 0], [0, 2, 3])  # stops at the LAST (3)
     np.testing.assert_array_equal(ts.reward, [0, 3.0, 1.5])
     np.testing.assert_array_equal(ts.step_type, [0, 1, 2])

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core
-from jit_env._testing_trees import (
+from jit_env.testing._trees import (
     _error,
     _flatten,
     _host,
@@ -66,7 +66,7 @@ class _Failures:
     def __init__(self, checks: Sequence[str]):
         self.checks = tuple(checks)
         self.messages: dict[str, list[str]] = {name: [] for name in self.checks}
-        self.dropped: dict[str, int] = {name: 0 for name in self.checks}
+        self.dropped: dict[str, int] = dict.fromkeys(self.checks, 0)
         self.skipped: dict[str, str] = {}
 
     def add(self, check: str, message: str) -> None:
@@ -119,15 +119,19 @@ def _describe_return(out: Any) -> str:
 def _conforms(spec: Any, value: Any) -> str | None:
     try:
         spec.validate(value)
-    except Exception as exc:  # noqa: BLE001 - any failure is a non-conformance
+    except Exception as exc:  # any failure is a non-conformance
         return _error(exc)
     shape, dtype = getattr(spec, "shape", None), getattr(spec, "dtype", None)
-    if isinstance(shape, tuple) and dtype is not None and hasattr(value, "dtype"):
-        if tuple(jnp.shape(value)) != shape or np.dtype(value.dtype) != np.dtype(dtype):
-            return (
-                f"value {_signature(value)} does not match spec "
-                f"{np.dtype(dtype).name}{list(shape)}"
-            )
+    if (
+        isinstance(shape, tuple)
+        and dtype is not None
+        and hasattr(value, "dtype")
+        and (tuple(jnp.shape(value)) != shape or np.dtype(value.dtype) != np.dtype(dtype))
+    ):
+        return (
+            f"value {_signature(value)} does not match spec "
+            f"{np.dtype(dtype).name}{list(shape)}"
+        )
     return None
 
 
@@ -148,7 +152,7 @@ def _nonconforming(spec: Any, values: list[Any]) -> set[int]:
             stacked = jax.tree.map(lambda *xs: np.stack([_numpy(x) for x in xs]), *values)
             ok = np.asarray(jax.jit(jax.vmap(spec.contains))(stacked))
             return set(np.flatnonzero(~ok).tolist())
-        except Exception:  # noqa: BLE001 - fall back to validating one by one
+        except Exception:  # fall back to validating one by one
             pass
     return set(range(len(values)))
 
@@ -202,11 +206,11 @@ class Run:
         try:
             batch = jax.vmap(spec.sample)(keys)
             return [jax.tree.map(lambda x, i=i: x[i], batch) for i in range(self.num_steps)]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.out.add("specs", f"action_spec().sample(key) raised {_error(exc)}")
         try:
             value = spec.generate_value()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.out.add("specs", f"action_spec().generate_value() raised {_error(exc)}")
             return None
         return [value] * self.num_steps
@@ -215,7 +219,7 @@ class Run:
         self.calls[kind] += 1
         try:
             out = fn(*inputs)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.broken = f"{kind} raised {_error(exc)} (call {index})"
             self.out.add("returns", self.broken)
             return None
@@ -266,7 +270,7 @@ class Run:
         for field in ("observation", "reward", "discount"):
             try:
                 spec_of[field] = getattr(env, f"{field}_spec")()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 add("specs", f"{field}_spec() raised {_error(exc)}")
         action_spec = env.action_spec()
         previous = None
@@ -401,7 +405,7 @@ class Run:
             outputs.append(("reset", first, reset_out))
             for rec in samples:
                 outputs.append((f"step (call {rec.index})", rec, env.step(*rec.inputs)))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             add("jit_equals_eager", f"the eager call raised {_error(exc)} (jitted did not)")
             add("purity", "not checked: the eager call raised (see jit_equals_eager)")
             return
@@ -419,7 +423,7 @@ class Run:
         try:
             again = [self._reset(*first.inputs)]
             again += [env.step(*rec.inputs) for rec in samples[:3]]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             add("purity", f"calling again with the same inputs raised {_error(exc)}")
             return
         for (where, _, out), repeat in zip(outputs, again):
@@ -459,10 +463,10 @@ class Run:
             flat = jax.random.split(action_key, n * horizon)
             action_keys = flat.reshape((n, horizon, *flat.shape[1:]))  # legacy keys: [..., 2]
             outputs, actions = _host(jax.vmap(episode)(reset_keys, action_keys))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             add("vmap_equals_loop", f"vmapped reset/step raised {_error(exc)}")
             return
-        take = lambda tree, i: jax.tree.map(lambda x: x[i], tree)  # noqa: E731
+        take = lambda tree, i: jax.tree.map(lambda x: x[i], tree)
         for i in range(n):
             single = self.jit_reset(reset_keys[i])
             for t, batched in enumerate(outputs):
@@ -492,7 +496,7 @@ class Run:
                 state, _ = self._reset(key)
                 if step_rec is not None:
                     env.step(state, step_rec.inputs[1])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.out.add("key_impls", f"reset/step with a {name} key raised {_error(exc)}")
 
     def check_render(self) -> None:
@@ -511,13 +515,13 @@ class Run:
                     image = render(state)
                 except NotImplementedError:
                     raise
-                except Exception:  # noqa: BLE001 - not jittable: try it as it is
+                except Exception:  # not jittable: try it as it is
                     render = self.env.render
                     image = render(state)
             except NotImplementedError as exc:
                 self.out.skipped["render"] = f"render is not implemented ({_error(exc)})"
                 return
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.out.add("render", f"render raised {_error(exc)}")
                 return
             dtype = getattr(image, "dtype", None)

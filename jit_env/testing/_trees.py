@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jit_env.wrappers._batching import is_typed_key as _is_key
+from jit_env._pytrees import is_typed_key as _is_key
 
 
 def _error(exc: BaseException) -> str:

@@ -49,8 +49,9 @@ from typing import Any, ClassVar
 import jax
 import numpy as np
 
-from jit_env import _core, _testing_checks
-from jit_env._testing_checks import CHECKS
+from jit_env import _core
+from jit_env.testing import _checks
+from jit_env.testing._checks import CHECKS
 
 __all__ = [
     "CHECKS",
@@ -175,7 +176,7 @@ def check_env(
     selected = tuple(c for c in CHECKS if c in selected)
     seed, key = _key(key)
 
-    run = _testing_checks.Run(
+    run = _checks.Run(
         env,
         key,
         num_steps,
