@@ -94,8 +94,8 @@ def make_train(config: AnchorConfig):
         reset_rng = jax.random.split(_rng, config.num_envs)
         obsv, env_state = jax.vmap(env.reset, in_axes=(0, None))(reset_rng, env_params)
 
-        def _update_step(runner_state, unused):
-            def _env_step(runner_state, unused):
+        def _update_step(runner_state, _unused):
+            def _env_step(runner_state, _unused):
                 train_state, env_state, last_obs, rng = runner_state
                 rng, _rng = jax.random.split(rng)
                 pi, value = network.apply(train_state.params, last_obs)
@@ -129,7 +129,7 @@ def make_train(config: AnchorConfig):
             )
             targets = advantages + traj_batch.value
 
-            def _update_epoch(update_state, unused):
+            def _update_epoch(update_state, _unused):
                 def _update_minbatch(train_state, batch_info):
                     traj, gae, targets = batch_info
 

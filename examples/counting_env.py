@@ -27,6 +27,7 @@ class CountingEnv(jit_env.Environment):
         self.target = target
 
     def reset(self, key, *, options=None):
+        del options  # counting has no reset options
         state = CountingState(key=key, count=jnp.zeros((), jnp.int32))
         return state, jit_env.restart(state.count.astype(jnp.float32)[None])
 

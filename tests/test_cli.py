@@ -1,4 +1,8 @@
-"""The jit-env command: train writes a run directory, eval reads it, resume, bad input."""
+"""The jit-env command: train writes a run directory, eval reads it, bad input, entry points.
+
+Interrupting, resuming and evaluating every algorithm's runs is the agent
+contract's job (tests/agents/test_contract.py).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,8 @@ import numpy as np
 import pytest
 
 from jit_env import cli
-from jit_env.agents import checkpoint
-
-TINY = ["--num-envs", "4", "--num-steps", "16", "--total-steps", "256", "--update-epochs", "1",
-        "--num-minibatches", "2", "--hidden-sizes", "16", "--no-progress"]
+from jit_env.cli import _checkpoint as checkpoint
+from jit_env.cli._main import train_command
 
 
 def _rows(path):
@@ -23,21 +25,23 @@ def _rows(path):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    assert cli.main(["train", *TINY, "--chunk-updates", "1", "--out", str(out)]) == 0
-    return out
+def run(agent_cli_run):
+    """The tiny PPO run (2 seeds, 3 updates of 4 x 16 steps, chunks of 1) of the session."""
+    return agent_cli_run("ppo")
 
 
 def test_train_writes_every_file(run):
     for name in ("config.json", "metrics.csv", "returns.png", "checkpoints/latest.msgpack"):
         assert (run / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
-    assert config["algo"] == "ppo" and config["config"]["env"] == "CartPole-v1"
+    assert config["algo"] == "ppo"
+    assert config["config"]["env"] == "CartPole-v1"
     assert config["config"]["num_envs"] == 4
+    assert (config["seed"], config["num_seeds"], config["chunk_updates"]) == (0, 2, 1)
     rows = _rows(run / "metrics.csv")
-    assert [int(r["update"]) for r in rows] == [1, 2, 3, 4]
-    assert [int(r["env_steps"]) for r in rows] == [64, 128, 192, 256]
+    assert [int(r["update"]) for r in rows] == [1, 1, 2, 2, 3, 3]
+    assert [int(r["seed"]) for r in rows] == [0, 1] * 3
+    assert [int(r["env_steps"]) for r in rows] == [64, 64, 128, 128, 192, 192]
     assert (run / "returns.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -45,44 +49,32 @@ def test_eval_reads_the_run(run, capsys, tmp_path):
     gif = tmp_path / "episode.gif"
     assert cli.main(["eval", str(run), "--episodes", "3", "--gif", str(gif)]) == 0
     out = capsys.readouterr().out
-    assert "CartPole-v1: return" in out and "over 3 episodes" in out
+    assert "CartPole-v1: return" in out
+    assert "over 3 episodes" in out
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
-
-
-def test_ctrl_c_checkpoints_and_resume_equals_uninterrupted(
-    tmp_path, capsys, interrupt_training, assert_same_checkpoint
-):
-    whole, part = tmp_path / "whole", tmp_path / "part"
-    assert cli.main(["train", *TINY, "--chunk-updates", "1", "--out", str(whole)]) == 0
-
-    interrupt_training(2)
-    assert cli.main(["train", *TINY, "--chunk-updates", "1", "--out", str(part)]) == 130
-    assert "interrupted at update 2/4" in capsys.readouterr().out
-    interrupt_training(None)
-    assert cli.main(["train", "--resume", str(part), "--no-progress"]) == 0
-
-    assert_same_checkpoint(whole, part)
-    rows = _rows(part / "metrics.csv")
-    assert [int(r["update"]) for r in rows] == [1, 2, 3, 4]
 
 
 def test_list_names_cartpole_and_ppo(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "CartPole-v1" in out and "ppo" in out
+    assert "CartPole-v1" in out
+    assert "ppo" in out
 
 
 def test_unknown_env_is_one_line_error(capsys, tmp_path):
     code = cli.main(["train", "--env", "CartPol-v1", "--out", str(tmp_path / "x"), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert len(err.splitlines()) == 1 and "CartPole-v1" in err
+    assert len(err.splitlines()) == 1
+    assert "CartPole-v1" in err
 
 
 def test_bad_config_value_is_one_line_error(capsys, tmp_path):
     code = cli.main(["train", "--num-minibatches", "7", "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("jit-env: error:") and "num_minibatches" in err
+    assert code == 2
+    assert err.startswith("jit-env: error:")
+    assert "num_minibatches" in err
 
 
 def test_unreadable_run_dir(capsys, tmp_path):
@@ -112,7 +104,8 @@ def test_wrong_flag_type_exits_nonzero_without_traceback():
     out = subprocess.run([sys.executable, "-m", "jit_env", "train", "--num-envs", "many"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
-    assert "Traceback" not in out.stderr and "num-envs" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert "num-envs" in out.stderr
 
 
 def test_checkpoint_round_trip_and_mismatch(tmp_path):
@@ -128,8 +121,26 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
         checkpoint.load_checkpoint(tmp_path / "junk.msgpack", tree)
 
 
-def test_eval_of_a_normalised_run_uses_the_trained_statistics(tmp_path, capsys):
-    out = tmp_path / "norm"
-    assert cli.main(["train", *TINY, "--normalize-observations", "--out", str(out)]) == 0
-    assert cli.main(["eval", str(out), "--episodes", "2"]) == 0
-    assert "over 2 episodes" in capsys.readouterr().out
+def test_flags_parse_into_the_algorithms_config():
+    import tyro
+
+    dqn = tyro.cli(train_command("dqn"), args=["--huber-delta", "1.0", "--n-step", "3"])
+    assert dqn.config.huber_delta == 1.0
+    assert dqn.config.n_step == 3
+    assert dqn.algo == "dqn"
+    assert tyro.cli(train_command("dqn"), args=["--huber-delta", "None"]).config.huber_delta is None
+    reinforce = tyro.cli(train_command("reinforce"), args=["--no-baseline"])
+    assert reinforce.config.baseline is False
+    ppo = tyro.cli(train_command("ppo"), args=["--hidden-sizes", "8", "8", "--no-anneal-lr"])
+    assert ppo.config.hidden_sizes == (8, 8)
+    assert ppo.config.anneal_lr is False
+
+
+def test_console_script_is_cli_main():
+    # (``python -m jit_env`` is exercised by test_wrong_flag_type_exits_nonzero_without_traceback.)
+    import importlib.metadata
+
+    scripts = importlib.metadata.entry_points(group="console_scripts")
+    (script,) = [s for s in scripts if s.name == "jit-env"]
+    assert script.value == "jit_env.cli:main"
+    assert script.load() is cli.main

@@ -1,7 +1,7 @@
 """Learning benchmark: every bundled agent on its environment, 5 seeds vmapped.
 
 For each row, ``jit_env.agents.train(config, key, factory)`` with the algorithm's
-default config (`jit_env.agents.algorithms.ALGORITHMS`), ``jax.vmap`` over
+default config (`jit_env.cli.ALGORITHMS`), ``jax.vmap`` over
 ``--num-seeds`` keys in one ``jax.jit``. Columns:
 
 * ``steps``: environment steps per seed (``config.total_steps`` rounded down to
@@ -15,7 +15,7 @@ default config (`jit_env.agents.algorithms.ALGORITHMS`), ``jax.vmap`` over
   policy's episodes (DQN still explores with its final ε); then mean ± std over
   seeds, and the worst seed.
 * ``eval return``: the final agents (each seed) play ``--eval-episodes`` fresh
-  episodes as they act in training (`jit_env.agents.training_session.evaluate_policy`:
+  episodes as they act in training (`jit_env.agents.evaluate_policy`:
   sampled policies, DQN at its final ε = 0.05); mean ± std over seeds of the
   per-seed means, and the worst seed.
 * ``target``: the issue's acceptance bar, checked on the mean training return
@@ -50,11 +50,10 @@ os.environ["XLA_FLAGS"] = (
     os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_concurrency_optimized_scheduler=false"
 ).strip()
 
-import jax  # noqa: E402
+import jax
 
-from jit_env.agents import make_trainer, train  # noqa: E402
-from jit_env.agents.algorithms import get_algorithm  # noqa: E402
-from jit_env.agents.training_session import evaluate_policy  # noqa: E402
+from jit_env.agents import evaluate_policy, make_trainer, train
+from jit_env.cli import get_algorithm
 
 
 class Row(NamedTuple):
@@ -94,8 +93,9 @@ def final_returns(returns: np.ndarray) -> np.ndarray:
 
 def run_row(row: Row, num_seeds: int, repeats: int, scale: float, eval_episodes: int) -> dict:
     """Compiles and runs one row; returns its table entries."""
-    config_cls, factory = get_algorithm(row.algo).load()
-    config = dataclasses.replace(config_cls(), **row.overrides)
+    algorithm = get_algorithm(row.algo)
+    factory = algorithm.factory
+    config = dataclasses.replace(algorithm.config(), **row.overrides)
     if scale != 1.0:
         config = dataclasses.replace(
             config, total_steps=max(config.steps_per_update, int(config.total_steps * scale))

@@ -1,12 +1,16 @@
-"""Agents on the shared training loop.
+"""Agents and the pure training loop they share.
 
-Each agent is an `Agent` NamedTuple of pure functions (``init``, ``act``,
+Each agent is an `Agent` NamedTuple of pure functions (``init(key)``, ``act``,
 ``update``, optionally ``initial_policy_state`` and ``act_params``) built by a
 factory ``make_X(config, env_spec)`` from a `TrainingConfig` subclass. `train`
 runs one whole training run as a pure function of ``(config, key)``:
-``jax.jit`` compiles it, ``jax.vmap`` batches it over seeds.
+``jax.jit`` compiles it, ``jax.vmap`` batches it over seeds; `make_trainer`
+exposes its pieces (`Trainer`: ``init``, ``update``, ``run``) and
+`evaluate_policy` plays fresh episodes with a trained agent. Nothing here
+touches files or the clock: the ``jit-env`` command (`jit_env.cli`) is the
+host side (progress, run directories, checkpoints, signals).
 
-Algorithms (``jit-env train --algo NAME``; `jit_env.agents.algorithms`): PPO
+Algorithms (``jit-env train --algo NAME``; `jit_env.cli.ALGORITHMS`): PPO
 (`make_ppo`, discrete and Gaussian; `ContinuousPPOConfig`), recurrent PPO
 (`make_recurrent_ppo`), DQN with double / n-step / C51 / QR-DQN options
 (`make_dqn`), A2C (`make_a2c`), REINFORCE (`make_reinforce`) and IMPALA with
@@ -16,9 +20,11 @@ V-trace (`make_impala`). Needs the ``agents`` extra: ``pip install
 
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
-from jit_env.agents._training import (
+from jit_env.agents._loop import (
     Trainer,
     TrainState,
+    evaluate_policy,
+    make_evaluation_env,
     make_single_env,
     make_trainer,
     make_training_env,
@@ -44,8 +50,10 @@ __all__ = [
     "TrainState",
     "Trainer",
     "TrainingConfig",
+    "evaluate_policy",
     "make_a2c",
     "make_dqn",
+    "make_evaluation_env",
     "make_impala",
     "make_ppo",
     "make_recurrent_ppo",

@@ -12,9 +12,11 @@ passes that as a `TargetsFn` to `make_actor_critic_agent`, which builds the rest
   ``L_v = mean((G_t − v(s_t))²)`` (SB3 A2C's ``F.mse_loss``; no ½) and
   ``H = mean entropy`` (`jit_env.ops.entropy_loss`), averaged over valid transitions;
 - one optimiser step per rollout: gradient-norm clipping then RMSprop (PyTorch's
-  form, ε outside the square root, as SB3 uses it) or Adam;
+  form, ε outside the square root, as SB3 uses it) or Adam
+  (`jit_env.agents._optimization.make_optimizer`);
 - optionally a lagged behaviour copy of the parameters in ``AgentState.extra``
-  that ``act`` uses (`Agent.act_params`), refreshed every ``behaviour_lag`` updates.
+  (`ActorCriticExtra`) that ``act`` uses (`Agent.act_params`), refreshed every
+  ``behaviour_lag`` updates.
 
 Arrays are time-major ``[T, B, ...]`` as in `jit_env.rollout.Trajectory`.
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -34,10 +36,9 @@ import optax
 from jit_env import ops, specs
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
+from jit_env.agents._optimization import OPTIMIZERS, make_optimizer, normalize_advantages
 from jit_env.agents.networks import ActorCritic, network_problems
 from jit_env.rollout import Trajectory, Transitions
-
-_OPTIMIZERS = ("rmsprop", "adam")
 
 TargetsFn = Callable[
     [Trajectory, Transitions, jax.Array, jax.Array, jax.Array],
@@ -96,13 +97,24 @@ class ActorCriticConfig(TrainingConfig):
         for name in ("ent_coef", "vf_coef"):
             if not getattr(self, name) >= 0:
                 problems.append(f"`{name}` must be >= 0, got {getattr(self, name)}")
-        if self.optimizer not in _OPTIMIZERS:
+        if self.optimizer not in OPTIMIZERS:
             problems.append(
-                f"`optimizer` must be one of {list(_OPTIMIZERS)}, got {self.optimizer!r}"
+                f"`optimizer` must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}"
             )
         if not 0.0 <= self.rmsprop_decay < 1.0:
             problems.append(f"`rmsprop_decay` must be in [0, 1), got {self.rmsprop_decay}")
         return problems + network_problems(self.hidden_sizes, self.activation)
+
+
+class ActorCriticExtra(NamedTuple):
+    """The actor-critic family's `AgentState.extra` when it acts with lagged parameters.
+
+    Attributes:
+      behaviour_params: the parameters ``act`` uses (`Agent.act_params`), a copy
+        of ``AgentState.params`` refreshed after every ``behaviour_lag``-th update.
+    """
+
+    behaviour_params: Any
 
 
 def discrete_action_size(action_spec: specs.Spec, algo: str) -> int:
@@ -128,24 +140,6 @@ def observation_size(obs_spec: specs.Spec, algo: str) -> tuple[tuple[int, ...], 
     raise ValueError(f"{algo} needs a single observation Array, got {obs_spec!r}")
 
 
-def make_optimizer(config: ActorCriticConfig) -> optax.GradientTransformation:
-    """Global-norm clipping then RMSprop or Adam, with optional linear annealing.
-
-    RMSprop is PyTorch's (``v ← α v + (1 − α) g²``, ``Δ = −lr · g / (√v + ε)``), the
-    optimiser SB3's A2C uses (``use_rms_prop=True``). Runs on the flattened
-    parameter vector (``optax.flatten``: same arithmetic, fewer kernels).
-    """
-    lr: Any = config.learning_rate
-    if config.anneal_lr:
-        lr = optax.linear_schedule(config.learning_rate, 0.0, max(config.num_updates, 1))
-    if config.optimizer == "rmsprop":
-        opt = optax.rmsprop(lr, decay=config.rmsprop_decay, eps=config.optimizer_eps,
-                            eps_in_sqrt=False)
-    else:
-        opt = optax.adam(lr, eps=config.optimizer_eps)
-    return optax.flatten(optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt))
-
-
 def make_actor_critic_agent(
     config: ActorCriticConfig,
     env_spec: specs.EnvironmentSpec,
@@ -162,9 +156,10 @@ def make_actor_critic_agent(
         single `Array` observation of any shape (flattened to ``[D]``).
       targets: the method's `TargetsFn`.
       algo: name used in error messages.
-      behaviour_lag: 0 to act with the learned parameters; ``K > 0`` to act with a
-        copy kept in ``AgentState.extra["behaviour_params"]`` and refreshed after
-        every ``K``-th update (so data is collected by parameters up to ``K − 1``
+      behaviour_lag: 0 to act with the learned parameters (``AgentState.extra``
+        is then ``None``); ``K > 0`` to act with a copy kept in
+        ``AgentState.extra`` (`ActorCriticExtra`) and refreshed after every
+        ``K``-th update (so data is collected by parameters up to ``K − 1``
         updates old).
 
     Returns:
@@ -181,7 +176,14 @@ def make_actor_critic_agent(
     obs_shape, obs_size = observation_size(env_spec.observations, algo)
     action_dtype = env_spec.actions.dtype  # type: ignore[attr-defined]  # a DiscreteArray
     network = ActorCritic(action_size, False, tuple(config.hidden_sizes), config.activation)
-    optimizer = make_optimizer(config)
+    optimizer = make_optimizer(
+        config.learning_rate,
+        optimizer=config.optimizer,
+        eps=config.optimizer_eps,
+        rmsprop_decay=config.rmsprop_decay,
+        max_grad_norm=config.max_grad_norm,
+        anneal_steps=config.num_updates if config.anneal_lr else None,
+    )
     dist = ops.softmax()
 
     def flat(observation: jax.Array) -> jax.Array:
@@ -190,17 +192,15 @@ def make_actor_critic_agent(
 
     def forward(params, observation) -> tuple[jax.Array, jax.Array]:
         """``(logits [..., A], value [...])`` of a ``[..., *obs_shape]`` observation."""
-        return network.apply(params, flat(observation))  # type: ignore[return-value]
+        return cast(tuple[jax.Array, jax.Array], network.apply(params, flat(observation)))
 
     def value(params, observation) -> jax.Array:
         """``value [...]`` of a ``[..., *obs_shape]`` observation (the critic only)."""
-        return network.apply(  # type: ignore[return-value]  # flax's union type
-            params, flat(observation), method=ActorCritic.value
-        )
+        return cast(jax.Array, network.apply(params, flat(observation), method=ActorCritic.value))
 
-    def init(key: jax.Array, env_spec: specs.EnvironmentSpec) -> AgentState:
+    def init(key: jax.Array) -> AgentState:
         params = network.init(key, jnp.zeros((obs_size,), jnp.float32))
-        extra = {"behaviour_params": params} if behaviour_lag else None
+        extra = ActorCriticExtra(params) if behaviour_lag else None
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32), extra)
 
     def act(params, timestep, policy_state, key):
@@ -210,7 +210,7 @@ def make_actor_critic_agent(
         return action.astype(action_dtype), policy_state, {"log_prob": log_prob}
 
     def act_params(agent_state: AgentState):
-        return agent_state.extra["behaviour_params"] if behaviour_lag else agent_state.params
+        return agent_state.extra.behaviour_params if behaviour_lag else agent_state.params
 
     def loss_fn(params, trajectory: Trajectory):
         tr = trajectory.transitions()
@@ -223,9 +223,7 @@ def make_actor_critic_agent(
         w = weight * tr.valid
         n = jnp.maximum(w.sum(), 1.0)
         if config.normalize_advantages:
-            mean = (adv * w).sum() / n
-            std = jnp.sqrt((jnp.square(adv - mean) * w).sum() / n)
-            adv = (adv - mean) / (std + 1e-8)
+            adv = normalize_advantages(adv, w)
         rows = w.size
         # rlax's losses average over all rows; rescale to the weighted ones.
         pg_loss = ops.policy_gradient_loss(
@@ -258,9 +256,9 @@ def make_actor_critic_agent(
         extra = agent_state.extra
         if behaviour_lag:
             refresh = step % behaviour_lag == 0
-            extra = {"behaviour_params": jax.tree.map(
-                lambda new, old: jnp.where(refresh, new, old), params, extra["behaviour_params"]
-            )}
+            extra = ActorCriticExtra(jax.tree.map(
+                lambda new, old: jnp.where(refresh, new, old), params, extra.behaviour_params
+            ))
         return AgentState(params, opt_state, step, extra), metrics
 
     return Agent(init=init, act=act, update=update, act_params=act_params)

@@ -7,12 +7,17 @@ from typing import Any, NamedTuple
 
 import jax
 
-from jit_env import _core, specs
+from jit_env import _core
 from jit_env.rollout import Trajectory
 
 Params = Any
 PolicyState = Any
 Metrics = dict[str, jax.Array]
+
+
+def _no_policy_state(batch_shape: tuple[int, ...]) -> None:
+    """The ``initial_policy_state`` of a feed-forward agent: no recurrent state."""
+    del batch_shape
 
 
 class AgentState(NamedTuple):
@@ -22,7 +27,10 @@ class AgentState(NamedTuple):
       params: network parameters (a flax variable dict).
       opt_state: optax optimiser state.
       step: number of updates applied, ``int32`` scalar.
-      extra: algorithm-specific state (target networks, …), or ``None``.
+      extra: algorithm-specific state as a NamedTuple (DQN's
+        `jit_env.agents.dqn.DQNExtra`: target network, replay buffer, step
+        counter; the actor-critic family's ``ActorCriticExtra``: lagged
+        behaviour parameters), or ``None`` for an agent that keeps none (PPO).
     """
 
     params: Params
@@ -35,7 +43,8 @@ class Agent(NamedTuple):
     """An agent as a NamedTuple of pure functions (optax's GradientTransformation style).
 
     Attributes:
-      init: ``init(key, env_spec) -> AgentState``.
+      init: ``init(key) -> AgentState``: fresh parameters and optimiser state
+        (the factory already knows the environment's specs).
       act: ``act(params, timestep, policy_state, key) -> (action, policy_state,
         extras)``; the `jit_env.rollout.rollout` policy signature, batched over
         the environments of ``timestep``.
@@ -52,8 +61,8 @@ class Agent(NamedTuple):
     ``timestep`` — we follow the rollout so one function serves both.
     """
 
-    init: Callable[[jax.Array, specs.EnvironmentSpec], AgentState]
+    init: Callable[[jax.Array], AgentState]
     act: Callable[[Params, _core.TimeStep, PolicyState, jax.Array], tuple[Any, Any, Any]]
     update: Callable[[AgentState, Trajectory, jax.Array], tuple[AgentState, Metrics]]
-    initial_policy_state: Callable[[tuple[int, ...]], PolicyState] = lambda batch_shape: None
+    initial_policy_state: Callable[[tuple[int, ...]], PolicyState] = _no_policy_state
     act_params: Callable[[AgentState], Params] = lambda agent_state: agent_state.params

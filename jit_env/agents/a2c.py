@@ -74,7 +74,7 @@ def make_a2c(config: A2CConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     """
 
     def targets(trajectory: Trajectory, tr: Transitions, log_pi, values, bootstrap):
-        del log_pi  # on-policy
+        del tr, log_pi  # on-policy; GAE reads the trajectory itself
         advantages, returns = trajectory.gae(values, bootstrap, config.gamma, config.gae_lambda)
         return advantages, returns, jax.numpy.ones_like(advantages), {}
 

@@ -37,8 +37,8 @@ n-step sums are computed inside each rollout, so the last ``n − 1``
 transitions of a rollout bootstrap earlier (fewer than ``n`` rewards).
 
 **Defaults** are CleanRL's ``dqn.py`` / ``dqn_jax.py`` CartPole-v1 arguments
-(Huang et al. 2022, "CleanRL", JMLR 23(274)), as recalled from the source, not
-re-downloaded: Adam 2.5e-4, buffer 10,000, batch 128, γ 0.99, target copy
+(Huang et al. 2022, "CleanRL", JMLR 23(274); CleanRL ``cleanrl/dqn_jax.py``):
+Adam 2.5e-4, buffer 10,000, batch 128, γ 0.99, target copy
 (``tau`` 1) every 500 steps, ε 1 → 0.05 over half of 500,000 steps, learning
 from step 10,000 with one gradient step per 10 environment steps, a 120-84 ReLU
 MLP. Differences: 10 environments × 10 steps per update (PureJaxRL's ``dqn.py``
@@ -48,17 +48,15 @@ factor 2 (which Adam ignores) and is the default because with unclipped
 CartPole returns (up to 100) the Huber loss with δ = 1 and Adam 2.5e-4 let the
 Q-values diverge in our runs (to ~10⁵ by 100k steps), while the squared error
 learned.
-The C51 support (101 atoms on [-100, 100]) is CleanRL's ``c51.py`` CartPole-v1
-setting. Measured with these defaults (jax 0.10.2, 2 CPU cores, five seeds
-vmapped in one program, 500,000 steps each): compile 6 s, run 52 s (120 s through
-``jit-env train --num-seeds 5`` on a busy machine); returns of 100 evaluation
-episodes at ε = 0.05 per seed: 500, 500, 500, 500, 497.
+The C51 support (101 atoms on [-100, 100]) is CleanRL's ``cleanrl/c51.py``
+CartPole-v1 setting. What these defaults learn, and how long they take, is
+measured by ``benchmarks/learning/run.py --rows dqn`` (``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -69,6 +67,7 @@ from jit_env import ops, specs
 from jit_env.agents import replay
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
+from jit_env.agents._optimization import make_optimizer
 from jit_env.agents.networks import MLP, network_problems
 from jit_env.rollout import Trajectory
 
@@ -371,8 +370,8 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     k = 1 if config.head == "q" else config.num_atoms
     network = MLP(tuple(config.hidden_sizes), num_actions * k, config.activation, 1.0)
 
-    def apply(params, observation):
-        out = network.apply(params, jnp.asarray(observation, jnp.float32))
+    def apply(params, observation) -> jax.Array:
+        out = cast(jax.Array, network.apply(params, jnp.asarray(observation, jnp.float32)))
         lead = out.shape[:-1]
         if config.head == "c51":
             return out.reshape(lead + (num_actions, k))
@@ -380,7 +379,7 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
             return out.reshape(lead + (k, num_actions))
         return out
 
-    optimizer = optax.flatten(optax.adam(config.learning_rate))  # one flat vector: fewer kernels
+    optimizer = make_optimizer(config.learning_rate)  # Adam, ε = 1e-8, no clipping
     epsilon = optax.linear_schedule(
         config.start_e, config.end_e,
         max(1, int(config.exploration_fraction * config.total_steps)),
@@ -389,7 +388,7 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     target_period = config.target_network_frequency // config.train_frequency
     num_gradient_steps = config.gradient_steps_per_update
 
-    def init(key: jax.Array, env_spec: specs.EnvironmentSpec) -> AgentState:
+    def init(key: jax.Array) -> AgentState:
         obs = jnp.zeros(obs_spec.shape, jnp.float32)
         params = network.init(key, obs)
         example = {

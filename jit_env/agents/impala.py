@@ -7,15 +7,15 @@ targets ``v_s`` for the value and the policy-gradient advantage
 ``ρ̄_pg,t (r_t + γ v_{s+1} − v(s_t))`` (§4.2), with ``ρ_t = π(a_t|s_t) / μ(a_t|s_t)``.
 
 On the shared synchronous loop the lag is explicit: ``act`` runs with a copy of
-the parameters kept in ``AgentState.extra["behaviour_params"]`` (returned by
-`Agent.act_params`) and refreshed after every ``behaviour_lag``-th update, so the
-rollout of update ``k`` was collected by the parameters of update
-``behaviour_lag · ⌊k / behaviour_lag⌋`` — up to ``behaviour_lag − 1`` updates old,
-and the ratios ρ differ from 1. ``act`` stores ``log μ(a_t|s_t)`` in the trajectory
-extras. V-trace is `jit_env.ops.truncation_aware_vtrace_td_error_and_advantage`,
-which equals rlax's ``vtrace_td_error_and_advantage`` (Catch has no time limit)
-and also stops the trace at time-limit truncations, bootstrapping from the true
-final observation.
+the parameters kept in ``AgentState.extra.behaviour_params`` (an
+``ActorCriticExtra``, returned by `Agent.act_params`) and refreshed after every
+``behaviour_lag``-th update, so the rollout of update ``k`` was collected by the
+parameters of update ``behaviour_lag · ⌊k / behaviour_lag⌋`` — up to
+``behaviour_lag − 1`` updates old, and the ratios ρ differ from 1. ``act`` stores
+``log μ(a_t|s_t)`` in the trajectory extras. V-trace is
+`jit_env.ops.truncation_aware_vtrace_td_error_and_advantage`, which equals rlax's
+``vtrace_td_error_and_advantage`` (Catch has no time limit) and also stops the
+trace at time-limit truncations, bootstrapping from the true final observation.
 
 Loss as in ``scalable_agent/experiment.py`` (policy gradient on the clipped-ρ
 advantages, baseline loss on ``v_s − v(s_t)``, entropy bonus), with means instead
@@ -130,7 +130,7 @@ def make_impala(config: IMPALAConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         observation `Array` of any shape (flattened; Catch's ``[10, 5]`` board).
 
     Returns:
-      `Agent` that acts with ``AgentState.extra["behaviour_params"]`` (its
+      `Agent` that acts with ``AgentState.extra.behaviour_params`` (its
       ``act_params``), stores ``{"log_prob": [B] float32}`` (``log μ(a|s)``) and
       learns with the loss ``−mean(log π(a|s) A_pg) + vf_coef · mean((v_s − v(s))²)
       − ent_coef · mean H(π(·|s))`` (see `vtrace_targets`).

@@ -15,7 +15,8 @@ Built from `jit_env.rollout.Trajectory` (GAE, minibatches) and `jit_env.ops`
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +26,7 @@ import optax
 from jit_env import ops, specs
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
+from jit_env.agents._optimization import make_optimizer, normalize_advantages
 from jit_env.agents.networks import ActorCritic, network_problems
 from jit_env.rollout import Trajectory
 
@@ -119,6 +121,42 @@ class ContinuousPPOConfig(PPOConfig):
     ent_coef: float = 0.0
 
 
+class PPOTargets(NamedTuple):
+    """What PPO's loss compares the current policy with, per transition (`ppo_loss`).
+
+    Every field has the same shape ``S`` (``[T, B]`` for a rollout, ``[N]`` for a
+    minibatch of rows, ``[T, b]`` for a minibatch of sequences).
+
+    Attributes:
+      log_prob: behaviour log-probabilities of the stored actions, float32.
+      value: behaviour value estimates ``v(s_t)``, float32.
+      advantage: GAE advantages, float32.
+      target: value targets (GAE λ-returns), float32.
+      valid: bool; False rows (ignored-action steps of ``next_step``
+        auto-reset) are masked out of every mean.
+    """
+
+    log_prob: jax.Array
+    value: jax.Array
+    advantage: jax.Array
+    target: jax.Array
+    valid: jax.Array
+
+
+class PPOBatch(NamedTuple):
+    """Feed-forward PPO's rollout data, split into minibatches of rows by `make_ppo`.
+
+    Attributes:
+      observation: observations ``[*S, D]``, float32.
+      action: stored actions ``[*S]`` (int) or ``[*S, A]`` (float).
+      targets: the `PPOTargets` of the rows, each ``S``.
+    """
+
+    observation: jax.Array
+    action: jax.Array
+    targets: PPOTargets
+
+
 def _action_head(action_spec: specs.Spec) -> tuple[int, bool]:
     """(action_size, continuous) for a `DiscreteArray` or a float `BoundedArray`/`Array`."""
     if isinstance(action_spec, specs.DiscreteArray):
@@ -138,27 +176,27 @@ def _action_head(action_spec: specs.Spec) -> tuple[int, bool]:
     )
 
 
-def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
-    """Adam (ε = 1e-5) after global-norm clipping, with optional linear annealing to 0.
+def _ppo_optimizer(config: PPOConfig) -> optax.GradientTransformation:
+    """PPO's optimiser: global-norm clipping then Adam (ε = 1e-5), optionally annealed.
 
-    Runs on the flattened parameter vector (``optax.flatten``): the same
-    element-wise arithmetic, in fewer, larger kernels.
+    `jit_env.agents._optimization.make_optimizer` with ``config.learning_rate`` and
+    ``config.max_grad_norm``; when ``config.anneal_lr`` the step size decays
+    linearly to 0 over ``num_updates * update_epochs * num_minibatches``
+    optimiser steps (Huang et al. 2022, details 4–5 and 11).
 
-    The step size anneals over ``num_updates * update_epochs * num_minibatches``
-    optimiser steps when ``config.anneal_lr`` (Huang et al. 2022, details 4–5 and 11).
+    Returns:
+      An ``optax.GradientTransformation`` on the flattened parameters.
     """
     num_steps_opt = config.num_updates * config.update_epochs * config.num_minibatches
-    lr = (
-        optax.linear_schedule(config.learning_rate, 0.0, max(num_steps_opt, 1))
-        if config.anneal_lr
-        else config.learning_rate
+    return make_optimizer(
+        config.learning_rate,
+        eps=1e-5,
+        max_grad_norm=config.max_grad_norm,
+        anneal_steps=num_steps_opt if config.anneal_lr else None,
     )
-    return optax.flatten(optax.chain(
-        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
-    ))
 
 
-def policy_distribution(continuous: bool) -> tuple[Any, Any]:
+def policy_distribution(continuous: bool) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """The action distribution of an `ActorCritic`-style policy head.
 
     Args:
@@ -188,7 +226,7 @@ def ppo_loss(
     log_prob: jax.Array,
     entropy: jax.Array,
     value: jax.Array,
-    batch: dict[str, jax.Array],
+    batch: PPOTargets,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """PPO-Clip's combined loss on one minibatch, given the current policy's outputs.
 
@@ -204,39 +242,33 @@ def ppo_loss(
     Args:
       config: the `PPOConfig` (``clip_eps``, ``vf_coef``, ``ent_coef``,
         ``clip_value_loss``, ``normalize_advantages``).
-      log_prob: log π(a|s) of ``batch["action"]`` under the current parameters,
+      log_prob: log π(a|s) of the stored actions under the current parameters,
         ``[N]`` (or any shape ``S`` shared by all arguments) float32.
       entropy: policy entropy per row, ``S`` float32.
       value: current value estimates, ``S`` float32.
-      batch: the stored rollout data, each ``S``: ``log_prob`` (behaviour
-        log-probabilities, float32), ``value`` (behaviour values, float32),
-        ``advantage`` and ``target`` (GAE advantages and λ-returns, float32),
-        ``valid`` (bool).
+      batch: the minibatch's `PPOTargets` (behaviour log-probabilities and
+        values, GAE advantages and λ-returns, validity), each ``S``.
 
     Returns:
       ``(loss, metrics)``: a float32 scalar and a dict of float32 scalars
       (``loss``, ``policy_loss``, ``value_loss``, ``entropy``, ``approx_kl``,
       ``clip_fraction``).
     """
-    w = batch["valid"].astype(jnp.float32)
+    w = batch.valid.astype(jnp.float32)
     n = jnp.maximum(w.sum(), 1.0)
-    adv = batch["advantage"]
+    adv = batch.advantage
     if config.normalize_advantages:
-        mean = (adv * w).sum() / n
-        std = jnp.sqrt((jnp.square(adv - mean) * w).sum() / n)
-        adv = (adv - mean) / (std + 1e-8)
-    log_ratio = log_prob - batch["log_prob"]
+        adv = normalize_advantages(adv, w)
+    log_ratio = log_prob - batch.log_prob
     ratio = jnp.exp(log_ratio)
     # rlax's clipped surrogate averages over all rows; rescale to the valid ones.
     pg_loss = ops.clipped_surrogate_pg_loss(
         ratio.reshape(-1), (adv * w).reshape(-1), config.clip_eps
     ) * (w.size / n)
-    value_error = jnp.square(value - batch["target"])
+    value_error = jnp.square(value - batch.target)
     if config.clip_value_loss:
-        clipped = batch["value"] + jnp.clip(
-            value - batch["value"], -config.clip_eps, config.clip_eps
-        )
-        value_error = jnp.maximum(value_error, jnp.square(clipped - batch["target"]))
+        clipped = batch.value + jnp.clip(value - batch.value, -config.clip_eps, config.clip_eps)
+        value_error = jnp.maximum(value_error, jnp.square(clipped - batch.target))
     value_loss = 0.5 * (value_error * w).sum() / n
     entropy_mean = (entropy * w).sum() / n
     loss = pg_loss + config.vf_coef * value_loss - config.ent_coef * entropy_mean
@@ -254,21 +286,23 @@ def ppo_loss(
 def ppo_epochs(
     config: PPOConfig,
     optimizer: optax.GradientTransformation,
-    loss_fn: Any,
+    loss_fn: Callable[[Any, Any], tuple[jax.Array, dict[str, jax.Array]]],
     agent_state: AgentState,
     key: jax.Array,
-    minibatches: Any,
+    minibatches: Callable[[jax.Array], Any],
 ) -> tuple[AgentState, dict[str, jax.Array]]:
     """``update_epochs`` passes of ``num_minibatches`` gradient steps (one ``lax.scan`` each).
 
     Args:
       config: the `PPOConfig`.
-      optimizer: from `make_optimizer`.
-      loss_fn: ``loss_fn(params, batch) -> (loss, metrics)``.
+      optimizer: the optax optimiser (PPO's: clipping then Adam, `_ppo_optimizer`).
+      loss_fn: ``loss_fn(params, batch) -> (loss, metrics)`` for one minibatch
+        (a `PPOBatch` for `make_ppo`).
       agent_state: parameters and optimiser state before the update.
       key: PRNG key, split into one key per epoch.
-      minibatches: ``minibatches(epoch_key) -> batches``, a pytree whose leaves
-        have a leading ``num_minibatches`` axis (e.g. `Trajectory.minibatches`).
+      minibatches: ``minibatches(epoch_key) -> batches``, a pytree (e.g. a
+        `PPOBatch`) whose leaves have a leading ``num_minibatches`` axis
+        (`Trajectory.minibatches`).
 
     Returns:
       ``(agent_state, metrics)``: ``step`` advanced by ``update_epochs *
@@ -318,45 +352,52 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         raise ValueError(f"PPO needs a flat observation Array of shape (D,), got {obs_spec!r}")
 
     network = ActorCritic(action_size, continuous, tuple(config.hidden_sizes), config.activation)
-    optimizer = make_optimizer(config)
+    optimizer = _ppo_optimizer(config)
     dist, distribution_args = policy_distribution(continuous)
+    action_dtype = env_spec.actions.dtype  # type: ignore[attr-defined]  # an array spec
 
-    def init(key: jax.Array, env_spec: specs.EnvironmentSpec) -> AgentState:
+    def forward(params, observation) -> tuple[Any, jax.Array]:
+        """``(policy head, value [...])`` of ``[..., D]`` observations."""
+        return cast(tuple[Any, jax.Array], network.apply(params, observation))
+
+    def init(key: jax.Array) -> AgentState:
         obs = jnp.zeros(obs_spec.shape, jnp.float32)
         params = network.init(key, obs)
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def act(params, timestep, policy_state, key):
-        head, value = network.apply(params, timestep.observation)
+        head, value = forward(params, timestep.observation)
         args = distribution_args(head)
         action = dist.sample(key, *args)
         log_prob = dist.logprob(action, *args)
         if not continuous:
-            action = action.astype(env_spec.actions.dtype)
+            action = action.astype(action_dtype)
         return action, policy_state, {"log_prob": log_prob, "value": value}
 
-    def loss_fn(params, batch):
-        head, value = network.apply(params, batch["observation"])
+    def loss_fn(params, batch: PPOBatch):
+        head, value = forward(params, batch.observation)
         args = distribution_args(head)
-        log_prob = dist.logprob(batch["action"], *args)
-        return ppo_loss(config, log_prob, dist.entropy(*args), value, batch)
+        log_prob = dist.logprob(batch.action, *args)
+        return ppo_loss(config, log_prob, dist.entropy(*args), value, batch.targets)
 
     def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
         tr = trajectory.transitions()
         values: jax.Array = trajectory.extras["value"]
-        bootstrap: jax.Array = network.apply(  # type: ignore[assignment]  # flax's union type
+        bootstrap = cast(jax.Array, network.apply(
             agent_state.params, tr.next_observation, method=ActorCritic.value
-        )
+        ))
         advantages, targets = trajectory.gae(values, bootstrap, config.gamma, config.gae_lambda)
-        data = {
-            "observation": tr.observation,
-            "action": tr.action,
-            "log_prob": trajectory.extras["log_prob"],
-            "value": values,
-            "advantage": advantages,
-            "target": targets,
-            "valid": tr.valid,
-        }
+        data = PPOBatch(
+            observation=tr.observation,
+            action=tr.action,
+            targets=PPOTargets(
+                log_prob=trajectory.extras["log_prob"],
+                value=values,
+                advantage=advantages,
+                target=targets,
+                valid=tr.valid,
+            ),
+        )
         return ppo_epochs(
             config, optimizer, loss_fn, agent_state, key,
             lambda k: trajectory.minibatches(k, config.num_minibatches, data),

@@ -26,8 +26,8 @@ it is the value the next rollout will compute at its first step. Terminations
 do not bootstrap (discount 0).
 
 The architecture (dense encoder → cell → separate actor/critic MLPs) and the
-default hyper-parameters follow PureJaxRL's ``ppo_rnn.py`` (Lu et al. 2022, as
-we recall it: 128 units, 4 epochs × 4 minibatches of whole environments, Adam
+default hyper-parameters follow PureJaxRL's ``purejaxrl/ppo_rnn.py`` (Lu et al.
+2022: 128 units, 4 epochs × 4 minibatches of whole environments, Adam
 2.5e-4 annealed, γ 0.99, λ 0.95, ε 0.2, entropy 0.01, value 0.5, gradient norm
 0.5), with the deviations listed in `RecurrentPPOConfig`.
 """
@@ -35,7 +35,7 @@ we recall it: 128 units, 4 epochs × 4 minibatches of whole environments, Adam
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -45,8 +45,9 @@ from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents.networks import RecurrentActorCritic, initial_carry, recurrent_cell
 from jit_env.agents.ppo import (
     PPOConfig,
+    PPOTargets,
     _action_head,
-    make_optimizer,
+    _ppo_optimizer,
     policy_distribution,
     ppo_epochs,
     ppo_loss,
@@ -104,6 +105,28 @@ class RecurrentPPOConfig(PPOConfig):
         return problems
 
 
+class RecurrentPPOBatch(NamedTuple):
+    """Recurrent PPO's rollout data, split into minibatches of whole sequences.
+
+    Leaves are time-major ``[T, b, ...]`` (``b`` environments of the minibatch;
+    ``[T, B, ...]`` before the split).
+
+    Attributes:
+      timestep: the TimeSteps the policy acted on (step type and observation;
+        no extras), leaves ``[T, b, ...]``.
+      action: stored actions ``[T, b]`` (int) or ``[T, b, A]`` (float).
+      initial_policy_state: the recurrent state each sequence started from,
+        broadcast over time (``[T, b, ...]``; row 0 is used) so that it splits
+        with the sequences.
+      targets: the `jit_env.agents.ppo.PPOTargets` of the transitions, each ``[T, b]``.
+    """
+
+    timestep: _core.TimeStep
+    action: jax.Array
+    initial_policy_state: Any
+    targets: PPOTargets
+
+
 def _slim(timestep: _core.TimeStep) -> _core.TimeStep:
     """Only what the replay reads (step type and observation): no extras, no rewards."""
     return _core.TimeStep(
@@ -136,7 +159,10 @@ def _evaluate_fn(network: RecurrentActorCritic, continuous: bool):
     dist, distribution_args = policy_distribution(continuous)
 
     def evaluate_fn(params, timestep, policy_state, action):
-        carry, head, value = network.apply(params, policy_state, timestep.observation)
+        carry, head, value = cast(
+            tuple[Any, Any, jax.Array],
+            network.apply(params, policy_state, timestep.observation),
+        )
         args = distribution_args(head)
         return carry, {
             "log_prob": dist.logprob(action, *args),
@@ -172,68 +198,74 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
     config.validate()
     network, continuous = _network(config, env_spec)
     obs_shape = tuple(env_spec.observations.shape)  # type: ignore[attr-defined]  # checked
-    optimizer = make_optimizer(config)
+    action_dtype = env_spec.actions.dtype  # type: ignore[attr-defined]  # an array spec
+    optimizer = _ppo_optimizer(config)
     dist, distribution_args = policy_distribution(continuous)
 
     def initial_policy_state(batch_shape: tuple[int, ...]):
         return initial_carry(config.cell, config.rnn_size, tuple(batch_shape))
 
-    def init(key: jax.Array, env_spec: specs.EnvironmentSpec) -> AgentState:
+    def init(key: jax.Array) -> AgentState:
         obs = jnp.zeros(obs_shape, jnp.float32)
         params = network.init(key, initial_policy_state(()), obs)
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def act(params, timestep, policy_state, key):
-        carry, head, value = network.apply(params, policy_state, timestep.observation)
+        carry, head, value = cast(
+            tuple[Any, Any, jax.Array],
+            network.apply(params, policy_state, timestep.observation),
+        )
         args = distribution_args(head)
         action = dist.sample(key, *args)
         log_prob = dist.logprob(action, *args)
         if not continuous:
-            action = action.astype(env_spec.actions.dtype)
+            action = action.astype(action_dtype)
         return action, carry, {"log_prob": log_prob, "value": value, "policy_state": carry}
 
     evaluate_fn = _evaluate_fn(network, continuous)
 
-    def loss_fn(params, batch):
+    def loss_fn(params, batch: RecurrentPPOBatch):
         # Leaves are [T, b, ...]: whole sequences of b environments. The replay
         # needs T + 1 TimeSteps (it reads the first T); repeat the last one.
         timesteps = jax.tree.map(
-            lambda x: jnp.concatenate([x, x[-1:]], axis=0), batch["timestep"]
+            lambda x: jnp.concatenate([x, x[-1:]], axis=0), batch.timestep
         )
         sequence = Trajectory(
             timesteps=timesteps,
-            actions=batch["action"],
+            actions=batch.action,
             extras={},
-            policy_state=jax.tree.map(lambda x: x[0], batch["initial_policy_state"]),
+            policy_state=jax.tree.map(lambda x: x[0], batch.initial_policy_state),
         )
         out = sequence.evaluate(evaluate_fn, params)
-        return ppo_loss(config, out["log_prob"], out["entropy"], out["value"], batch)
+        return ppo_loss(config, out["log_prob"], out["entropy"], out["value"], batch.targets)
 
     def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
         tr = trajectory.transitions()
         values: jax.Array = trajectory.extras["value"]
         # v_t = critic(cell(h_t, next_observation_t)) with h_t the carry after
         # step t (see the module docstring), for all T * B transitions at once.
-        bootstrap: jax.Array = network.apply(  # type: ignore[assignment]  # flax's union type
+        bootstrap = cast(jax.Array, network.apply(
             agent_state.params, trajectory.extras["policy_state"], tr.next_observation,
             method=RecurrentActorCritic.value,
-        )
+        ))
         advantages, targets = trajectory.gae(values, bootstrap, config.gamma, config.gae_lambda)
         num_steps = trajectory.num_steps
-        data = {
-            "timestep": _slim(jax.tree.map(lambda x: x[:-1], trajectory.timesteps)),
-            "action": tr.action,
+        data = RecurrentPPOBatch(
+            timestep=_slim(jax.tree.map(lambda x: x[:-1], trajectory.timesteps)),
+            action=tr.action,
             # [B, ...] -> [T, B, ...] so it splits with the sequences; row 0 is used.
-            "initial_policy_state": jax.tree.map(
+            initial_policy_state=jax.tree.map(
                 lambda x: jnp.broadcast_to(x, (num_steps,) + x.shape),
                 trajectory.policy_state,
             ),
-            "log_prob": trajectory.extras["log_prob"],
-            "value": values,
-            "advantage": advantages,
-            "target": targets,
-            "valid": tr.valid,
-        }
+            targets=PPOTargets(
+                log_prob=trajectory.extras["log_prob"],
+                value=values,
+                advantage=advantages,
+                target=targets,
+                valid=tr.valid,
+            ),
+        )
         return ppo_epochs(
             config, optimizer, loss_fn, agent_state, key,
             lambda k: trajectory.minibatches(k, config.num_minibatches, data, sequences=True),

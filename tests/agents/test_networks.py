@@ -25,7 +25,7 @@ def assert_orthogonal(kernel, gain, atol=2e-5):
 
 @pytest.mark.parametrize("mode", ["eager", "jit"])
 def test_kernels_are_orthogonal_with_their_gains(mode):
-    fn = lambda k: orthogonal_kernels(k, SHAPES, GAINS)  # noqa: E731
+    fn = lambda k: orthogonal_kernels(k, SHAPES, GAINS)
     if mode == "jit":
         fn = jax.jit(fn)
     kernels = fn(jax.random.PRNGKey(0))
@@ -80,7 +80,7 @@ def test_any_shapes_give_orthogonal_kernels(shapes):
 
 
 @pytest.mark.parametrize(
-    "shapes, gains, message",
+    ("shapes", "gains", "message"),
     [
         ([(4, 4)], [1.0, 2.0], "got 1 `shapes` but 2 `gains`"),
         ([(4, 0)], [1.0], "each of `shapes` must be two positive ints, got \\(4, 0\\)"),
@@ -118,6 +118,7 @@ def test_mlp_and_actor_critic_initialise_every_layer_orthogonally():
     assert not np.allclose(p["actor"]["Dense_1"]["kernel"], p["critic"]["Dense_1"]["kernel"])
     # apply does not re-initialise: outputs come from the given parameters
     logits, value = net.apply({"params": p}, jnp.ones((3, 4)))
-    assert logits.shape == (3, 2) and value.shape == (3,)
+    assert logits.shape == (3, 2)
+    assert value.shape == (3,)
     same = ActorCritic(2).init(jax.random.PRNGKey(6), jnp.zeros((4,)))["params"]
     jax.tree.map(np.testing.assert_array_equal, p, same)

@@ -1,4 +1,4 @@
-"""PPO: config validation, determinism, jit-once, vmap over seeds, devices, learning."""
+"""PPO: config validation, act's extras, devices, learning (the contract: test_contract.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ TINY = PPOConfig(num_envs=4, num_steps=16, total_steps=4 * 16 * 3, update_epochs
 
 
 @pytest.mark.parametrize(
-    "overrides, message",
+    ("overrides", "message"),
     [
         ({"num_envs": 0}, "`num_envs` must be positive"),
         ({"num_minibatches": 3}, "`num_minibatches`=3 must divide"),
@@ -36,42 +36,22 @@ def test_config_validation_names_the_field(overrides, message):
         dataclasses.replace(TINY, **overrides).validate()
 
 
-def test_train_is_deterministic_and_jits_once(run_twice_jitted):
-    s1, m1 = run_twice_jitted(lambda key: agents.train(TINY, key))
-    assert m1["loss"].shape == (TINY.num_updates,)
-    assert int(s1.agent_state.step) == TINY.num_updates * TINY.update_epochs * TINY.num_minibatches
-
-
-def test_seeds_vmap_and_equal_single_runs(assert_seeds_match_single_runs):
-    assert_seeds_match_single_runs(lambda k: agents.train(TINY, k))
-
-
-def test_chunked_run_equals_uninterrupted():
-    trainer = agents.make_trainer(TINY, agents.make_ppo)
-    key = jax.random.PRNGKey(2)
-    whole, _ = jax.jit(lambda s: trainer.run(s, 3))(trainer.init(key))
-    one = jax.jit(lambda s: trainer.run(s, 1))
-    state = trainer.init(key)
-    for _ in range(3):
-        state, _ = one(state)
-    for a, b in zip(jax.tree.leaves(whole.agent_state), jax.tree.leaves(state.agent_state)):
-        np.testing.assert_array_equal(a, b)
-
-
 def test_act_extras_and_shapes():
     trainer = agents.make_trainer(TINY, agents.make_ppo)
     state = trainer.init(jax.random.PRNGKey(0))
     action, _, extras = trainer.agent.act(state.agent_state.params, state.timestep, None,
                                           jax.random.PRNGKey(1))
-    assert action.shape == (4,) and action.dtype == jnp.int32
-    assert extras["log_prob"].shape == (4,) and extras["value"].shape == (4,)
+    assert action.shape == (4,)
+    assert action.dtype == jnp.int32
+    assert extras["log_prob"].shape == (4,)
+    assert extras["value"].shape == (4,)
     assert bool(jnp.all(extras["log_prob"] <= 0))
 
 
 def test_two_devices_match_one():
     code = textwrap.dedent(
         """
-        import os, json
+        import dataclasses, os, json
         os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
         import jax, numpy as np
         from jax.sharding import Mesh
@@ -85,8 +65,15 @@ def test_two_devices_match_one():
         s2, m2 = jax.jit(lambda k: agents.train(cfg, k, mesh=mesh))(key)
         shards = {len(x.sharding.device_set) for x in jax.tree.leaves(s2.env_state)
                   if getattr(x, "ndim", 0) >= 1 and x.shape[0] == 4}
+        try:
+            agents.make_trainer(dataclasses.replace(cfg, num_envs=3, num_steps=64),
+                                agents.make_ppo, mesh=mesh)
+            error = ""
+        except ValueError as e:
+            error = str(e)
         print(json.dumps({"loss1": np.asarray(m1["loss"]).tolist(),
-                          "loss2": np.asarray(m2["loss"]).tolist(), "devices": sorted(shards)}))
+                          "loss2": np.asarray(m2["loss"]).tolist(), "devices": sorted(shards),
+                          "error": error}))
         """
     )
     env = dict(os.environ, JAX_PLATFORMS="cpu")
@@ -95,6 +82,9 @@ def test_two_devices_match_one():
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["devices"] == [2]
+    # `Shard` in the training stack checks the batch against the mesh at construction.
+    assert "num=3" in result["error"]
+    assert "not divisible by the 2 devices" in result["error"]
     # Sharded reductions sum in a different order: equal to float32 rounding.
     np.testing.assert_allclose(result["loss1"], result["loss2"], rtol=1e-3, atol=1e-4)
 

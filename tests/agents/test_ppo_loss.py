@@ -11,34 +11,33 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jit_env.agents import PPOConfig
-from jit_env.agents.ppo import ppo_loss
+from jit_env.agents.ppo import PPOTargets, ppo_loss
 
 
 def _np_ppo_loss(cfg, log_prob, entropy, value, batch):
-    valid = [i for i, ok in enumerate(batch["valid"]) if ok]
+    valid = [i for i, ok in enumerate(batch.valid) if ok]
     n = max(len(valid), 1)
-    adv = np.asarray(batch["advantage"], np.float64)
+    adv = np.asarray(batch.advantage, np.float64)
     if cfg.normalize_advantages:
         mean = sum(adv[i] for i in valid) / n
         std = np.sqrt(sum((adv[i] - mean) ** 2 for i in valid) / n)
         adv = (adv - mean) / (std + 1e-8)
     pg = vf = ent = kl = clipped = 0.0
     for i in valid:
-        log_ratio = float(log_prob[i]) - float(batch["log_prob"][i])
+        log_ratio = float(log_prob[i]) - float(batch.log_prob[i])
         ratio = np.exp(log_ratio)
         surrogate = min(ratio * adv[i],
                         np.clip(ratio, 1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv[i])
         pg -= surrogate
-        error = (float(value[i]) - float(batch["target"][i])) ** 2
+        error = (float(value[i]) - float(batch.target[i])) ** 2
         if cfg.clip_value_loss:
-            v_clip = float(batch["value"][i]) + np.clip(
-                float(value[i]) - float(batch["value"][i]), -cfg.clip_eps, cfg.clip_eps)
-            error = max(error, (v_clip - float(batch["target"][i])) ** 2)
+            v_clip = float(batch.value[i]) + np.clip(
+                float(value[i]) - float(batch.value[i]), -cfg.clip_eps, cfg.clip_eps)
+            error = max(error, (v_clip - float(batch.target[i])) ** 2)
         vf += 0.5 * error
         ent += float(entropy[i])
         kl += (ratio - 1) - log_ratio
@@ -50,23 +49,23 @@ def _np_ppo_loss(cfg, log_prob, entropy, value, batch):
 
 def _minibatch(seed, n=12, masked=(2, 7, 11)):
     rng = np.random.default_rng(seed)
-    f32 = lambda x: np.asarray(x, np.float32)  # noqa: E731
+    f32 = lambda x: np.asarray(x, np.float32)
     old_log_prob = f32(rng.uniform(-2.0, -0.1, n))
-    batch = {
-        "log_prob": old_log_prob,
-        "value": f32(rng.normal(size=n)),
-        "advantage": f32(rng.normal(size=n) * 2.0 + 0.5),
-        "target": f32(rng.normal(size=n)),
-        "valid": np.asarray([i not in masked for i in range(n)]),
-    }
+    batch = PPOTargets(
+        log_prob=old_log_prob,
+        value=f32(rng.normal(size=n)),
+        advantage=f32(rng.normal(size=n) * 2.0 + 0.5),
+        target=f32(rng.normal(size=n)),
+        valid=np.asarray([i not in masked for i in range(n)]),
+    )
     # Ratios from 0.5 to 1.6, so that both sides of the clip [0.8, 1.2] are hit; values
     # moved by up to ±0.5, so the value clip (±0.2) binds for some rows.
     log_prob = f32(old_log_prob + np.log(rng.uniform(0.5, 1.6, n)))
-    value = f32(batch["value"] + rng.uniform(-0.5, 0.5, n))
+    value = f32(batch.value + rng.uniform(-0.5, 0.5, n))
     # Masked rows hold garbage that must not leak into any mean.
     for i in masked:
-        batch["advantage"][i] = 1e6
-        batch["target"][i] = -1e6
+        batch.advantage[i] = 1e6
+        batch.target[i] = -1e6
         log_prob[i] = 50.0
     entropy = f32(rng.uniform(0.1, 1.0, n))
     return log_prob, entropy, value, batch
@@ -103,11 +102,11 @@ def test_ppo_loss_vmapped_over_minibatches_and_its_gradient():
     # advantage on the clipped side (eq. 7's min picks the constant branch).
     log_prob, entropy, value, batch = parts[0]
     grad = jax.grad(lambda lp: ppo_loss(cfg, lp, entropy, value, batch)[0])(log_prob)
-    assert np.all(np.asarray(grad)[~batch["valid"]] == 0.0)
-    ratio = np.exp(log_prob - batch["log_prob"])
-    adv = batch["advantage"][batch["valid"]]
+    assert np.all(np.asarray(grad)[~batch.valid] == 0.0)
+    ratio = np.exp(log_prob - batch.log_prob)
+    adv = batch.advantage[batch.valid]
     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    r = ratio[batch["valid"]]
+    r = ratio[batch.valid]
     flat = ((r > 1 + cfg.clip_eps) & (adv > 0)) | ((r < 1 - cfg.clip_eps) & (adv < 0))
     assert flat.any()
-    np.testing.assert_array_equal(np.asarray(grad)[batch["valid"]][flat], 0.0)
+    np.testing.assert_array_equal(np.asarray(grad)[batch.valid][flat], 0.0)

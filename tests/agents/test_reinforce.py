@@ -1,4 +1,7 @@
-"""REINFORCE: Monte-Carlo returns against NumPy (with and without baseline), determinism, CLI."""
+"""REINFORCE: Monte-Carlo returns against NumPy (with and without baseline), learning.
+
+The contract (determinism, seeds, chunks, CLI) is in test_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ ENV_SPEC = specs.EnvironmentSpec(
 
 
 @pytest.mark.parametrize(
-    "overrides, message",
+    ("overrides", "message"),
     [
         ({"total_steps": 10}, "`total_steps`=10 is less than one update"),
         ({"vf_coef": -0.5}, "`vf_coef` must be >= 0, got -0.5"),
@@ -58,9 +61,9 @@ def hand_made_trajectory(rng: np.random.Generator, t: int = 6, b: int = 2):
     traj = Trajectory(timesteps=timesteps, actions=jnp.asarray(actions, jnp.int32),
                       extras={"log_prob": jnp.zeros((t, b), jnp.float32)})
     next_obs = np.where((step_type[1:] == FIRST)[..., None], final[1:], obs[1:])
-    return traj, dict(obs=obs[:-1], next_obs=next_obs, r=reward[1:].astype(np.float64),
-                      d=discount[1:].astype(np.float64), actions=actions,
-                      end=step_type[1:] == FIRST, trunc=(step_type[1:] == FIRST) & (discount[1:] > 0))
+    return traj, {"obs": obs[:-1], "next_obs": next_obs, "r": reward[1:].astype(np.float64),
+                      "d": discount[1:].astype(np.float64), "actions": actions,
+                      "end": step_type[1:] == FIRST, "trunc": (step_type[1:] == FIRST) & (discount[1:] > 0)}
 
 
 def np_returns(r, d, end, trunc, v_next, gamma, baseline):
@@ -85,7 +88,7 @@ def test_loss_matches_numpy_monte_carlo_returns(baseline):
     config = dataclasses.replace(TINY, hidden_sizes=(8,), ent_coef=0.01, baseline=baseline)
     traj, data = hand_made_trajectory(np.random.default_rng(0))
     agent = make_reinforce(config, ENV_SPEC)
-    state = agent.init(jax.random.PRNGKey(3), ENV_SPEC)
+    state = agent.init(jax.random.PRNGKey(3))
     _, metrics = jax.jit(agent.update)(state, traj, jax.random.PRNGKey(0))
 
     net = ActorCritic(2, False, config.hidden_sizes, config.activation)
@@ -117,7 +120,7 @@ def test_loss_matches_numpy_monte_carlo_returns(baseline):
 def test_no_baseline_leaves_the_critic_untouched():
     cfg = dataclasses.replace(TINY, baseline=False)
     agent = make_reinforce(cfg, ENV_SPEC)
-    state = agent.init(jax.random.PRNGKey(0), ENV_SPEC)
+    state = agent.init(jax.random.PRNGKey(0))
     traj, _ = hand_made_trajectory(np.random.default_rng(1))
     new, _ = jax.jit(agent.update)(state, traj, jax.random.PRNGKey(0))
     critic = lambda s: jax.tree.leaves(s.params["params"]["critic"])
@@ -125,24 +128,6 @@ def test_no_baseline_leaves_the_critic_untouched():
     for a, b in zip(critic(state), critic(new)):
         np.testing.assert_array_equal(a, b)
     assert not all(np.array_equal(a, b) for a, b in zip(actor(state), actor(new)))
-
-
-def test_train_is_deterministic_and_jits_once(run_twice_jitted):
-    s1, m1 = run_twice_jitted(lambda key: train(TINY, key, make_reinforce))
-    assert int(s1.agent_state.step) == TINY.num_updates
-    assert np.all(np.isfinite(np.asarray(m1["loss"])))
-
-
-def test_seeds_vmap_and_equal_single_runs(assert_seeds_match_single_runs):
-    assert_seeds_match_single_runs(lambda k: train(TINY, k, make_reinforce))
-
-
-def test_cli_train_interrupt_resume_eval(tmp_path, cli_interrupt_resume_eval):
-    out = tmp_path / "reinforce"
-    flags = ["--algo", "reinforce", "--num-envs", "2", "--num-steps", "16", "--total-steps",
-             "128", "--hidden-sizes", "8", "--no-baseline", "--num-seeds", "2",
-             "--chunk-updates", "2", "--no-progress"]
-    cli_interrupt_resume_eval(out, flags, "CartPole-v1")
 
 
 @pytest.mark.learning

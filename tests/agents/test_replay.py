@@ -26,16 +26,21 @@ def add(request):
 def test_init_shapes_and_dtypes():
     buf = replay.init(EXAMPLE, 5)
     assert buf.capacity == 5
-    assert buf.data["observation"].shape == (5, 3) and buf.data["observation"].dtype == jnp.float32
-    assert buf.data["action"].shape == (5,) and buf.data["action"].dtype == jnp.int32
-    assert int(buf.insert_index) == 0 and int(buf.size) == 0
+    assert buf.data["observation"].shape == (5, 3)
+    assert buf.data["observation"].dtype == jnp.float32
+    assert buf.data["action"].shape == (5,)
+    assert buf.data["action"].dtype == jnp.int32
+    assert int(buf.insert_index) == 0
+    assert int(buf.size) == 0
 
 
 def test_add_then_sample_shapes(add):
     buf = add(replay.init(EXAMPLE, 8), _rows([1, 2, 3]))
-    assert int(buf.size) == 3 and int(buf.insert_index) == 3
+    assert int(buf.size) == 3
+    assert int(buf.insert_index) == 3
     out = replay.sample(buf, jax.random.PRNGKey(0), 16)
-    assert out["observation"].shape == (16, 3) and out["action"].shape == (16,)
+    assert out["observation"].shape == (16, 3)
+    assert out["action"].shape == (16,)
     assert out["action"].dtype == jnp.int32
     # Only stored rows are drawn, and each row stays intact.
     assert set(np.asarray(out["action"]).tolist()) <= {1, 2, 3}
@@ -47,7 +52,8 @@ def test_wrap_around_overwrites_oldest(add):
     buf = add(buf, _rows([4, 5, 6, 7]))
     # Slots 0, 1 hold the newest rows 6, 7; 3, 4, 5 survive; 1, 2 are gone.
     np.testing.assert_array_equal(buf.data["action"], [6, 7, 3, 4, 5])
-    assert int(buf.insert_index) == 2 and int(buf.size) == 5
+    assert int(buf.insert_index) == 2
+    assert int(buf.size) == 5
 
 
 def test_batch_larger_than_capacity_keeps_the_last_rows(add):
@@ -57,7 +63,8 @@ def test_batch_larger_than_capacity_keeps_the_last_rows(add):
     stored = np.asarray(buf.data["action"])
     assert sorted(stored.tolist()) == [16, 17, 18, 19]
     assert stored[(1 + 9) % 4] == 19  # the newest row sits just before `index`
-    assert int(buf.insert_index) == (1 + 10) % 4 and int(buf.size) == 4
+    assert int(buf.insert_index) == (1 + 10) % 4
+    assert int(buf.size) == 4
 
 
 def test_invalid_rows_are_not_stored(add):
@@ -65,7 +72,8 @@ def test_invalid_rows_are_not_stored(add):
               jnp.array([True, False, True, False, True]))
     np.testing.assert_array_equal(buf.data["action"][:3], [1, 3, 5])
     np.testing.assert_array_equal(buf.data["action"][3:], [0, 0, 0])
-    assert int(buf.size) == 3 and int(buf.insert_index) == 3
+    assert int(buf.size) == 3
+    assert int(buf.insert_index) == 3
     # A batch with no valid row changes nothing.
     same = add(buf, _rows([9, 9]), jnp.array([False, False]))
     for a, b in zip(jax.tree.leaves(buf), jax.tree.leaves(same)):
@@ -114,7 +122,8 @@ def test_partially_filled_buffer_samples_only_stored_rows():
     buf = replay.add(replay.init(EXAMPLE, 100), _rows([5, 6, 7]))
     out = replay.sample(buf, jax.random.PRNGKey(1), 3000)
     counts = np.bincount(np.asarray(out["action"]), minlength=8)
-    assert counts[:5].sum() == 0 and counts[5:].min() > 800  # about 1000 each
+    assert counts[:5].sum() == 0
+    assert counts[5:].min() > 800  # about 1000 each
 
 
 def test_sample_is_deterministic_in_the_key():
@@ -127,7 +136,7 @@ def test_sample_is_deterministic_in_the_key():
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    ("call", "message"),
     [
         (lambda: replay.init(EXAMPLE, 0), "`capacity` must be a positive int"),
         (lambda: replay.init({}, 4), "no array leaves"),

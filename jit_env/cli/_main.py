@@ -1,12 +1,12 @@
-"""The ``jit-env`` command: ``train``, ``eval`` and ``list``.
+"""The ``jit-env`` command's argument parsing and subcommands: ``train``, ``eval``, ``list``.
 
 ``jit-env train`` trains PPO on CartPole-v1 with defaults that solve it
 (``--algo NAME`` picks another registered algorithm, each with its own config
-flags and defaults; `jit_env.agents.algorithms`), in jitted chunks of updates
-so the host can show progress between them, and writes a run directory (see
-`jit_env.agents.run_dir`). ``jit-env train --resume
-runs/NAME`` continues from the last checkpoint; on the CPU the result equals
-an uninterrupted run bit for bit. ``jit-env eval runs/NAME`` reports evaluation
+flags and defaults; `jit_env.cli.ALGORITHMS`), in jitted chunks of updates so
+the host can show progress between them (`jit_env.cli._session`), and writes a
+run directory (`jit_env.cli._run_dir`). ``jit-env train --resume runs/NAME``
+continues from the last checkpoint; on the CPU the result equals an
+uninterrupted run bit for bit. ``jit-env eval runs/NAME`` reports evaluation
 returns and can write an animation. ``jit-env list`` lists environments and
 algorithms. Bad input gets a one-line error and exit status 2.
 """
@@ -20,7 +20,9 @@ from typing import Annotated, Any
 
 import tyro
 
-from jit_env.agents.algorithms import ALGORITHMS, get_algorithm
+from jit_env.cli._checkpoint import CheckpointMismatchError
+from jit_env.cli._registry import ALGORITHMS, get_algorithm
+from jit_env.cli._run_dir import RunDirError
 
 
 def _option(help: str) -> Any:
@@ -37,7 +39,7 @@ def train_command(algo: str = "ppo") -> type:
     Raises:
       ValueError: for an unknown ``algo``.
     """
-    config_cls, _ = get_algorithm(algo).load()
+    config_cls = get_algorithm(algo).config
     return dataclasses.make_dataclass(
         "Train",
         [
@@ -117,10 +119,10 @@ def _default_chunk(num_updates: int) -> int:
 
 
 def _cmd_train(args: Any) -> int:
-    from jit_env.agents import training_session
+    from jit_env.cli._session import TrainingSession
 
     if args.resume is not None:
-        session = training_session.TrainingSession.resume(args.resume)
+        session = TrainingSession.resume(args.resume)
     else:
         if args.num_seeds <= 0:
             raise CLIError(f"--num-seeds must be positive, got {args.num_seeds}")
@@ -131,18 +133,18 @@ def _cmd_train(args: Any) -> int:
             raise CLIError(
                 f"--chunk-updates {chunk} must divide the number of updates {config.num_updates}"
             )
-        session = training_session.TrainingSession.create(
+        session = TrainingSession.create(
             out, args.algo, config, seed=args.seed, num_seeds=args.num_seeds, chunk_updates=chunk
         )
     return session.run(progress=args.progress)
 
 
 def _cmd_eval(args: Eval) -> int:
-    from jit_env.agents import training_session
+    from jit_env.cli._session import evaluate_run
 
     if args.episodes <= 0:
         raise CLIError(f"--episodes must be positive, got {args.episodes}")
-    result = training_session.evaluate_run(
+    result = evaluate_run(
         args.run_dir, episodes=args.episodes, seed=args.seed, agent_seed=args.agent_seed,
         gif=args.gif,
     )
@@ -155,8 +157,7 @@ def _cmd_eval(args: Eval) -> int:
     return 0
 
 
-def _cmd_list(args: List) -> int:
-    del args
+def _cmd_list() -> int:
     import jit_env
 
     print("environments:")
@@ -185,7 +186,22 @@ def _enable_compilation_cache() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``jit-env`` console script; returns the exit status."""
+    """Entry point of the ``jit-env`` console script and of ``python -m jit_env``.
+
+    Args:
+      argv: the arguments after the program name; ``None`` reads ``sys.argv``
+        and (as the console script) enables the persistent XLA compilation
+        cache (`_enable_compilation_cache`).
+
+    Returns:
+      The exit status: 0 on success, 130 when training was interrupted (after a
+      checkpoint), 2 on bad input (one line on stderr: unknown algorithm or
+      environment, bad config value, unusable run directory or checkpoint).
+
+    Raises:
+      SystemExit: from the argument parser for ``--help`` (status 0) and for
+        malformed flags (status 2).
+    """
     console = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     algo = _algo_from_argv(argv)
@@ -200,9 +216,6 @@ def main(argv: list[str] | None = None) -> int:
         args=argv,
         description="Train and evaluate jitted RL agents on jit_env environments.",
     )
-    from jit_env.agents.checkpoint import CheckpointMismatchError
-    from jit_env.agents.run_dir import RunDirError
-
     if console:  # the console script; tests configure JAX themselves
         _enable_compilation_cache()
     try:
@@ -210,12 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_train(args)
         if isinstance(args, Eval):
             return _cmd_eval(args)
-        return _cmd_list(args)
+        return _cmd_list()
     except (CLIError, RunDirError, CheckpointMismatchError, KeyError, ValueError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"jit-env: error: {message}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

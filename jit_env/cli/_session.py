@@ -1,13 +1,16 @@
-"""A training run on the host: jitted chunks, progress, metrics, checkpoints, resume.
+"""The host side of a training run: jitted chunks, progress bar, files, Ctrl-C, resume.
 
-`TrainingSession` drives `jit_env.agents._training.Trainer` for the CLI: it
-vmaps the pure training functions over ``num_seeds`` seeds (one seed runs
-unbatched, which compiles faster), compiles the training chunk while the
-initial state is computed, runs
-``chunk_updates`` updates per jitted call, and after each chunk appends to
-``metrics.csv`` and overwrites ``checkpoints/latest.msgpack``. Every chunk is the
-same compiled program, so a run resumed from a checkpoint continues exactly as
-the uninterrupted run would have (bit for bit on the CPU).
+`TrainingSession` drives the pure `jit_env.agents.Trainer` for ``jit-env
+train``: it vmaps the training functions over ``num_seeds`` seeds (one seed
+runs unbatched, which compiles faster), compiles the training chunk while the
+initial state is computed, runs ``chunk_updates`` updates per jitted call, and
+after each chunk appends to ``metrics.csv`` and overwrites
+``checkpoints/latest.msgpack`` (`jit_env.cli._run_dir`, `jit_env.cli._checkpoint`).
+Every chunk is the same compiled program, so a run resumed from a checkpoint
+continues exactly as the uninterrupted run would have (bit for bit on the CPU).
+A Ctrl-C (``KeyboardInterrupt``) between chunks writes a checkpoint first.
+`evaluate_run` evaluates a run directory's last checkpoint for ``jit-env eval``
+with the pure `jit_env.agents.evaluate_policy`.
 """
 
 from __future__ import annotations
@@ -17,24 +20,32 @@ import dataclasses
 import math
 import time
 from pathlib import Path
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jit_env.agents import checkpoint, run_dir
-from jit_env.agents._training import TrainState, make_single_env, make_trainer
-from jit_env.agents.algorithms import get_algorithm
+from jit_env.agents import (
+    Trainer,
+    TrainingConfig,
+    TrainState,
+    evaluate_policy,
+    make_evaluation_env,
+    make_trainer,
+)
+from jit_env.cli import _checkpoint as checkpoint
+from jit_env.cli import _run_dir as run_dir
+from jit_env.cli._registry import get_algorithm
 
 
-def _factory(algo: str):
-    """``(config_class, factory)`` of the algorithm called ``algo`` (ValueError if unknown)."""
-    return get_algorithm(algo).load()
+def _config_from_dict(algo: str, values: dict) -> TrainingConfig:
+    """The validated config of ``algo`` from ``config.json``'s ``config`` entry.
 
-
-def _config_from_dict(algo: str, values: dict) -> Any:
-    config_cls, _ = _factory(algo)
+    Raises:
+      ValueError: for an unknown ``algo`` or an out-of-range field.
+      run_dir.RunDirError: for fields the config class does not have.
+    """
+    config_cls = get_algorithm(algo).config
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     unknown = set(values) - set(fields)
     if unknown:
@@ -56,7 +67,7 @@ class TrainingSession:
 
     path: Path
     algo: str
-    config: Any
+    config: TrainingConfig
     seed: int
     num_seeds: int
     chunk_updates: int
@@ -65,19 +76,20 @@ class TrainingSession:
     state: TrainState | None = None
 
     @classmethod
-    def create(cls, path: Path, algo: str, config: Any, *, seed: int, num_seeds: int,
-               chunk_updates: int) -> TrainingSession:
+    def create(cls, path: Path, algo: str, config: TrainingConfig, *, seed: int,
+               num_seeds: int, chunk_updates: int) -> TrainingSession:
         """Starts a new run in ``path`` (which must not hold a run already).
 
         Raises:
           run_dir.RunDirError: if ``path`` already holds a config.json.
+          ValueError: for an unknown ``algo``.
         """
         path = Path(path)
         if (path / "config.json").exists():
             raise run_dir.RunDirError(
                 f"{path} already holds a run; use --resume {path} or another --out"
             )
-        _factory(algo)
+        get_algorithm(algo)
         run_dir.write_config(path, algo, config, seed=seed, num_seeds=num_seeds,
                              chunk_updates=chunk_updates)
         return cls(path, algo, config, seed, num_seeds, chunk_updates)
@@ -107,9 +119,8 @@ class TrainingSession:
         return session
 
     # ------------------------------------------------------------------ internals --
-    def _trainer(self):
-        _, factory = _factory(self.algo)
-        return make_trainer(self.config, factory)
+    def _trainer(self) -> Trainer:
+        return make_trainer(self.config, get_algorithm(self.algo).factory)
 
     def _keys(self) -> jax.Array:
         return jax.random.split(jax.random.PRNGKey(self.seed), self.num_seeds)
@@ -119,7 +130,7 @@ class TrainingSession:
 
         With one seed the function runs unbatched and the axis is squeezed and
         re-added around it: the same values, but every array (and every PRNG
-        draw) keeps its rank, which XLA:CPU compiles ≈ 2 s faster for PPO.
+        draw) keeps its rank, which XLA:CPU compiles faster.
         """
         if self.num_seeds > 1:
             return jax.vmap(fn)
@@ -130,7 +141,7 @@ class TrainingSession:
 
         return one
 
-    def _template(self, trainer=None) -> TrainState:
+    def _template(self, trainer: Trainer | None = None) -> TrainState:
         """Shapes and dtypes of the initial (seed-batched) `TrainState`, computing nothing."""
         trainer = self._trainer() if trainer is None else trainer
         return jax.eval_shape(self._over_seeds(trainer.init), self._keys())
@@ -148,6 +159,10 @@ class TrainingSession:
     def run(self, *, progress: bool = True) -> int:
         """Trains to the end, writing metrics and checkpoints after every chunk.
 
+        Compiles the chunk first (a run resumed after its last update compiles and
+        trains nothing), then prints one line: finished or interrupted, the mean
+        return of the last chunk's episodes, the compile time, the run directory.
+
         Returns:
           0 when training finished; 130 if interrupted by Ctrl-C (after
           writing a checkpoint of the last completed chunk).
@@ -159,6 +174,7 @@ class TrainingSession:
         t0 = time.perf_counter()
         compile_start = time.perf_counter()
         chunk_fn = jax.jit(self._over_seeds(lambda s: trainer.run(s, chunk)))
+        run_chunk: jax.stages.Compiled | None = None
         if self.state is None:
             # Compile the chunk (from the state's shapes) while init compiles and runs:
             # XLA compiles without the GIL, so the two overlap on a multi-core CPU.
@@ -169,7 +185,8 @@ class TrainingSession:
                 run_chunk = pending.result()
         else:
             state = jax.tree.map(jnp.asarray, self.state)
-            run_chunk = chunk_fn.lower(state).compile()
+            # A finished run (resumed at its last update) has nothing to compile.
+            run_chunk = chunk_fn.lower(state).compile() if self.start_update < total else None
         compile_time = time.perf_counter() - compile_start
         writer = None  # opened after the first chunk, which tells the metric names
         update = self.start_update
@@ -180,6 +197,7 @@ class TrainingSession:
         interrupted = False
         try:
             while update < total:
+                assert run_chunk is not None  # compiled above whenever update < total
                 chunk_start = time.perf_counter()
                 new_state, metrics = run_chunk(state)
                 metrics = jax.device_get(metrics)
@@ -258,76 +276,13 @@ class _Progress:
             self._bar.stop()
 
 
-def _frozen_normalization(env, stats):
-    """``env`` behind `NormalizeObservation` whose `reset` uses the trained ``stats``."""
-    from jit_env import wrappers
-
-    class Frozen(wrappers.NormalizeObservation):
-        def reset(self, key, *, options=None):
-            return self.reset_with_statistics(key, stats, options=options)
-
-    return Frozen(env, freeze=True)
-
-
-def evaluate_policy(config: Any, agent: Any, agent_state: Any, env_state: Any, key: jax.Array,
-                    *, episodes: int) -> tuple[jax.Array, jax.Array]:
-    """Plays ``episodes`` fresh episodes with a trained agent, all in parallel: pure, jittable.
-
-    The agent acts as in training: ``agent.act(agent.act_params(agent_state), …)``
-    (a sampled policy, DQN at its current ε, IMPALA with its behaviour
-    parameters), its recurrent state starting from ``initial_policy_state``. The
-    environment is `make_single_env` ``(config.env)`` batched with `Vmap`, behind
-    the training run's frozen observation statistics when
-    ``config.normalize_observations``. Each episode runs to its first ``LAST``
-    (the registered time limit bounds it). ``jax.vmap`` over ``(agent_state,
-    env_state, key)`` evaluates several seeds at once.
-
-    Args:
-      config: the run's `TrainingConfig`.
-      agent: the run's `Agent`.
-      agent_state: one seed's `AgentState` (unbatched).
-      env_state: that seed's training environment state (only its observation
-        statistics are used, when ``config.normalize_observations``).
-      key: PRNG key.
-      episodes: number of episodes (static).
-
-    Returns:
-      ``(returns [episodes] float32, lengths [episodes] int32)``; rewards are the
-      environment's own (never normalised).
-    """
-    from jit_env import wrappers
-
-    params = agent.act_params(agent_state)
-    env: Any = wrappers.Vmap(make_single_env(config.env))
-    if config.normalize_observations:
-        env = _frozen_normalization(env, env_state.stats)
-    reset_key, act_key = jax.random.split(key)
-    state, ts = env.reset(jax.random.split(reset_key, episodes))
-
-    def cond(carry):
-        return ~carry[3].all()
-
-    def body(carry):
-        state, ts, ret, done, key, length, pstate = carry
-        key, k = jax.random.split(key)
-        action, pstate, _ = agent.act(params, ts, pstate, k)
-        state, ts = env.step(state, action)
-        ret = ret + jnp.where(done, 0.0, ts.reward)
-        length = length + (~done).astype(jnp.int32)
-        done = done | ts.last()
-        return state, ts, ret, done, key, length, pstate
-
-    init = (state, ts, jnp.zeros(episodes), jnp.zeros(episodes, bool), act_key,
-            jnp.zeros(episodes, jnp.int32), agent.initial_policy_state((episodes,)))
-    _, _, ret, _, _, length, _ = jax.lax.while_loop(cond, body, init)
-    return ret, length
-
-
 def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 0,
                  gif: Path | None = None) -> dict:
     """Evaluates the last checkpoint of a run on ``episodes`` fresh episodes.
 
-    Uses `evaluate_policy` (the policy acts as in training).
+    Uses `jit_env.agents.evaluate_policy` (the policy acts as in training) on
+    seed ``agent_seed`` of the run; with ``gif``, also plays one more episode in
+    `jit_env.agents.make_evaluation_env` and writes its frames.
 
     Returns:
       dict with ``env``, ``mean``, ``std``, ``min``, ``max`` of the returns, and
@@ -358,12 +313,11 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
         "frames": 0,
     }
     if gif is not None:
-        single = make_single_env(session.config.env)
-        if session.config.normalize_observations:
-            single = _frozen_normalization(single, env_state.stats)
+        agent = trainer.agent
         result["frames"] = _write_animation(
-            single, trainer.agent.act, trainer.agent.act_params(agent_state),
-            trainer.agent.initial_policy_state(()), seed, int(lengths.max()), gif,
+            make_evaluation_env(session.config, env_state), agent.act,
+            agent.act_params(agent_state), agent.initial_policy_state(()), seed,
+            int(lengths.max()), gif,
         )
     return result
 
@@ -373,7 +327,8 @@ def _write_animation(env, act, params, policy_state, seed: int, max_length: int,
     """Plays one episode of ``env`` with ``act`` and writes its rendered frames.
 
     The episode is drawn with its own key (it is not one of the evaluation
-    episodes); at most ``max_frames`` frames are kept (evenly strided).
+    episodes); at most ``max_frames`` frames are kept (evenly strided). Returns
+    the number of frames written.
     """
     from jit_env import envs
 
