@@ -8,7 +8,7 @@ keys of any implementation or legacy ``uint32`` keys.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -112,3 +112,20 @@ def leaf_batch_ndim(x: Any, element_shape: tuple[int, ...], what: str) -> int:
 def options_of(state: Any) -> Any:
     """The environment parameters kept in ``state`` (field ``params``), or ``None``."""
     return getattr(state, "params", None)
+
+
+_State = TypeVar("_State", bound=type)
+
+
+def wrapper_state(cls: _State) -> _State:
+    """Gives a wrapper's ``NamedTuple`` state (with an ``inner`` field) the read-through
+    properties ``key`` (``inner.key``) and ``params`` (`options_of` ``inner``), so an
+    auto-reset finds the PRNG key and the environment options anywhere in a stack.
+    """
+    cls.key = property(  # type: ignore[attr-defined]
+        lambda self: self.inner.key, doc="The PRNG key of the inner state."
+    )
+    cls.params = property(  # type: ignore[attr-defined]
+        lambda self: options_of(self.inner), doc="The environment options of the inner state."
+    )
+    return cls

@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core
-from jit_env._pytrees import match_dtypes, options_of, strong
+from jit_env._pytrees import match_dtypes, options_of, strong, wrapper_state
 from jit_env.wrappers._batched_reset import reset_where
 from jit_env.wrappers._batching import BatchSpecMixin, Vmap
 
@@ -67,6 +67,7 @@ def reset_key(key: jax.Array) -> jax.Array:
     return jax.random.fold_in(key, RESET_KEY_SALT)
 
 
+@wrapper_state
 class AutoResetState(NamedTuple):
     """State of a ``mode="next_step"`` auto-reset wrapper.
 
@@ -78,14 +79,6 @@ class AutoResetState(NamedTuple):
 
     inner: Any
     needs_reset: jax.Array
-
-    @property
-    def key(self) -> jax.Array:
-        return self.inner.key
-
-    @property
-    def params(self) -> Any:
-        return options_of(self.inner)
 
 
 def _check_mode(mode: str) -> str:

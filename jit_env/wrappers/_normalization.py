@@ -27,9 +27,9 @@ from jit_env import _core, specs
 from jit_env._pytrees import (
     broadcast_mask,
     leaf_batch_ndim,
-    options_of,
     peel_batched,
     rebatch,
+    wrapper_state,
 )
 from jit_env.wrappers._base import MapTimeStep
 
@@ -106,6 +106,7 @@ def column_sums(x: jax.Array) -> jax.Array:
     return x.reshape(n // r, r * f).sum(axis=0).reshape(r, f).sum(axis=0)
 
 
+@wrapper_state
 class NormalizeObservationState(NamedTuple):
     """State of `NormalizeObservation`.
 
@@ -118,14 +119,6 @@ class NormalizeObservationState(NamedTuple):
     inner: Any
     stats: RunningMeanStd
     frozen: jax.Array
-
-    @property
-    def key(self) -> jax.Array:
-        return self.inner.key
-
-    @property
-    def params(self) -> Any:
-        return options_of(self.inner)
 
 
 class NormalizeObservation(_core.Wrapper):
@@ -282,6 +275,7 @@ class NormalizeObservation(_core.Wrapper):
         return self.env.render(state.inner)
 
 
+@wrapper_state
 class NormalizeRewardState(NamedTuple):
     """State of `NormalizeReward`.
 
@@ -300,14 +294,6 @@ class NormalizeRewardState(NamedTuple):
     after_end: jax.Array
     stats: RunningMeanStd
     frozen: jax.Array
-
-    @property
-    def key(self) -> jax.Array:
-        return self.inner.key
-
-    @property
-    def params(self) -> Any:
-        return options_of(self.inner)
 
 
 class NormalizeReward(_core.Wrapper):

@@ -22,9 +22,9 @@ from jit_env import _core, specs
 from jit_env._pytrees import (
     broadcast_mask,
     leaf_batch_ndim,
-    options_of,
     peel_batched,
     rebatch,
+    wrapper_state,
 )
 from jit_env.wrappers._base import MapTimeStep
 
@@ -87,6 +87,7 @@ class FlattenObservation(MapTimeStep):
         return rebatch(flat, self._nums)
 
 
+@wrapper_state
 class FrameStackState(NamedTuple):
     """State of `FrameStack`.
 
@@ -98,14 +99,6 @@ class FrameStackState(NamedTuple):
 
     inner: Any
     frames: jax.Array
-
-    @property
-    def key(self) -> jax.Array:
-        return self.inner.key
-
-    @property
-    def params(self) -> Any:
-        return options_of(self.inner)
 
 
 class FrameStack(_core.Wrapper):
@@ -199,19 +192,12 @@ class FrameStack(_core.Wrapper):
         return self.env.render(state.inner)
 
 
+@wrapper_state
 class ExtendObservationState(NamedTuple):
     """State of `ExtendObservation`: the inner state (the action enters the observation
     directly; nothing else is kept)."""
 
     inner: Any
-
-    @property
-    def key(self) -> jax.Array:
-        return self.inner.key
-
-    @property
-    def params(self) -> Any:
-        return options_of(self.inner)
 
 
 EXTEND_FIELDS = ("step_type", "reward", "discount", "observation", "action")

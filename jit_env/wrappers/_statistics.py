@@ -9,9 +9,10 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core
-from jit_env._pytrees import broadcast_mask, options_of
+from jit_env._pytrees import broadcast_mask, wrapper_state
 
 
+@wrapper_state
 class EpisodeStatisticsState(NamedTuple):
     """State of `EpisodeStatistics` (arrays shaped like the reward, or like
     ``step_type`` for lengths and flags).
@@ -33,14 +34,6 @@ class EpisodeStatisticsState(NamedTuple):
     last_return: jax.Array
     last_length: jax.Array
     after_last: jax.Array
-
-    @property
-    def key(self) -> jax.Array:
-        return self.inner.key
-
-    @property
-    def params(self) -> Any:
-        return options_of(self.inner)
 
 
 class EpisodeStatistics(_core.Wrapper):

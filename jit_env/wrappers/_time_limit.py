@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core
-from jit_env._pytrees import options_of
+from jit_env._pytrees import wrapper_state
 
 
+@wrapper_state
 class TimeLimitState(NamedTuple):
     """State of `TimeLimit`.
 
@@ -26,14 +27,6 @@ class TimeLimitState(NamedTuple):
 
     inner: Any
     elapsed: jax.Array
-
-    @property
-    def key(self) -> jax.Array:
-        return self.inner.key
-
-    @property
-    def params(self) -> Any:
-        return options_of(self.inner)
 
 
 class TimeLimit(_core.Wrapper):
