@@ -5,11 +5,10 @@ On the CPU backend JAX lowers the Threefry-2x32 hash (Salmon et al. 2011,
 5-iteration ``while`` loop, and XLA:CPU copies the loop state on every
 iteration. A batched auto-reset hashes a few hundred keys per step three times
 (the reset key, the environment's ``split``, its ``uniform`` draw), so on a
-CPU the loop's copies cost more than the hashing. With keys of this
-implementation (2-core CPU, ``benchmarks/wrappers_bench.py --prng unrolled``)
-those three hashes for 512 keys take 13 µs instead of 68 µs, and
-`VmapAutoReset` on CartPole-v1 steps in 213 instead of 236 µs at 8,192
-environments, 34 instead of 43 µs at 1,024, and 5-8x faster alone.
+CPU the loop's copies cost more than the hashing. What keys of this
+implementation save is measured by ``benchmarks/wrappers_bench.py --prng
+unrolled`` and ``benchmarks/envs_bench.py`` (``unrolled`` column); the numbers
+are in README.md and ``benchmarks/RESULTS.md``.
 
 `THREEFRY_UNROLLED` is a JAX PRNG implementation (``jax.random.key(seed,
 impl=THREEFRY_UNROLLED)``) whose ``split``, ``fold_in`` and ``random_bits``

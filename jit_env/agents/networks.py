@@ -75,7 +75,7 @@ def orthogonal_kernels(
     *batched* QR over XLA's intra-op thread pool and waits on it from a pool
     thread; when ``vmap`` over seeds batches the QRs of 128-wide layers, every
     pool thread waits and the program deadlocks (seen with jaxlib 0.10.2 on a
-    2-core CPU). Matrix products cannot deadlock that way.
+    CPU with few cores). Matrix products cannot deadlock that way.
 
     Args:
       key: PRNG key.
@@ -237,6 +237,7 @@ class ActorCritic(nn.Module):
     activation: str = "tanh"
 
     def setup(self):
+        """Builds the submodules (flax ``setup``)."""
         self.actor = MLP(self.hidden_sizes, self.action_size, self.activation, 0.01)
         self.critic = MLP(self.hidden_sizes, 1, self.activation, 1.0)
         if self.continuous:
@@ -338,6 +339,7 @@ class RecurrentActorCritic(nn.Module):
     activation: str = "tanh"
 
     def setup(self):
+        """Builds the submodules (flax ``setup``)."""
         self.encoder = [
             nn.Dense(size, kernel_init=orthogonal(np.sqrt(2.0)),
                      bias_init=nn.initializers.zeros)

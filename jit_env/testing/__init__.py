@@ -279,40 +279,53 @@ class EnvironmentTestMixin:
         )
 
     def test_returns(self) -> None:
+        """`check_env`'s ``returns`` check on ``make_env()``."""
         self.assert_check("returns")
 
     def test_specs(self) -> None:
+        """`check_env`'s ``specs`` check on ``make_env()``."""
         self.assert_check("specs")
 
     def test_step_types(self) -> None:
+        """`check_env`'s ``step_types`` check on ``make_env()``."""
         self.assert_check("step_types")
 
     def test_discount_range(self) -> None:
+        """`check_env`'s ``discount_range`` check on ``make_env()``."""
         self.assert_check("discount_range")
 
     def test_finite(self) -> None:
+        """`check_env`'s ``finite`` check on ``make_env()``."""
         self.assert_check("finite")
 
     def test_scan_safe(self) -> None:
+        """`check_env`'s ``scan_safe`` check on ``make_env()``."""
         self.assert_check("scan_safe")
 
     def test_state_key(self) -> None:
+        """`check_env`'s ``state_key`` check on ``make_env()``."""
         self.assert_check("state_key")
 
     def test_single_trace(self) -> None:
+        """`check_env`'s ``single_trace`` check on ``make_env()``."""
         self.assert_check("single_trace")
 
     def test_jit_equals_eager(self) -> None:
+        """`check_env`'s ``jit_equals_eager`` check on ``make_env()``."""
         self.assert_check("jit_equals_eager")
 
     def test_purity(self) -> None:
+        """`check_env`'s ``purity`` check on ``make_env()``."""
         self.assert_check("purity")
 
     def test_vmap_equals_loop(self) -> None:
+        """`check_env`'s ``vmap_equals_loop`` check on ``make_env()``."""
         self.assert_check("vmap_equals_loop")
 
     def test_key_impls(self) -> None:
+        """`check_env`'s ``key_impls`` check on ``make_env()``."""
         self.assert_check("key_impls")
 
     def test_render(self) -> None:
+        """`check_env`'s ``render`` check on ``make_env()``."""
         self.assert_check("render")

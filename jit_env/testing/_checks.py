@@ -234,6 +234,7 @@ class Run:
         return record
 
     def rollout(self) -> None:
+        """Runs the bounded random-action rollout the other checks read, recording every call."""
         actions = self._sample_actions()
         reset_keys = jax.random.split(self.rollout_key, self.num_steps + 1)
         record = self._call("reset", self.jit_reset, (reset_keys[0],), 0)
@@ -263,6 +264,8 @@ class Run:
         return True
 
     def check_records(self) -> None:
+        """The checks on the recorded rollout: specs, step types, discounts,
+        finiteness, scan safety, state key."""
         if self._unrun("specs", "step_types", "discount_range", "finite", "scan_safe", "state_key"):
             return
         env, add = self.env, self.out.add
@@ -367,6 +370,7 @@ class Run:
                      "typed key leaf (all randomness must live in state.key)")
 
     def check_traces(self) -> None:
+        """The ``single_trace`` check: the jitted step traces once over the whole rollout."""
         if self._unrun("single_trace"):
             return
         for kind in ("reset", "step"):
@@ -394,6 +398,7 @@ class Run:
         return [steps[i] for i in sorted(picks) if 0 <= i < len(steps)]
 
     def check_eager(self) -> None:
+        """The ``jit_equals_eager`` check: eager steps equal the recorded jitted ones."""
         if self._unrun("jit_equals_eager", "purity"):
             return
         env, add = self.env, self.out.add
@@ -437,6 +442,7 @@ class Run:
                 "(side effects are lost under jax.jit)")
 
     def check_vmap(self) -> None:
+        """The ``vmap_equals_loop`` check: a vmapped batch equals single environments."""
         if self._unrun("vmap_equals_loop"):
             return
         env, add, n = self.env, self.out.add, self.batch_size
@@ -481,6 +487,8 @@ class Run:
                     break  # stepping on after LAST is undefined
 
     def check_key_impls(self, seed: int) -> None:
+        """The ``key_impls`` check: reset and step work with every JAX key
+        implementation (keys made from ``seed``)."""
         if self._unrun("key_impls"):
             return
         env = self.env
@@ -500,6 +508,8 @@ class Run:
                 self.out.add("key_impls", f"reset/step with a {name} key raised {_error(exc)}")
 
     def check_render(self) -> None:
+        """The ``render`` check: ``render`` returns ``uint8 [H, W, 3]`` (skipped
+        without a renderer)."""
         if self._unrun("render"):
             return
         states = [self.records[0].state]

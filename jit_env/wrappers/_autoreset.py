@@ -142,6 +142,7 @@ class AutoReset(_core.Wrapper):
 
     @property
     def mode(self) -> str:
+        """``"same_step"`` or ``"next_step"`` (see the module docstring)."""
         return self._mode
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:
@@ -259,6 +260,7 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
 
     @property
     def mode(self) -> str:
+        """``"same_step"`` or ``"next_step"`` (see the module docstring)."""
         return self._mode
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[Any, _core.TimeStep]:

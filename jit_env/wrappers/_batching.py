@@ -301,6 +301,7 @@ class Shard(_core.Wrapper):
 
     @property
     def mesh(self) -> jax.sharding.Mesh:
+        """The ``jax.sharding.Mesh`` the batch axis is split over."""
         return self._mesh
 
     def _place(self, tree: Any) -> Any:

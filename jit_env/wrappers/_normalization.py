@@ -91,11 +91,12 @@ def column_sums(x: jax.Array) -> jax.Array:
     """``x.sum(axis=0)`` for a 2-D ``float32 [n, f]`` array, folded for XLA:CPU.
 
     XLA:CPU reduces the major axis of a narrow array slowly (``[8192, 4]``:
-    32 µs per call on the 2-core development CPU, 4x a full scalar sum), so
-    ``r`` consecutive rows are first laid side by side (``[n / r, r f]``, a
-    free reshape; ``r`` the largest divisor of ``n`` with ``r f <= 128``),
-    summed over the major axis, and the ``r`` partial sums added (8 µs).
-    Same values as ``x.sum(0)`` up to float32 summation order.
+    4x slower than a full scalar sum of the same values; numbers in
+    ``benchmarks/RESULTS.md``), so ``r`` consecutive rows are first laid side
+    by side (``[n / r, r f]``, a free reshape; ``r`` the largest divisor of
+    ``n`` with ``r f <= 128``), summed over the major axis, and the ``r``
+    partial sums added. Same values as ``x.sum(0)`` up to float32 summation
+    order.
     """
     n, f = x.shape
     if n == 0 or f == 0:

@@ -74,6 +74,7 @@ class TimeLimit(_core.Wrapper):
 
     @property
     def max_episode_steps(self) -> int:
+        """The number of steps after which an episode is truncated."""
         return self._max_episode_steps
 
     def reset(

@@ -29,7 +29,7 @@ from jit_env import ops
 RTOL, ATOL = 1e-5, 1e-6
 
 
-def _close(actual, expected, rtol=RTOL, atol=ATOL):
+def _assert_close(actual, expected, rtol=RTOL, atol=ATOL):
     jax.tree.map(lambda a, e: np.testing.assert_allclose(a, e, rtol=rtol, atol=atol),
                  actual, expected)
 
@@ -74,7 +74,7 @@ def test_knn_query_matches_numpy_and_rlax(variant):
         np.testing.assert_array_equal(out.neighbor_indices[b], idx)
         np.testing.assert_allclose(out.neighbors[b], neighbours)
         np.testing.assert_allclose(out.neighbor_neg_distances[b], neg, rtol=RTOL, atol=1e-5)
-    _close((out.neighbors, out.neighbor_indices, out.neighbor_neg_distances),
+    _assert_close((out.neighbors, out.neighbor_indices, out.neighbor_neg_distances),
            (ref.neighbors, ref.neighbor_indices, ref.neighbor_neg_distances))
     assert type(out).__name__ == "KNNQueryResult"
 
@@ -128,12 +128,12 @@ def test_episodic_memory_intrinsic_rewards_matches_rlax_and_numpy(wrap):
             emb, 2, 0.5, ref_state, max_memory_size=7)
         np_reward, np_memory, np_index, np_sum, np_count = _np_intrinsic(
             emb, np_memory, np_index, np_sum, np_count, 2, 0.5)
-        _close(reward, ref_reward)
+        _assert_close(reward, ref_reward)
         np.testing.assert_allclose(reward, np_reward, rtol=1e-4)  # float32 vs float64 sums
         np.testing.assert_array_equal(state.memory, ref_state.memory)
         np.testing.assert_array_equal(state.memory, np_memory)
         assert int(state.next_memory_index) == int(ref_state.next_memory_index) == np_index
-        _close(state.distance_sum, ref_state.distance_sum)
+        _assert_close(state.distance_sum, ref_state.distance_sum)
         assert int(state.distance_count) == int(ref_state.distance_count) == np_count
     with pytest.raises(ValueError, match="intrinsic_reward_state.memory"):
         ops.episodic_memory_intrinsic_rewards(calls[0], 2, 0.5, state, max_memory_size=8)
@@ -150,7 +150,7 @@ def test_intrinsic_rewards_vmap_over_independent_memories():
         _, s_b = rlax.episodic_memory_intrinsic_rewards(emb[b], 2, 1.0, max_memory_size=6)
         r_b, _ = rlax.episodic_memory_intrinsic_rewards(emb[::-1][b], 2, 1.0, s_b,
                                                         max_memory_size=6)
-        _close(reward[b], r_b)
+        _assert_close(reward[b], r_b)
 
 
 def test_embed_oar_matches_rlax(variant):
@@ -160,9 +160,9 @@ def test_embed_oar_matches_rlax(variant):
     reward = rng.normal(size=(2, 5)).astype(np.float32)
     out = variant(lambda f, a, r: ops.embed_oar(f, a, r, 4), features, action, reward)
     ref = jax.vmap(lambda f, a, r: rlax.embed_oar(f, a, r, 4))(features, action, reward)
-    _close(out, ref)
+    _assert_close(out, ref)
     expected = np.concatenate([features, np.eye(4)[action], np.tanh(reward)[..., None]], -1)
-    _close(out, expected)
+    _assert_close(out, expected)
     with pytest.raises(ValueError, match="batch sizes differ"):
         ops.embed_oar(features[0], action[0, :4], reward[0], 4)
     with pytest.raises(TypeError, match="`action`"):
@@ -193,9 +193,9 @@ def test_importance_corrected_td_errors(variant, lam):
             else rng.uniform(0, 1, size=(3, 6)).astype(np.float32))
     out = variant(ops.importance_corrected_td_errors, r, d, rho, lams, values)
     ref = jax.vmap(rlax_multistep.importance_corrected_td_errors)(r, d, rho, lams, values)
-    _close(out, ref)
+    _assert_close(out, ref)
     for b in range(3):
-        _close(out[b], _np_corrected_errors(r[b], d[b], rho[b], lams[b], values[b]))
+        _assert_close(out[b], _np_corrected_errors(r[b], d[b], rho[b], lams[b], values[b]))
 
 
 def test_importance_corrected_td_errors_gradients_and_errors():
@@ -206,7 +206,7 @@ def test_importance_corrected_td_errors_gradients_and_errors():
         def loss(v, m, stop=stop):
             return jnp.sum(m.importance_corrected_td_errors(r, d, rho, 0.8, v, stop) ** 2)
 
-        _close(jax.grad(loss)(values, ops), jax.grad(loss)(values, rlax_multistep))
+        _assert_close(jax.grad(loss)(values, ops), jax.grad(loss)(values, rlax_multistep))
     # stopped: gradients reach values[:-1] only through -v_tm1
     g = jax.grad(lambda v: jnp.sum(ops.importance_corrected_td_errors(r, d, rho, 0.8, v, True)))(
         values)
@@ -232,18 +232,18 @@ def test_kl_alpha_loss_matches_rlax(per_dimension):
             return m.kl_alpha_loss(w, constraints)
 
     for wrap in (lambda f: f, jax.jit):
-        _close(wrap(lambda *a: run(ops, *a))(weights, *kls, alpha),
+        _assert_close(wrap(lambda *a: run(ops, *a))(weights, *kls, alpha),
                run(rlax_mpo, weights, *kls, alpha))
     grads = [jax.grad(lambda a, m=m: sum(run(m, weights, *kls, a)))(alpha)
              for m in (ops, rlax_mpo)]
-    _close(*grads)
+    _assert_close(*grads)
     # NumPy: Σ w (α KL) / (Σ w + 1e-10) per constraint, summed over A with per_dimension
     kl_term = sum(np.asarray(a) * np.asarray(k) for a, k in zip((alpha, alpha * 2), kls))
     if per_dimension:
         kl_term = kl_term.sum(-1)
     w = np.asarray(weights)
-    _close(run(ops, weights, *kls, alpha)[0], (kl_term * w).sum() / (w.sum() + 1e-10))
-    _close(ops.kl_alpha_loss(weights), (0.0, 0.0))
+    _assert_close(run(ops, weights, *kls, alpha)[0], (kl_term * w).sum() / (w.sum() + 1e-10))
+    _assert_close(ops.kl_alpha_loss(weights), (0.0, 0.0))
     with pytest.raises(ValueError, match="kl_constraints\\[0\\]"):
         ops.kl_alpha_loss(weights[:2], [(kls[0], ops.LagrangePenalty(alpha, 0.1,
                                                                      per_dimension))])
@@ -255,8 +255,8 @@ def test_transform_values_builds_transformed_operators():
     ours = ops.transform_values(ops.lambda_returns, 2)
     theirs = rlax_nb.transform_values(rlax.lambda_returns, 2)
     out = jax.jit(lambda *a: ours(ops.SIGNED_HYPERBOLIC_PAIR, *a, lambda_=0.7))(r, d, v)
-    _close(out, theirs(rlax.SIGNED_HYPERBOLIC_PAIR, r, d, v, lambda_=0.7))
-    _close(out, ops.transformed_lambda_returns(ops.SIGNED_HYPERBOLIC_PAIR, r, d, v, 0.7))
+    _assert_close(out, theirs(rlax.SIGNED_HYPERBOLIC_PAIR, r, d, v, lambda_=0.7))
+    _assert_close(out, ops.transformed_lambda_returns(ops.SIGNED_HYPERBOLIC_PAIR, r, d, v, 0.7))
     assert ours.__name__ == "lambda_returns"
     with pytest.raises(TypeError, match="tx_pair"):
         ours("not a pair", r, d, v)
@@ -267,23 +267,23 @@ def test_module_level_transforms_match_rlax(variant):
     x = rng.normal(size=(3, 5)).astype(np.float32) * 3
     bins = jnp.asarray([-4.0, -1.0, 0.0, 0.5, 2.0, 4.0])
     for name in ("hyperbolic_sin", "hyperbolic_arcsin"):
-        _close(variant(getattr(ops, name), x), getattr(rlax_transforms, name)(x))
+        _assert_close(variant(getattr(ops, name), x), getattr(rlax_transforms, name)(x))
     hot = variant(lambda s: ops.transform_to_2hot_nonlinear(s, bins), x)
     back = variant(lambda p: ops.transform_from_2hot_nonlinear(p, bins), hot)
     with jax.numpy_rank_promotion("allow"):  # rlax broadcasts [..., 1] against [1, K]
-        _close(hot, rlax_transforms.transform_to_2hot_nonlinear(x, bins))
-        _close(back, rlax_transforms.transform_from_2hot_nonlinear(hot, bins), atol=1e-5)
-    _close(back, np.clip(x, -4, 4), atol=1e-5)  # the two-hot keeps the (clipped) mean
+        _assert_close(hot, rlax_transforms.transform_to_2hot_nonlinear(x, bins))
+        _assert_close(back, rlax_transforms.transform_from_2hot_nonlinear(hot, bins), atol=1e-5)
+    _assert_close(back, np.clip(x, -4, 4), atol=1e-5)  # the two-hot keeps the (clipped) mean
 
 
 def test_mpo_module_functions_are_exported():
     rng = np.random.default_rng(9)
     scores = jnp.asarray(rng.normal(size=(4, 5)), jnp.float32)
-    _close(ops.get_top_k_weights(0.5, jnp.ones((4, 5)), scores),
+    _assert_close(ops.get_top_k_weights(0.5, jnp.ones((4, 5)), scores),
            rlax_mpo.get_top_k_weights(0.5, jnp.ones((4, 5)), scores))
     kl = jnp.asarray(rng.uniform(size=(4,)), jnp.float32)
     penalty = ops.LagrangePenalty(jnp.float32(1.5), jnp.float32(0.1))
-    _close(ops.kl_constraint_loss(kl, penalty, lambda a: a),
+    _assert_close(ops.kl_constraint_loss(kl, penalty, lambda a: a),
            rlax_mpo.kl_constraint_loss(kl, rlax.LagrangePenalty(jnp.float32(1.5),
                                                                  jnp.float32(0.1)),
                                        lambda a: a))
@@ -324,11 +324,11 @@ def test_categorical_family_with_traced_supports(variant):
     x = _categorical_inputs(np.random.default_rng(10))
     out = variant(_categorical_losses(ops), *x.values())  # supports are jit / vmap arguments
     ref = jax.vmap(_categorical_losses(rlax))(*x.values())
-    _close(out, ref)
+    _assert_close(out, ref)
     proj = variant(ops.categorical_l2_project, x["atoms_t"], jax.nn.softmax(x["r_t"][:, None]
                                                                             + x["atoms_t"]),
                    x["atoms_tm1"])
-    _close(proj, jax.vmap(rlax.categorical_l2_project)(
+    _assert_close(proj, jax.vmap(rlax.categorical_l2_project)(
         x["atoms_t"], jax.nn.softmax(x["r_t"][:, None] + x["atoms_t"]), x["atoms_tm1"]))
 
 
@@ -343,7 +343,7 @@ def test_l2_project_derivatives_match_rlax_everywhere(case):
         ours = jax.jit(jax.jacobian(ops.categorical_l2_project, arg))(z_p, p, z_q)
         ref = jax.jacobian(rlax.categorical_l2_project, arg)(z_p, p, z_q)
         np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=1e-6, err_msg=f"argument {arg}")
-    _close(ops.categorical_l2_project(z_p, p, z_q), rlax.categorical_l2_project(z_p, p, z_q))
+    _assert_close(ops.categorical_l2_project(z_p, p, z_q), rlax.categorical_l2_project(z_p, p, z_q))
 
 
 def test_categorical_losses_gradients_match_rlax():
@@ -354,7 +354,7 @@ def test_categorical_losses_gradients_match_rlax():
         return jax.vmap(jax.grad(lambda *a: jnp.sum(_categorical_losses(m)(*a)),
                                  argnums=argnums))
 
-    _close(jax.jit(total(ops))(*x.values()), total(rlax)(*x.values()), atol=1e-5)
+    _assert_close(jax.jit(total(ops))(*x.values()), total(rlax)(*x.values()), atol=1e-5)
 
 
 def test_popart_takes_integer_targets_as_rlax(variant):
@@ -369,7 +369,7 @@ def test_popart_takes_integer_targets_as_rlax(variant):
     ref = jax.vmap(lambda t, i: rlax.art(rlax.PopArtState(jnp.zeros(2), jnp.ones(2),
                                                           jnp.ones(2)), t, i, 1e-2, 1e-3,
                                          1e3))(targets, indices)
-    _close(tuple(out), tuple(ref))
+    _assert_close(tuple(out), tuple(ref))
     assert out.shift.dtype == jnp.float32
     init, update = ops.popart(2, 1e-2, 1e-3, 1e3)
     r_init, r_update = rlax.popart(2, 1e-2, 1e-3, 1e3)
@@ -377,7 +377,7 @@ def test_popart_takes_integer_targets_as_rlax(variant):
     (params, state), (r_params, r_state) = (
         update(lin, init(), targets[0], indices[0]),
         r_update(lin, r_init(), targets[0], indices[0]))
-    _close((params, tuple(state)), (r_params, tuple(r_state)))
+    _assert_close((params, tuple(state)), (r_params, tuple(r_state)))
 
 
 def test_zero_policy_targets_weights_scale():
