@@ -195,6 +195,17 @@ def _variants(env: jit_env.Environment, batch: int) -> dict[str, Any]:
     }
 
 
+def _timed_compile(run, batch: int, steps: int, prng_impl: str) -> tuple[float, Any]:
+    """``(compile seconds, run())`` of ``run(key, actions)`` on random actions ``[T, B]``."""
+    key = jax.random.key(0) if prng_impl == "threefry2x32" else jit_env.prng.key(0)
+    actions = jax.random.randint(jax.random.PRNGKey(1), (steps, batch), 0, 2)
+    start = time.perf_counter()
+    compiled = jax.jit(run).lower(key, actions).compile()
+    compile_s = time.perf_counter() - start
+    jax.block_until_ready(compiled(key, actions))  # warm-up
+    return compile_s, lambda: jax.block_until_ready(compiled(key, actions))
+
+
 def _compile(
     env, batch: int, steps: int, read_observation: bool, prng_impl: str = "threefry2x32"
 ) -> tuple[float, Any]:
@@ -218,13 +229,7 @@ def _compile(
         (state, total), _ = jax.lax.scan(body, (state, jnp.float32(0)), actions)
         return state, total
 
-    key = jax.random.key(0) if prng_impl == "threefry2x32" else jit_env.prng.key(0)
-    actions = jax.random.randint(jax.random.PRNGKey(1), (steps, batch), 0, 2)
-    start = time.perf_counter()
-    compiled = jax.jit(run).lower(key, actions).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(key, actions))  # warm-up
-    return compile_s, lambda: jax.block_until_ready(compiled(key, actions))
+    return _timed_compile(run, batch, steps, prng_impl)
 
 
 def _compile_gymnax(batch: int, steps: int, read_observation: bool, prng_impl: str):
@@ -254,13 +259,7 @@ def _compile_gymnax(batch: int, steps: int, read_observation: bool, prng_impl: s
                                          (actions, jax.random.split(loop_key, steps)))
         return state, total
 
-    key = jax.random.key(0) if prng_impl == "threefry2x32" else jit_env.prng.key(0)
-    actions = jax.random.randint(jax.random.PRNGKey(1), (steps, batch), 0, 2)
-    start = time.perf_counter()
-    compiled = jax.jit(run).lower(key, actions).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(key, actions))
-    return compile_s, lambda: jax.block_until_ready(compiled(key, actions))
+    return _timed_compile(run, batch, steps, prng_impl)
 
 
 def _interleaved(runs: dict[str, Any], repeats: int) -> dict[str, float]:
