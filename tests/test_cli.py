@@ -49,9 +49,18 @@ def test_eval_reads_the_run(run, capsys, tmp_path):
     gif = tmp_path / "episode.gif"
     assert cli.main(["eval", str(run), "--episodes", "3", "--gif", str(gif)]) == 0
     out = capsys.readouterr().out
-    assert "CartPole-v1: return" in out
+    assert "CartPole-v1 (greedy policy): return" in out
     assert "over 3 episodes" in out
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    # The printed mean is evaluate_policy's on seed 0 of the checkpoint.
+    from jit_env.cli._session import evaluate_run
+
+    for policy in ("greedy", "sample"):
+        assert cli.main(["eval", str(run), "--episodes", "3", "--policy", policy]) == 0
+        mean = evaluate_run(run, episodes=3, policy=policy)["mean"]
+        assert f"({policy} policy): return {mean:.2f}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["eval", str(run), "--policy", "mode"])
 
 
 def test_list_names_cartpole_and_ppo(capsys):

@@ -15,9 +15,10 @@ default config (`jit_env.cli.ALGORITHMS`), ``jax.vmap`` over
   policy's episodes (DQN still explores with its final ε); then mean ± std over
   seeds, and the worst seed.
 * ``eval return``: the final agents (each seed) play ``--eval-episodes`` fresh
-  episodes as they act in training (`jit_env.agents.evaluate_policy`:
-  sampled policies, DQN at its final ε = 0.05); mean ± std over seeds of the
-  per-seed means, and the worst seed.
+  episodes with `jit_env.agents.evaluate_policy`'s ``--eval-policy``: ``sample``
+  (the default here, as the README table was made: they act as in training,
+  sampled policies, DQN at its final ε = 0.05) or ``greedy`` (argmax / mean);
+  mean ± std over seeds of the per-seed means, and the worst seed.
 * ``target``: the issue's acceptance bar, checked on the mean training return
   and on the mean eval return; ``reference``: a published result for the same
   algorithm and environment (sources in ``ROWS``).
@@ -91,7 +92,8 @@ def final_returns(returns: np.ndarray) -> np.ndarray:
         return np.nanmean(returns[:, -tail:], axis=1)
 
 
-def run_row(row: Row, num_seeds: int, repeats: int, scale: float, eval_episodes: int) -> dict:
+def run_row(row: Row, num_seeds: int, repeats: int, scale: float, eval_episodes: int,
+            eval_policy: str = "sample") -> dict:
     """Compiles and runs one row; returns its table entries."""
     algorithm = get_algorithm(row.algo)
     factory = algorithm.factory
@@ -115,7 +117,8 @@ def run_row(row: Row, num_seeds: int, repeats: int, scale: float, eval_episodes:
     finals = final_returns(np.asarray(metrics["episode_return"], np.float64))
     agent = make_trainer(config, factory).agent
     play = jax.jit(jax.vmap(lambda a, e, k: evaluate_policy(config, agent, a, e, k,
-                                                            episodes=eval_episodes)[0]))
+                                                            episodes=eval_episodes,
+                                                            policy=eval_policy)[0]))
     evals = np.asarray(play(final_state.agent_state, final_state.env_state,
                             jax.random.split(jax.random.PRNGKey(1), num_seeds))).mean(axis=1)
     return {
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument("--eval-policy", choices=("sample", "greedy"), default="sample")
     parser.add_argument("--quick", action="store_true", help="1/10 of the steps, 2 seeds")
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.rows.split(",")))
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
               "(mean ± std, worst seed) | eval return | target | reference |")
     lines = [header, "|---|---|---:|---:|---:|---|---|---|---|"]
     for row in rows:
-        r = run_row(row, num_seeds, args.repeats, scale, args.eval_episodes)
+        r = run_row(row, num_seeds, args.repeats, scale, args.eval_episodes, args.eval_policy)
         if row.target is None:
             target = "-"
         else:

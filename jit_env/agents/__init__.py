@@ -6,7 +6,8 @@ factory ``make_X(config, env_spec)`` from a `TrainingConfig` subclass. `train`
 runs one whole training run as a pure function of ``(config, key)``:
 ``jax.jit`` compiles it, ``jax.vmap`` batches it over seeds; `make_trainer`
 exposes its pieces (`Trainer`: ``init``, ``update``, ``run``) and
-`evaluate_policy` plays fresh episodes with a trained agent. Nothing here
+`evaluate_policy` plays fresh episodes with a trained agent, greedily by
+default (`evaluation_policy`; ``Agent.act_greedy``). Nothing here
 touches files or the clock: the ``jit-env`` command (`jit_env.cli`) is the
 host side (progress, run directories, checkpoints, signals).
 
@@ -24,6 +25,7 @@ from jit_env.agents._loop import (
     Trainer,
     TrainState,
     evaluate_policy,
+    evaluation_policy,
     make_evaluation_env,
     make_single_env,
     make_trainer,
@@ -51,6 +53,7 @@ __all__ = [
     "Trainer",
     "TrainingConfig",
     "evaluate_policy",
+    "evaluation_policy",
     "make_a2c",
     "make_dqn",
     "make_evaluation_env",

@@ -209,6 +209,12 @@ def make_actor_critic_agent(
         log_prob = dist.logprob(action, logits)
         return action.astype(action_dtype), policy_state, {"log_prob": log_prob}
 
+    def act_greedy(params, timestep, policy_state, key):
+        del key  # the argmax is deterministic
+        logits, _ = forward(params, timestep.observation)
+        action = jnp.argmax(logits, axis=-1)
+        return action.astype(action_dtype), policy_state, {}
+
     def act_params(agent_state: AgentState):
         return agent_state.extra.behaviour_params if behaviour_lag else agent_state.params
 
@@ -261,7 +267,8 @@ def make_actor_critic_agent(
             ))
         return AgentState(params, opt_state, step, extra), metrics
 
-    return Agent(init=init, act=act, update=update, act_params=act_params)
+    return Agent(init=init, act=act, update=update, act_params=act_params,
+                 act_greedy=act_greedy)
 
 
 def time_major(fn: Callable[..., Any], batch_shape: tuple[int, ...]) -> Callable[..., Any]:

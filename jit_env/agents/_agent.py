@@ -52,9 +52,18 @@ class Agent(NamedTuple):
       initial_policy_state: ``initial_policy_state(batch_shape) -> policy_state``
         (``None`` for feed-forward agents).
       act_params: ``act_params(agent_state) -> params`` passed to ``act`` when
-        collecting data and evaluating: ``agent_state.params`` by default; an
-        agent acting with other parameters (a lagged behaviour copy, an
-        exploration schedule that depends on ``agent_state.step``) returns them.
+        collecting data (and when evaluating with ``policy="sample"``):
+        ``agent_state.params`` by default; an agent acting with other parameters
+        (a lagged behaviour copy, an exploration schedule that depends on
+        ``agent_state.step``) returns them.
+      act_greedy: ``act_greedy(agent_state.params, timestep, policy_state, key)
+        -> (action, policy_state, extras)``, the evaluation policy: the argmax
+        of the logits or Q-values for discrete actions (DQN with ε = 0), the
+        mean clipped to the action bounds for a Gaussian policy, the recurrent
+        state carried as in ``act``. It always takes the *current* parameters
+        (``agent_state.params``; IMPALA's lagged behaviour copy is not used) and
+        ignores ``key``. ``None`` for an agent without one
+        (`jit_env.agents.evaluate_policy` then refuses ``policy="greedy"``).
 
     The argument order of ``act`` is the rollout's ``policy(params, timestep,
     policy_state, key)``; STYLE.md's example puts ``policy_state`` before
@@ -66,3 +75,6 @@ class Agent(NamedTuple):
     update: Callable[[AgentState, Trajectory, jax.Array], tuple[AgentState, Metrics]]
     initial_policy_state: Callable[[tuple[int, ...]], PolicyState] = _no_policy_state
     act_params: Callable[[AgentState], Params] = lambda agent_state: agent_state.params
+    act_greedy: (
+        Callable[[Params, _core.TimeStep, PolicyState, jax.Array], tuple[Any, Any, Any]] | None
+    ) = None

@@ -125,8 +125,9 @@ def make_training_env(
 
     Returns:
       ``(batched_env, single_env)``: the stack, whose TimeStep leaves are
-      ``[num_envs, ...]``, and ``make(env_id)`` with `ClipAction` if it applies,
-      which gives the agent its specs.
+      ``[num_envs, ...]``, and ``make(env_id)`` itself (without `ClipAction`),
+      which gives the agent its specs, action bounds included (a greedy
+      Gaussian policy clips its mean to them; SAC-style agents need them).
 
     Raises:
       KeyError: for an unregistered ``env_id``.
@@ -135,6 +136,7 @@ def make_training_env(
       TypeError: if ``mesh`` is not a ``jax.sharding.Mesh``.
     """
     single = make_single_env(env_id)
+    base = single.env if isinstance(single, wrappers.ClipAction) else single
     env: _core.Environment = wrappers.VmapAutoReset(single, num_envs)
     if mesh is not None:
         env = wrappers.Shard(env, mesh, axis_name)
@@ -143,7 +145,7 @@ def make_training_env(
         env = wrappers.NormalizeReward(env, gamma=gamma)
     if normalize_observations:
         env = wrappers.NormalizeObservation(env)
-    return env, single
+    return env, base
 
 
 def _episode_metrics(timesteps: _core.TimeStep) -> dict[str, jax.Array]:
@@ -301,6 +303,40 @@ def make_evaluation_env(config: TrainingConfig, env_state: Any = None) -> _core.
     return Frozen(env, freeze=True)
 
 
+POLICIES = ("greedy", "sample")
+"""The evaluation policies of `evaluate_policy` (``jit-env eval --policy``)."""
+
+
+def evaluation_policy(agent: Agent, agent_state: AgentState, policy: str = "greedy"):
+    """``(act, params)`` of the evaluation policy ``policy`` of a trained agent.
+
+    Args:
+      agent: the run's `Agent`.
+      agent_state: its `AgentState` (unbatched or batched: nothing is indexed).
+      policy: ``"greedy"`` — ``agent.act_greedy`` with the current parameters
+        ``agent_state.params`` (argmax / ε = 0 / Gaussian mean) — or
+        ``"sample"`` — ``agent.act`` with ``agent.act_params(agent_state)``, the
+        policy that collected the training data (DQN at its current ε, IMPALA's
+        lagged behaviour parameters, PPO sampling).
+
+    Returns:
+      ``(act, params)`` for `jit_env.rollout.rollout`'s ``policy(params,
+      timestep, policy_state, key)``.
+
+    Raises:
+      ValueError: if ``policy`` is not one of `POLICIES`, or is ``"greedy"`` for
+        an agent whose ``act_greedy`` is ``None``.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"`policy` must be one of {POLICIES}, got {policy!r}")
+    if policy == "sample":
+        return agent.act, agent.act_params(agent_state)
+    if agent.act_greedy is None:
+        raise ValueError("`policy`='greedy' needs an agent with `act_greedy`; this one has "
+                         "none (use policy='sample')")
+    return agent.act_greedy, agent_state.params
+
+
 def evaluate_policy(
     config: TrainingConfig,
     agent: Agent,
@@ -309,15 +345,20 @@ def evaluate_policy(
     key: jax.Array,
     *,
     episodes: int,
+    policy: str = "greedy",
 ) -> tuple[jax.Array, jax.Array]:
     """Plays ``episodes`` fresh episodes with a trained agent, all in parallel: pure, jittable.
 
-    The agent acts as in training: ``agent.act(agent.act_params(agent_state), …)``
-    (a sampled policy, DQN at its current ε, IMPALA with its behaviour
-    parameters), its recurrent state starting from ``initial_policy_state``. The
-    environment is `make_evaluation_env` batched with `Vmap`. Each episode runs
-    to its first ``LAST`` (the registered time limit bounds it) in one
-    ``lax.while_loop``. ``jax.vmap`` over ``(agent_state, env_state, key)``
+    By default the agent acts greedily (``policy="greedy"``, `evaluation_policy`:
+    argmax of logits or Q-values, ε = 0 for DQN, the current rather than the
+    lagged parameters for IMPALA, the clipped mean of a Gaussian policy), as
+    Stable-Baselines3's ``evaluate_policy`` does by default (``deterministic=True``,
+    ``stable_baselines3/common/evaluation.py``); ``policy="sample"`` acts as in
+    training. The recurrent state starts from ``initial_policy_state`` and is
+    carried. The environment is `make_evaluation_env` batched with `Vmap`, reset
+    with fresh keys split from ``key``. Each episode runs to its first ``LAST``
+    (the registered time limit bounds it) in one ``lax.while_loop``; steps after
+    it are not counted. ``jax.vmap`` over ``(agent_state, env_state, key)``
     evaluates several seeds at once.
 
     Args:
@@ -328,15 +369,19 @@ def evaluate_policy(
         statistics are used, when ``config.normalize_observations``).
       key: PRNG key.
       episodes: number of episodes (static).
+      policy: ``"greedy"`` (default) or ``"sample"`` (see `evaluation_policy`).
 
     Returns:
       ``(returns [episodes] float32, lengths [episodes] int32)``; rewards are the
       environment's own (never normalised).
 
     Raises:
-      ValueError: as `make_evaluation_env`.
+      ValueError: as `make_evaluation_env` and `evaluation_policy`; if
+        ``episodes`` is not a positive int.
     """
-    params = agent.act_params(agent_state)
+    if not isinstance(episodes, int) or isinstance(episodes, bool) or episodes <= 0:
+        raise ValueError(f"`episodes` must be a positive int, got {episodes!r}")
+    act, params = evaluation_policy(agent, agent_state, policy)
     env = wrappers.Vmap(make_evaluation_env(config, env_state))
     reset_key, act_key = jax.random.split(key)
     state, ts = env.reset(jax.random.split(reset_key, episodes))
@@ -347,7 +392,7 @@ def evaluate_policy(
     def body(carry):
         state, ts, ret, done, key, length, pstate = carry
         key, k = jax.random.split(key)
-        action, pstate, _ = agent.act(params, ts, pstate, k)
+        action, pstate, _ = act(params, ts, pstate, k)
         state, ts = env.step(state, action)
         ret = ret + jnp.where(done, 0.0, ts.reward)
         length = length + (~done).astype(jnp.int32)

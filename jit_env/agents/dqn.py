@@ -411,6 +411,11 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         action = policy.sample(key, q, epsilon=eps)
         return action.astype(action_dtype), policy_state, {}
 
+    def act_greedy(params, timestep, policy_state, key):
+        del key  # ε = 0: the argmax of the Q-values
+        q = q_values(config, apply(params, timestep.observation))
+        return jnp.argmax(q, axis=-1).astype(action_dtype), policy_state, {}
+
     def loss_fn(params, target_params, batch):
         out_tm1 = apply(params, batch["observation"])
         out_t = apply(target_params, batch["next_observation"])
@@ -460,4 +465,5 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         }
         return agent_state, metrics
 
-    return Agent(init=init, act=act, update=update, act_params=act_params)
+    return Agent(init=init, act=act, update=update, act_params=act_params,
+                 act_greedy=act_greedy)

@@ -221,6 +221,32 @@ def policy_distribution(continuous: bool) -> tuple[Any, Callable[[Any], tuple[An
     return dist, distribution_args
 
 
+def greedy_action(continuous: bool, head: Any, action_spec: specs.Spec) -> jax.Array:
+    """The evaluation action of a policy head: its mode, within the action bounds.
+
+    Args:
+      continuous: the head is ``(mean [..., A], log_std [A])`` of a diagonal
+        Gaussian; otherwise logits ``[..., num_actions]`` of a categorical.
+      head: the policy head (see `policy_distribution`).
+      action_spec: the environment's action spec.
+
+    Returns:
+      The argmax of the logits cast to the spec's dtype (``[...]``), or the
+      Gaussian mean ``[..., A]`` float32, clipped to ``[minimum, maximum]`` when
+      ``action_spec`` is a `BoundedArray` (Stable-Baselines3's
+      ``predict(deterministic=True)`` also returns the clipped mean:
+      ``stable_baselines3/common/policies.py``, ``BasePolicy.predict``).
+    """
+    if not continuous:
+        return jnp.argmax(head, axis=-1).astype(action_spec.dtype)  # type: ignore[attr-defined]
+    mean, _ = head
+    if isinstance(action_spec, specs.BoundedArray):
+        low = jnp.broadcast_to(jnp.asarray(action_spec.minimum, mean.dtype), mean.shape)
+        high = jnp.broadcast_to(jnp.asarray(action_spec.maximum, mean.dtype), mean.shape)
+        mean = jnp.clip(mean, low, high)
+    return cast(jax.Array, mean)
+
+
 def ppo_loss(
     config: PPOConfig,
     log_prob: jax.Array,
@@ -374,6 +400,11 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
             action = action.astype(action_dtype)
         return action, policy_state, {"log_prob": log_prob, "value": value}
 
+    def act_greedy(params, timestep, policy_state, key):
+        del key  # the mode: deterministic
+        head, _ = forward(params, timestep.observation)
+        return greedy_action(continuous, head, env_spec.actions), policy_state, {}
+
     def loss_fn(params, batch: PPOBatch):
         head, value = forward(params, batch.observation)
         args = distribution_args(head)
@@ -403,4 +434,4 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
             lambda k: trajectory.minibatches(k, config.num_minibatches, data),
         )
 
-    return Agent(init=init, act=act, update=update)
+    return Agent(init=init, act=act, update=update, act_greedy=act_greedy)

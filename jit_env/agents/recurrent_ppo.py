@@ -48,6 +48,7 @@ from jit_env.agents.ppo import (
     PPOTargets,
     _action_head,
     _ppo_optimizer,
+    greedy_action,
     policy_distribution,
     ppo_epochs,
     ppo_loss,
@@ -222,6 +223,14 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
             action = action.astype(action_dtype)
         return action, carry, {"log_prob": log_prob, "value": value, "policy_state": carry}
 
+    def act_greedy(params, timestep, policy_state, key):
+        del key  # the mode: deterministic
+        carry, head, _ = cast(
+            tuple[Any, Any, jax.Array],
+            network.apply(params, policy_state, timestep.observation),
+        )
+        return greedy_action(continuous, head, env_spec.actions), carry, {}
+
     evaluate_fn = _evaluate_fn(network, continuous)
 
     def loss_fn(params, batch: RecurrentPPOBatch):
@@ -271,7 +280,8 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
             lambda k: trajectory.minibatches(k, config.num_minibatches, data, sequences=True),
         )
 
-    return Agent(init=init, act=act, update=update, initial_policy_state=initial_policy_state)
+    return Agent(init=init, act=act, update=update, initial_policy_state=initial_policy_state,
+                 act_greedy=act_greedy)
 
 
 def evaluate_actions(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import tyro
 
@@ -98,6 +98,9 @@ class Eval:
     """Evaluation seed."""
     agent_seed: int = 0
     """Which of the run's seeds to evaluate."""
+    policy: Literal["greedy", "sample"] = "greedy"
+    """greedy: argmax of the logits / Q-values (DQN with epsilon 0, IMPALA's current
+    parameters), the Gaussian mean clipped to the bounds; sample: act as in training."""
 
 
 @dataclasses.dataclass
@@ -146,10 +149,11 @@ def _cmd_eval(args: Eval) -> int:
         raise CLIError(f"--episodes must be positive, got {args.episodes}")
     result = evaluate_run(
         args.run_dir, episodes=args.episodes, seed=args.seed, agent_seed=args.agent_seed,
-        gif=args.gif,
+        gif=args.gif, policy=args.policy,
     )
     print(
-        f"{result['env']}: return {result['mean']:.2f} ± {result['std']:.2f} over "
+        f"{result['env']} ({args.policy} policy): return {result['mean']:.2f} ± "
+        f"{result['std']:.2f} over "
         f"{args.episodes} episodes (min {result['min']:.1f}, max {result['max']:.1f})"
     )
     if args.gif is not None:

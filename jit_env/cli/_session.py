@@ -30,6 +30,7 @@ from jit_env.agents import (
     TrainingConfig,
     TrainState,
     evaluate_policy,
+    evaluation_policy,
     make_evaluation_env,
     make_trainer,
 )
@@ -277,11 +278,12 @@ class _Progress:
 
 
 def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 0,
-                 gif: Path | None = None) -> dict:
+                 gif: Path | None = None, policy: str = "greedy") -> dict:
     """Evaluates the last checkpoint of a run on ``episodes`` fresh episodes.
 
-    Uses `jit_env.agents.evaluate_policy` (the policy acts as in training) on
-    seed ``agent_seed`` of the run; with ``gif``, also plays one more episode in
+    Uses `jit_env.agents.evaluate_policy` with ``policy`` (``"greedy"``, the
+    default, or ``"sample"``: as in training) on seed ``agent_seed`` of the run;
+    with ``gif``, also plays one more episode with the same policy in
     `jit_env.agents.make_evaluation_env` and writes its frames.
 
     Returns:
@@ -290,7 +292,8 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
 
     Raises:
       run_dir.RunDirError: if the run directory or checkpoint is unusable.
-      ValueError: if ``agent_seed`` is not one of the run's seeds.
+      ValueError: if ``agent_seed`` is not one of the run's seeds, or ``policy``
+        is unknown.
     """
     session = TrainingSession.resume(Path(path))
     assert session.state is not None  # resume() restores it or raises
@@ -301,7 +304,7 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
     agent_state, env_state = pick(session.state.agent_state), pick(session.state.env_state)
     run_episodes = jax.jit(
         lambda key: evaluate_policy(session.config, trainer.agent, agent_state, env_state, key,
-                                    episodes=episodes)
+                                    episodes=episodes, policy=policy)
     )
     returns, lengths = jax.device_get(run_episodes(jax.random.PRNGKey(seed)))
     result = {
@@ -313,10 +316,10 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
         "frames": 0,
     }
     if gif is not None:
-        agent = trainer.agent
+        act, params = evaluation_policy(trainer.agent, agent_state, policy)
         result["frames"] = _write_animation(
-            make_evaluation_env(session.config, env_state), agent.act,
-            agent.act_params(agent_state), agent.initial_policy_state(()), seed,
+            make_evaluation_env(session.config, env_state), act,
+            params, trainer.agent.initial_policy_state(()), seed,
             int(lengths.max()), gif,
         )
     return result

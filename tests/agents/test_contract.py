@@ -124,7 +124,7 @@ def test_cli_interrupt_resume_eval(compiled, agent_cli_run, tmp_path, capsys,
     assert f"finished at update {n}/{n}" in capsys.readouterr().out
     assert cli.main(["eval", str(whole), "--episodes", "2", "--agent-seed", "1"]) == 0
     out = capsys.readouterr().out
-    assert f"{compiled.config.env}: return" in out
+    assert f"{compiled.config.env} (greedy policy): return" in out
     assert "over 2 episodes" in out
 
 
