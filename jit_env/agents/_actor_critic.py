@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -75,6 +75,10 @@ class ActorCriticConfig(TrainingConfig):
       hidden_sizes: widths of the policy and value MLPs.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
     """
+
+    sweepable: ClassVar[tuple[str, ...]] = (
+        "learning_rate", "optimizer_eps", "rmsprop_decay", "ent_coef", "vf_coef", "max_grad_norm",
+    )
 
     learning_rate: float = 7e-4
     optimizer: str = "rmsprop"

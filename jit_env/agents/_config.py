@@ -8,7 +8,9 @@ own checks; `validate` reports every problem at once, naming the fields.
 from __future__ import annotations
 
 import dataclasses
-from typing import TypeVar
+from typing import ClassVar, TypeVar
+
+import jax
 
 C = TypeVar("C", bound="TrainingConfig")
 
@@ -28,7 +30,14 @@ class TrainingConfig:
       gamma: discount factor γ in [0, 1] (also the discount of `NormalizeReward`).
       normalize_observations: wrap the environment in `NormalizeObservation`.
       normalize_rewards: wrap the environment in `NormalizeReward` (discount ``gamma``).
+      eval_every: every ``eval_every`` updates, evaluate the current agent
+        greedily on ``eval_episodes`` whole episodes, inside the compiled
+        program (`jit_env.agents.make_trainer`); 0 (the default) never does.
+      eval_episodes: episodes per evaluation (played in parallel).
     """
+
+    sweepable: ClassVar[tuple[str, ...]] = ("gamma",)
+    """Fields a sweep may vary (`jit_env.agents.train`'s ``sweep``); subclasses add theirs."""
 
     env: str = "CartPole-v1"
     num_envs: int = 4
@@ -37,6 +46,8 @@ class TrainingConfig:
     gamma: float = 0.99
     normalize_observations: bool = False
     normalize_rewards: bool = False
+    eval_every: int = 0
+    eval_episodes: int = 10
 
     @property
     def steps_per_update(self) -> int:
@@ -62,6 +73,10 @@ class TrainingConfig:
                 f"`total_steps`={self.total_steps} is less than one update "
                 f"(num_envs * num_steps = {self.steps_per_update})"
             )
+        if self.eval_every < 0:
+            problems.append(f"`eval_every` must be >= 0 (0: no evaluation), got {self.eval_every}")
+        if self.eval_episodes <= 0:
+            problems.append(f"`eval_episodes` must be positive, got {self.eval_episodes}")
         if not 0.0 <= self.gamma <= 1.0:
             problems.append(f"`gamma` must be in [0, 1], got {self.gamma}")
         return problems
@@ -69,10 +84,17 @@ class TrainingConfig:
     def validate(self: C) -> C:
         """Returns ``self`` if every field is usable.
 
+        A config whose swept fields hold traced arrays (inside a sweep's
+        ``jax.vmap``) is returned as is: `jit_env.agents.train` validated each
+        grid point with concrete values before tracing.
+
         Raises:
           ValueError: listing every out-of-range field, e.g. ``invalid PPOConfig:
             `num_envs` must be positive, got 0``.
         """
+        if any(isinstance(getattr(self, f.name), jax.core.Tracer)
+               for f in dataclasses.fields(self)):
+            return self
         problems = self.problems()
         if problems:
             raise ValueError(f"invalid {type(self).__name__}: " + "; ".join(problems))

@@ -14,6 +14,7 @@ Nothing here touches files, clocks or signals: that is `jit_env.cli`'s job.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -59,8 +60,11 @@ class Trainer(NamedTuple):
       init: ``init(key) -> TrainState``.
       update: ``update(train_state) -> (train_state, metrics)``, one rollout and
         one agent update; metrics are float32 / int32 scalars.
-      run: ``run(train_state, num_updates) -> (train_state, metrics)`` with
-        metrics stacked to ``[num_updates]`` (``num_updates`` static).
+      run: ``run(train_state, num_updates, start=0) -> (train_state, metrics)``
+        with metrics stacked to ``[num_updates]`` (``num_updates`` static;
+        ``start``, the number of updates already done, an int or an ``int32``
+        scalar that is not vmapped, places the evaluations of
+        ``config.eval_every``).
     """
 
     env: _core.Environment
@@ -68,7 +72,7 @@ class Trainer(NamedTuple):
     env_spec: specs.EnvironmentSpec
     init: Callable[[jax.Array], TrainState]
     update: Callable[[TrainState], tuple[TrainState, Metrics]]
-    run: Callable[[TrainState, int], tuple[TrainState, Metrics]]
+    run: Callable[..., tuple[TrainState, Metrics]]
 
 
 def make_single_env(env_id: str) -> _core.Environment:
@@ -167,6 +171,12 @@ def _episode_metrics(timesteps: _core.TimeStep) -> dict[str, jax.Array]:
     }
 
 
+EVAL_METRICS = ("eval_return", "eval_return_std", "eval_length")
+"""The metrics of an evaluation during training (NaN in updates without one)."""
+
+_EVAL_KEY_SALT = 0x5E7A1  # folded into the training key: evaluation draws its own keys
+
+
 def make_trainer(
     config: TrainingConfig,
     agent_factory: AgentFactory,
@@ -183,6 +193,17 @@ def make_trainer(
         its ``axis_name`` axis with `jit_env.wrappers.Shard` (every step of every
         rollout), and parameters are replicated.
       axis_name: mesh axis for the environment batch.
+
+    With ``config.eval_every = N > 0``, ``run`` evaluates the agent greedily
+    (`evaluate_policy`, ``config.eval_episodes`` whole episodes on their own
+    environments) after every update whose number (``start`` + position, from 1)
+    is a multiple of ``N``, inside the compiled program (a ``lax.cond`` on the
+    update number, which stays a branch under ``jax.vmap`` over seeds as long as
+    ``start`` is not vmapped). Its keys are ``fold_in(train_state.key, salt)``:
+    fresh at every evaluation, and the training state, its keys included, is
+    not touched, so training is bit-identical with and without evaluation.
+    Metrics gain `EVAL_METRICS` (mean and std of the returns and the mean
+    length, float32; NaN in updates without an evaluation).
 
     Returns:
       The `Trainer`; ``init(key)`` takes one PRNG key (legacy ``uint32[2]``).
@@ -230,10 +251,57 @@ def make_trainer(
         )
         return new_state, metrics
 
-    def run(state: TrainState, num_updates: int) -> tuple[TrainState, Metrics]:
-        return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
+    def evaluation(state: TrainState) -> dict[str, jax.Array]:
+        key = jax.random.fold_in(state.key, _EVAL_KEY_SALT)
+        returns, lengths = evaluate_policy(config, agent, state.agent_state, state.env_state,
+                                           key, episodes=config.eval_episodes)
+        return {"eval_return": returns.mean(), "eval_return_std": returns.std(),
+                "eval_length": lengths.astype(jnp.float32).mean()}
+
+    def no_evaluation(state: TrainState) -> dict[str, jax.Array]:
+        del state
+        return {name: jnp.float32(jnp.nan) for name in EVAL_METRICS}
+
+    def run(state: TrainState, num_updates: int, start: Any = 0) -> tuple[TrainState, Metrics]:
+        if not config.eval_every:
+            return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
+
+        def body(s, number):
+            s, metrics = update(s)
+            due = number % config.eval_every == 0
+            return s, metrics | jax.lax.cond(due, evaluation, no_evaluation, s)
+
+        numbers = jnp.asarray(start, jnp.int32) + jnp.arange(1, num_updates + 1, dtype=jnp.int32)
+        return jax.lax.scan(body, state, numbers)
 
     return Trainer(env, agent, env_spec, init, update, run)
+
+
+def default_factory(config: TrainingConfig) -> AgentFactory:
+    """The bundled agent factory for ``config``'s class (the nearest along its MRO).
+
+    `PPOConfig` and `ContinuousPPOConfig` → `jit_env.agents.make_ppo`,
+    `RecurrentPPOConfig` → ``make_recurrent_ppo``, `DQNConfig` → ``make_dqn``,
+    `A2CConfig` → ``make_a2c``, `REINFORCEConfig` → ``make_reinforce``,
+    `IMPALAConfig` → ``make_impala``.
+
+    Raises:
+      TypeError: for a config class with no bundled factory (pass ``agent_factory``).
+    """
+    from jit_env.agents import a2c, dqn, impala, ppo, recurrent_ppo, reinforce
+
+    factories: dict[type, AgentFactory] = {
+        ppo.PPOConfig: ppo.make_ppo,
+        recurrent_ppo.RecurrentPPOConfig: recurrent_ppo.make_recurrent_ppo,
+        dqn.DQNConfig: dqn.make_dqn,
+        a2c.A2CConfig: a2c.make_a2c,
+        reinforce.REINFORCEConfig: reinforce.make_reinforce,
+        impala.IMPALAConfig: impala.make_impala,
+    }
+    for cls in type(config).__mro__:
+        if cls in factories:
+            return factories[cls]
+    raise TypeError(f"no bundled agent for {type(config).__name__}: pass `agent_factory`")
 
 
 def train(
@@ -242,30 +310,50 @@ def train(
     agent_factory: AgentFactory | None = None,
     *,
     mesh: Mesh | None = None,
+    sweep: dict[str, Any] | None = None,
 ) -> tuple[TrainState, Metrics]:
     """Trains from scratch: one pure function of ``(config, key)``.
 
     ``jax.jit(lambda k: train(config, k))`` compiles the whole run;
     ``jax.vmap`` over keys trains independent seeds in one program.
 
+    With ``sweep = {field: [values]}`` (e.g. ``{"learning_rate": [1e-4, 3e-4],
+    "ent_coef": [0.0, 0.01]}``) it trains every point of the grid
+    (`jit_env.agents._sweep.sweep_grid`: the Cartesian product, first field
+    slowest) from the same ``key`` in one program, ``jax.vmap``-ed over the
+    swept values; only a config class's ``sweepable`` fields can be swept.
+
     Args:
-      config: agent config (`PPOConfig` by default).
+      config: agent config.
       key: PRNG key (legacy ``uint32[2]``).
-      agent_factory: defaults to `jit_env.agents.make_ppo`.
+      agent_factory: defaults to the bundled agent of ``config``'s class
+        (`default_factory`: `PPOConfig` → PPO, `DQNConfig` → DQN, ...).
       mesh: optional device mesh for the environment batch (see `make_trainer`).
+      sweep: optional ``{field: [value, ...]}``.
 
     Returns:
-      ``(final TrainState, metrics)`` with metrics stacked over ``config.num_updates``.
+      ``(final TrainState, metrics)`` with metrics stacked over
+      ``config.num_updates``; with a sweep, every leaf has a leading grid axis
+      ``[G]`` in `sweep_grid` order.
 
     Raises:
-      ValueError / KeyError: as `make_trainer`.
+      ValueError / KeyError: as `make_trainer`; for a bad ``sweep`` (naming the
+        field, see `sweep_grid`).
+      TypeError: for a config without a bundled agent and no ``agent_factory``.
     """
-    if agent_factory is None:
-        from jit_env.agents.ppo import make_ppo
+    factory = default_factory(config) if agent_factory is None else agent_factory
+    if sweep is None:
+        trainer = make_trainer(config, factory, mesh=mesh)
+        return trainer.run(trainer.init(key), config.num_updates)
+    from jit_env.agents._sweep import stacked_values, sweep_grid
 
-        agent_factory = make_ppo
-    trainer = make_trainer(config, agent_factory, mesh=mesh)
-    return trainer.run(trainer.init(key), config.num_updates)
+    values = stacked_values(sweep_grid(config, sweep))
+
+    def one(point: dict[str, Any]) -> tuple[TrainState, Metrics]:
+        trainer = make_trainer(dataclasses.replace(config, **point), factory, mesh=mesh)
+        return trainer.run(trainer.init(key), config.num_updates)
+
+    return jax.vmap(one)(values)
 
 
 def make_evaluation_env(config: TrainingConfig, env_state: Any = None) -> _core.Environment:

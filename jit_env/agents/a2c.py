@@ -20,6 +20,7 @@ loss is SB3's mean squared error (no ½ factor).
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 
@@ -40,6 +41,8 @@ class A2CConfig(ActorCriticConfig):
     Attributes:
       gae_lambda: GAE λ; 1 gives A3C's n-step returns (SB3's default).
     """
+
+    sweepable: ClassVar[tuple[str, ...]] = ("gae_lambda",)
 
     num_envs: int = 8
     num_steps: int = 5

@@ -56,7 +56,7 @@ measured by ``benchmarks/learning/run.py --rows dqn`` (``benchmarks/RESULTS.md``
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -108,6 +108,8 @@ class DQNConfig(TrainingConfig):
       hidden_sizes: widths of the Q-network's hidden layers.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
     """
+
+    sweepable: ClassVar[tuple[str, ...]] = ("learning_rate", "tau", "start_e", "end_e")
 
     num_envs: int = 10
     num_steps: int = 10

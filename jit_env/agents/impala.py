@@ -32,6 +32,7 @@ network and ``total_steps`` were chosen here for ``Catch-bsuite`` (measured with
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax.numpy as jnp
 
@@ -56,6 +57,10 @@ class IMPALAConfig(ActorCriticConfig):
       clip_rho_threshold: ρ̄, clip of the ratios in the V-trace errors.
       clip_pg_rho_threshold: ρ̄_pg, clip of the ratio in the policy-gradient advantage.
     """
+
+    sweepable: ClassVar[tuple[str, ...]] = (
+        "vtrace_lambda", "clip_rho_threshold", "clip_pg_rho_threshold",
+    )
 
     env: str = "Catch-bsuite"
     num_envs: int = 32

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -54,6 +54,10 @@ class PPOConfig(TrainingConfig):
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
       normalize_advantages: standardise advantages per minibatch.
     """
+
+    sweepable: ClassVar[tuple[str, ...]] = (
+        "learning_rate", "gae_lambda", "clip_eps", "ent_coef", "vf_coef", "max_grad_norm",
+    )
 
     update_epochs: int = 4
     num_minibatches: int = 4
