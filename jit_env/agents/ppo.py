@@ -251,6 +251,30 @@ def greedy_action(continuous: bool, head: Any, action_spec: specs.Spec) -> jax.A
     return cast(jax.Array, mean)
 
 
+def ppo_targets(config: PPOConfig, trajectory: Trajectory, bootstrap: jax.Array) -> PPOTargets:
+    """The rollout's PPO targets: stored log-probabilities and values, GAE, validity.
+
+    Args:
+      config: the `PPOConfig` (``gamma``, ``gae_lambda``).
+      trajectory: a rollout of the agent's ``act`` (extras ``log_prob`` and
+        ``value``, ``[T, B]`` float32).
+      bootstrap: ``[T, B]`` float32 value of each transition's next observation.
+
+    Returns:
+      `PPOTargets` with ``advantage`` and ``target`` from `Trajectory.gae`
+      (Schulman et al. 2016, eq. 16; truncation bootstraps from ``bootstrap``).
+    """
+    values: jax.Array = trajectory.extras["value"]
+    advantages, targets = trajectory.gae(values, bootstrap, config.gamma, config.gae_lambda)
+    return PPOTargets(
+        log_prob=trajectory.extras["log_prob"],
+        value=values,
+        advantage=advantages,
+        target=targets,
+        valid=trajectory.transitions().valid,
+    )
+
+
 def ppo_loss(
     config: PPOConfig,
     log_prob: jax.Array,
@@ -417,22 +441,11 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
 
     def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
         tr = trajectory.transitions()
-        values: jax.Array = trajectory.extras["value"]
         bootstrap = cast(jax.Array, network.apply(
             agent_state.params, tr.next_observation, method=ActorCritic.value
         ))
-        advantages, targets = trajectory.gae(values, bootstrap, config.gamma, config.gae_lambda)
-        data = PPOBatch(
-            observation=tr.observation,
-            action=tr.action,
-            targets=PPOTargets(
-                log_prob=trajectory.extras["log_prob"],
-                value=values,
-                advantage=advantages,
-                target=targets,
-                valid=tr.valid,
-            ),
-        )
+        data = PPOBatch(observation=tr.observation, action=tr.action,
+                        targets=ppo_targets(config, trajectory, bootstrap))
         return ppo_epochs(
             config, optimizer, loss_fn, agent_state, key,
             lambda k: trajectory.minibatches(k, config.num_minibatches, data),

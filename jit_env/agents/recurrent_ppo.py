@@ -52,6 +52,7 @@ from jit_env.agents.ppo import (
     policy_distribution,
     ppo_epochs,
     ppo_loss,
+    ppo_targets,
 )
 from jit_env.rollout import Trajectory
 
@@ -250,14 +251,12 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
 
     def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
         tr = trajectory.transitions()
-        values: jax.Array = trajectory.extras["value"]
         # v_t = critic(cell(h_t, next_observation_t)) with h_t the carry after
         # step t (see the module docstring), for all T * B transitions at once.
         bootstrap = cast(jax.Array, network.apply(
             agent_state.params, trajectory.extras["policy_state"], tr.next_observation,
             method=RecurrentActorCritic.value,
         ))
-        advantages, targets = trajectory.gae(values, bootstrap, config.gamma, config.gae_lambda)
         num_steps = trajectory.num_steps
         data = RecurrentPPOBatch(
             timestep=_slim(jax.tree.map(lambda x: x[:-1], trajectory.timesteps)),
@@ -267,13 +266,7 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
                 lambda x: jnp.broadcast_to(x, (num_steps,) + x.shape),
                 trajectory.policy_state,
             ),
-            targets=PPOTargets(
-                log_prob=trajectory.extras["log_prob"],
-                value=values,
-                advantage=advantages,
-                target=targets,
-                valid=tr.valid,
-            ),
+            targets=ppo_targets(config, trajectory, bootstrap),
         )
         return ppo_epochs(
             config, optimizer, loss_fn, agent_state, key,
