@@ -8,6 +8,7 @@ keys of any implementation or legacy ``uint32`` keys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import jax
@@ -109,8 +110,36 @@ def leaf_batch_ndim(x: Any, element_shape: tuple[int, ...], what: str) -> int:
     return nd
 
 
+def key_of(state: Any) -> Any:
+    """The PRNG key kept in ``state``: its attribute ``key``, or entry ``"key"`` of a dict.
+
+    This is what every auto-reset reads, and what `jit_env.testing.check_env`'s
+    ``state_key`` check requires (one rule, so the two cannot disagree).
+
+    Raises:
+      TypeError: if ``state`` has neither (names the state's type and fields).
+    """
+    if isinstance(state, Mapping):
+        if "key" in state:
+            return state["key"]
+    elif hasattr(state, "key"):
+        return state.key
+    fields = sorted(state, key=repr) if isinstance(state, Mapping) else getattr(
+        state, "_fields", None
+    )
+    raise TypeError(
+        f"the environment state ({type(state).__name__}"
+        + (f" with fields {list(fields)}" if fields is not None else "")
+        + ") has no PRNG key: auto-reset reads `state.key` (an attribute, or the entry "
+        "'key' of a dict state)"
+    )
+
+
 def options_of(state: Any) -> Any:
-    """The environment parameters kept in ``state`` (field ``params``), or ``None``."""
+    """The environment parameters kept in ``state`` (attribute ``params``, or entry
+    ``"params"`` of a dict state), or ``None``."""
+    if isinstance(state, Mapping):
+        return state.get("params")
     return getattr(state, "params", None)
 
 
@@ -123,7 +152,7 @@ def wrapper_state(cls: _State) -> _State:
     auto-reset finds the PRNG key and the environment options anywhere in a stack.
     """
     cls.key = property(  # type: ignore[attr-defined]
-        lambda self: self.inner.key, doc="The PRNG key of the inner state."
+        lambda self: key_of(self.inner), doc="The PRNG key of the inner state."
     )
     cls.params = property(  # type: ignore[attr-defined]
         lambda self: options_of(self.inner), doc="The environment options of the inner state."

@@ -215,6 +215,49 @@ class ResetRaises(Walk):
         raise ValueError("boom")
 
 
+class ActionLeaksIntoObservation(Walk):
+    """Observes the last action in a bounded observation: an action outside
+    ``{0, 1}`` makes an observation outside its spec (DiscountingChain's old bug)."""
+
+    def _observe(self, state):
+        return jnp.stack([jnp.tanh(state.position), state.t.astype(jnp.float32) / self.length])
+
+    def step(self, state, action):
+        state, ts = super().step(state, action)
+        obs = ts.observation.at[0].set(action.astype(jnp.float32))
+        return state, ts.replace(observation=obs)
+
+    def reset(self, key, *, options=None):
+        state, ts = super().reset(key, options=options)
+        return state, ts.replace(observation=ts.observation.at[0].set(0.0))
+
+    def observation_spec(self):
+        return specs.BoundedArray((2,), jnp.float32, [0.0, 0.0], [1.0, 1.0], name="observation")
+
+
+class DictState(Walk):
+    """A valid walk whose state is a dict with a ``"key"`` entry."""
+
+    def reset(self, key, *, options=None):
+        state, ts = super().reset(key, options=options)
+        return state._asdict(), ts
+
+    def step(self, state, action):
+        state, ts = super().step(WalkState(**state), action)
+        return state._asdict(), ts
+
+
+class DictStateNoKey(DictState):
+    def reset(self, key, *, options=None):
+        state, ts = super().reset(key, options=options)
+        return {"rng": state["key"], "t": state["t"], "position": state["position"]}, ts
+
+    def step(self, state, action):
+        inner = {"key": state["rng"], "t": state["t"], "position": state["position"]}
+        new, ts = super().step(inner, action)
+        return {"rng": new["key"], "t": new["t"], "position": new["position"]}, ts
+
+
 BROKEN = [
     # (env, check_env kwargs, check that must fail, message fragment)
     (Impure, {}, "purity", "called twice with the same inputs gave different outputs"),
@@ -230,7 +273,7 @@ BROKEN = [
     (Retracing, {}, "single_trace", "first change between calls: inputs[0].history: float32[0] vs float32[1]"),
     (Retracing, {}, "scan_safe", "(state, timestep)[0].history: float32[0] vs float32[1]"),
     (StructureMismatch, {}, "scan_safe", "only in the second: ['(state, timestep)[1].extras.info']"),
-    (NoKey, {}, "state_key", "the state carries no PRNG key"),
+    (NoKey, {}, "state_key", "has no PRNG key: auto-reset reads `state.key`"),
     (BadRender, {}, "render", "render returned dtype float32, expected uint8"),
     (JitDiffers, {}, "jit_equals_eager", "jitted and eager step (call 0) differ (jitted vs eager): "),
     (VmapDiffers, {}, "vmap_equals_loop", "vmapped step 1 of batch element 0 differs"),
@@ -238,6 +281,12 @@ BROKEN = [
     (WrongReturn, {}, "returns", "step must return (state, TimeStep), returned a tuple of 3"),
     (ResetRaises, {}, "returns", "reset raised ValueError: boom"),
     (ResetRaises, {}, "specs", "not checked: the rollout failed"),
+    (ActionLeaksIntoObservation, {}, "invalid_action",
+     "step with action = 2: observation does not conform to observation_spec()"),
+    (DictStateNoKey, {}, "state_key", "(dict with fields ['position', 'rng', 't']) has no PRNG key"),
+    # the detail line of a multi-line validate error is kept (it was dropped):
+    (WrongDtype, {}, "specs", "| at observation (Array 'observation'): expected dtype float32, "
+     "got int32"),
 ]
 
 
@@ -281,6 +330,8 @@ EXPECTED_FAILURES = {  # every check each broken env fails: nothing more, nothin
     BadRender: {"render"},
     JitDiffers: {"jit_equals_eager", "vmap_equals_loop"},  # eager vmap traces too
     VmapDiffers: {"vmap_equals_loop"},
+    ActionLeaksIntoObservation: {"invalid_action"},
+    DictStateNoKey: {"state_key"},
 }
 
 
@@ -296,7 +347,7 @@ def test_valid_environment_passes_and_reports():
     assert report.failures == {}
     assert report.skipped == {}
     assert report.passed == testing.CHECKS
-    assert "all 13 checks passed" in str(report)
+    assert "all 14 checks passed" in str(report)
 
 
 def test_missing_renderer_is_skipped():
@@ -412,3 +463,68 @@ def test_all_is_sorted_and_public():
     public = {"CHECKS", "CheckReport", "EnvCheckError", "EnvironmentTestMixin", "check_env"}
     assert testing.__all__ == sorted(testing.__all__)
     assert set(testing.__all__) == public
+
+
+# ------------------------------------- check_env and the auto-resets agree on the key
+
+
+def test_dict_state_with_key_passes_check_env_and_auto_resets():
+    """check_env's state_key rule is the one VmapAutoReset applies (it read
+    ``source.key`` and raised AttributeError on a dict state check_env accepted)."""
+    report = testing.check_env(DictState(), num_steps=NUM_STEPS, raise_on_failure=False)
+    assert report.failures == {}, str(report)
+    env = jit_env.wrappers.VmapAutoReset(DictState(), 2)
+    state, ts = env.reset(jax.random.key(0))
+    for _ in range(6):  # one 5-step episode ends and auto-resets
+        state, ts = env.step(state, jnp.ones((2,), jnp.int32))
+    # after the reset at step 5, step 6 is the first of a new episode: t == 1
+    np.testing.assert_array_equal(np.asarray(state["t"]), [1, 1])
+
+
+def test_dict_state_without_key_fails_both_with_the_same_message():
+    report = testing.check_env(DictStateNoKey(), num_steps=NUM_STEPS, raise_on_failure=False)
+    (message,) = report.failures["state_key"]
+    env = jit_env.wrappers.VmapAutoReset(DictStateNoKey(), 2)
+    state, _ = env.reset(jax.random.key(0))
+    with pytest.raises(TypeError) as info:
+        env.step(state, jnp.ones((2,), jnp.int32))  # traces the reset of ended envs
+    assert str(info.value) == message
+    assert "['position', 'rng', 't']" in message
+
+
+def test_non_key_in_the_key_field_fails_state_key():
+    class FloatKey(Walk):  # keeps a float where the key belongs
+        def reset(self, key, *, options=None):
+            state, ts = super().reset(key, options=options)
+            return state._replace(key=jnp.zeros((), jnp.float32)), ts
+
+    report = testing.check_env(FloatKey(), num_steps=1, checks=["state_key"],
+                               raise_on_failure=False)
+    assert report.failures["state_key"] == (
+        "state.key is not a PRNG key: got float32[] (expected a typed key or a legacy "
+        "uint32[2] key)",
+    )
+
+
+def test_invalid_action_is_skipped_for_unbounded_action_specs():
+    class Unbounded(Walk):
+        def action_spec(self):
+            return specs.Array((), jnp.int32, name="action")
+
+    report = testing.check_env(Unbounded(), num_steps=3, checks=["invalid_action"])
+    assert report.skipped == {"invalid_action": "the action spec has no finite bounds"}
+
+
+def test_out_of_range_actions_are_outside_the_spec():
+    from jit_env.testing._action_checks import out_of_range_actions
+
+    spec = specs.DiscreteArray(3, dtype=jnp.int32)
+    assert [(w, int(a)) for w, a in out_of_range_actions(spec)] == [
+        ("action = -1", -1), ("action = 3", 3), ("action = 1048576", 2**20),
+    ]
+    spec = specs.BoundedArray((2,), jnp.float32, -2.0, 2.0)
+    values = [np.asarray(a).tolist() for _, a in out_of_range_actions(spec)]
+    assert values == [[-6.0, -6.0], [6.0, 6.0], [2.0 + 2**20] * 2]  # width 4
+    for _, action in out_of_range_actions(spec):
+        assert not bool(spec.contains(action))
+    assert out_of_range_actions(specs.DiscreteArray(256, dtype=jnp.uint8)) == []

@@ -140,7 +140,9 @@ def to_dm_env(env: _core.Environment, key: Any = 0, *, options: Any = None) -> A
         seed or key; from ``step``, if the action's dtype cannot be cast to the
         action spec's within its kind.
       ValueError: from ``step``, if the action's structure or shape differs
-        from the action spec.
+        from the action spec, or a value is outside a bounded leaf's
+        ``[minimum, maximum]`` or not finite (checked on the host before any
+        cast; a jitted jit_env step cannot raise on values).
       RuntimeError: from ``step``, if ``env`` returns ``FIRST`` from ``step``.
 
     Reference: dm_env 1.6 ``dm_env.Environment`` (semantics checked with

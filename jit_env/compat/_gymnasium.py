@@ -20,22 +20,49 @@ RENDER_FPS = 30
 """``metadata["render_fps"]`` of the adapters (jit_env environments have no clock)."""
 
 
-def can_render(env: _core.Environment) -> bool:
-    """Whether ``env.render(state)`` is implemented somewhere in the wrapper chain.
+def can_render(env: _core.Environment, options: Any = None) -> bool:
+    """Whether ``env.render(state)`` works, so that ``"rgb_array"`` may be advertised.
 
-    True when a level has a renderer (``renderer=`` given to its constructor)
-    or overrides ``render``; the default `Environment.render` raises
-    ``NotImplementedError`` without a renderer.
+    Walking the wrapper chain: a level with a renderer (``renderer=`` given to
+    its constructor) renders; an unwrapped environment whose class overrides
+    ``render`` renders; the default `Environment.render` raises
+    ``NotImplementedError``. A wrapper that overrides ``render`` (`TimeLimit`
+    and the other stateful wrappers do, to pass their inner state down) may
+    only delegate to a level with no renderer, so when the walk finds none
+    below such a wrapper, ``render`` is traced once with ``jax.eval_shape``
+    on a reset state (nothing runs or compiles): ``NotImplementedError``
+    means no renderer; any other outcome (a renderer that cannot be traced,
+    e.g. matplotlib) means one exists.
+
+    Args:
+      env: the environment.
+      options: the environment parameters its ``reset`` needs, if any.
     """
     level: Any = env
+    wrapper_renders = False
     while True:
         if getattr(level, "_renderer", None) is not None:
             return True
-        if type(level).render not in (_core.Environment.render, _core.Wrapper.render):
-            return True
+        own = type(level).render not in (_core.Environment.render, _core.Wrapper.render)
         if not isinstance(level, _core.Wrapper):
-            return False
+            if own:
+                return True
+            break
+        wrapper_renders = wrapper_renders or own
         level = level.env
+    if not wrapper_renders:
+        return False
+
+    def render_reset(key: jax.Array) -> Any:
+        return env.render(env.reset(key, options=options)[0])
+
+    try:
+        jax.eval_shape(render_reset, jax.random.key(0))
+    except NotImplementedError:
+        return False
+    except Exception:  # renders, but not traceably (a host renderer), or reset needs more
+        return True
+    return True
 
 
 def check_scalar_reward(env: _core.Environment, caller: str) -> None:
@@ -89,7 +116,7 @@ def _adapter_class() -> type:
                     f"`env` must be a jit_env.Environment, got {type(env).__name__}"
                 )
             check_scalar_reward(env, "to_gymnasium")
-            render_modes = ["rgb_array"] if can_render(env) else []
+            render_modes = ["rgb_array"] if can_render(env, options) else []
             if render_mode is not None and render_mode not in render_modes:
                 raise ValueError(
                     f"`render_mode` must be one of {[None, *render_modes]} for {env}, "
@@ -230,7 +257,13 @@ def to_gymnasium(
       ValueError: if the reward or discount spec is not a scalar, or
         ``render_mode`` is not supported; from ``reset``, if ``seed`` is
         outside ``[0, 2**32)``; from ``step``, if the action's structure or
-        shape differs from the action spec.
+        shape differs from the action spec, or a value is outside a bounded
+        leaf's ``[minimum, maximum]`` or not finite (gymnasium's CartPole
+        asserts ``self.action_space.contains(action)``,
+        ``gymnasium/envs/classic_control/cartpole.py``; a jitted jit_env step
+        cannot raise on values, so the adapter checks on the host; to clip
+        continuous actions instead, wrap the environment in
+        `jit_env.wrappers.ClipAction`).
       gymnasium.error.ResetNeeded: from ``step`` / ``render`` before ``reset``.
 
     Reference: gymnasium 1.x ``gymnasium.Env`` (checked with

@@ -3,7 +3,8 @@
 JAX results become fresh NumPy arrays (never views shared between calls, as
 gymnasium's ``check_env`` requires); actions coming from NumPy / Python are
 cast to the action spec's dtype only when the cast is within the same kind
-(``int64 -> int32``, ``float64 -> float32``), never across kinds.
+(``int64 -> int32``, ``float64 -> float32``), never across kinds, and only
+after their values were checked against the spec's bounds (`action_caster`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jit_env import specs
@@ -43,14 +45,59 @@ def _is_spec(x: Any) -> bool:
     return isinstance(x, specs.Spec)
 
 
+def _check_values(leaf: Any, spec: specs.Array, where: str) -> None:
+    """Raises `ValueError` unless every entry of ``leaf`` lies in ``spec``'s bounds
+    (`specs.BoundedArray` / `specs.DiscreteArray`) and, for a floating leaf, is finite.
+
+    Checked on the values as given, before any cast (an ``int64`` 2**32 must not
+    wrap to a valid ``int32`` 0). A JAX array is checked on its device; only one
+    ``bool`` comes back unless the check fails.
+    """
+    bounded = isinstance(spec, specs.BoundedArray)
+    floating = np.issubdtype(np.dtype(leaf.dtype), np.inexact)
+    if not (bounded or floating):
+        return
+    xp: Any = jnp if isinstance(leaf, jax.Array) else np
+    ok = xp.isfinite(leaf) if floating else xp.ones(leaf.shape, bool)
+    if floating and np.issubdtype(np.dtype(spec.dtype), np.floating):
+        ok = ok & (xp.abs(leaf) <= np.finfo(spec.dtype).max)  # finite after the cast too
+    if isinstance(spec, specs.BoundedArray):
+        ok = ok & (leaf >= spec.minimum) & (leaf <= spec.maximum)
+    if bool(xp.all(ok)):
+        return
+    ok, values = np.asarray(ok), np.asarray(leaf)
+    index = tuple(int(i) for i in np.argwhere(~ok)[0])
+    spec_index = index[len(index) - len(spec.shape):]
+    if isinstance(spec, specs.BoundedArray):
+        low, high = spec.minimum[spec_index].item(), spec.maximum[spec_index].item()
+        problem = f"not in [{low!r}, {high!r}]"
+    else:
+        problem = f"is not a finite {np.dtype(spec.dtype).name}"
+    hint = (
+        "; to clip such actions instead, wrap the jit_env environment in "
+        "jit_env.wrappers.ClipAction"
+        if bounded and floating else ""
+    )
+    raise ValueError(
+        f"{where} is outside the action spec {spec!r}: {int(np.sum(~ok))} of {ok.size} "
+        f"entries invalid, first at index {index}: {values[index].item()!r} {problem}"
+        + hint
+    )
+
+
 def action_caster(action_spec: specs.Spec, argument: str = "action"):
-    """A function casting a NumPy / Python action (tree) to ``action_spec``'s dtypes.
+    """A function validating a NumPy / Python / JAX action (tree) against
+    ``action_spec`` and casting it to the spec's dtypes.
 
     The returned function raises `TypeError` naming ``argument`` when a leaf's
     dtype cannot be cast within its kind (e.g. a float for an integer spec),
-    and `ValueError` when the tree structure or a shape differs from the spec.
-    JAX arrays already of the right dtype pass through untouched (no host
-    round trip).
+    and `ValueError` when the tree structure or a shape differs from the spec,
+    or a value lies outside a bounded leaf's ``[minimum, maximum]`` or is not
+    finite (floating leaves): the error gymnasium's own environments give with
+    ``assert self.action_space.contains(action)``
+    (``gymnasium/envs/classic_control/cartpole.py``, ``CartPoleEnv.step``),
+    and that a jitted jit_env step cannot give. JAX arrays already of the
+    right dtype are not copied (their check runs on their device).
     """
     spec_tree = specs.unpack_spec(action_spec)
     treedef: jax.tree_util.PyTreeDef
@@ -69,17 +116,16 @@ def action_caster(action_spec: specs.Spec, argument: str = "action"):
             dtype = np.dtype(spec.dtype)
             if not isinstance(leaf, jax.Array):
                 leaf = np.asarray(leaf)
-            if leaf.dtype != dtype:
-                if not np.can_cast(leaf.dtype, dtype, "same_kind"):
-                    raise TypeError(
-                        f"{where} has dtype {leaf.dtype}, expected {dtype} (the action spec's); "
-                        "refusing a cast across kinds"
-                    )
-                leaf = leaf.astype(dtype)
+            if leaf.dtype != dtype and not np.can_cast(leaf.dtype, dtype, "same_kind"):
+                raise TypeError(
+                    f"{where} has dtype {leaf.dtype}, expected {dtype} (the action spec's); "
+                    "refusing a cast across kinds"
+                )
             expected = tuple(batch_shape) + tuple(spec.shape)
             if tuple(leaf.shape) != expected:
                 raise ValueError(f"{where} has shape {tuple(leaf.shape)}, expected {expected}")
-            out.append(leaf)
+            _check_values(leaf, spec, where)
+            out.append(leaf.astype(dtype) if leaf.dtype != dtype else leaf)
         return jax.tree.unflatten(treedef, out)
 
     return cast

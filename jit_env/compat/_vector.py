@@ -230,7 +230,7 @@ def _adapter_class() -> type:
                     f"{type(autoreset_mode).__name__}"
                 )
             check_scalar_reward(env, "to_gymnasium_vector")
-            render_modes = ["rgb_array"] if can_render(env) else []
+            render_modes = ["rgb_array"] if can_render(env, options) else []
             if render_mode is not None and render_mode not in render_modes:
                 raise ValueError(
                     f"`render_mode` must be one of {[None, *render_modes]} for {env}, "
@@ -478,7 +478,10 @@ def to_gymnasium_vector(
       ValueError: if ``num_envs < 1``, ``autoreset_mode`` is unknown, a reward
         / discount spec is not scalar or ``render_mode`` unsupported; from
         ``reset``, on a bad seed list or reset mask; from ``step``, if the
-        actions are not shaped ``[num_envs, *action_spec.shape]``.
+        actions are not shaped ``[num_envs, *action_spec.shape]``, or any of
+        them is outside the action spec's bounds or not finite (also for
+        environments that a ``NEXT_STEP`` autoreset step resets: stricter
+        than ``SyncVectorEnv``, which ignores their actions).
 
     Reference: gymnasium 1.x ``gymnasium.vector.VectorEnv`` and
     ``SyncVectorEnv`` (autoreset modes, info layout), checked step for step

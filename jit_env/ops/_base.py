@@ -16,7 +16,9 @@ Private helpers for operator authors (import from ``jit_env.ops._base``):
 * `maybe_stop_gradient(x, stop)` — ``stop`` may be a Python bool or a traced boolean.
 * `stop_td_targets(errors, v_tm1, stop)` — stop gradients through ``errors + v_tm1``.
 
-These never look at values, only at shapes and dtypes, so they cost nothing at run time.
+These look at shapes and dtypes, so they cost nothing at run time; the one value check
+is `time_vector` / `check_lambda`'s range check of a λ given as a Python number or NumPy
+array (host data, known at trace time), never of a JAX array (it may be traced).
 """
 
 from __future__ import annotations
@@ -149,17 +151,39 @@ def check_dim(fn: str, name: str, value: Any, axis: int, size: int, expected_fro
         )
 
 
+def _check_unit_interval(fn: str, name: str, value: Any) -> None:
+    """Raises `ValueError` if a host (Python / NumPy) ``value`` has an entry outside
+    ``[0, 1]`` or NaN: a λ of 2, ``inf`` or NaN gives returns that are numbers, and
+    silently wrong. JAX arrays are not checked (they may be traced)."""
+    if isinstance(value, (jax.Array, jax.core.Tracer, bool, np.bool_)):
+        return
+    if not isinstance(value, (int, float, np.number, np.ndarray)):
+        return
+    array = np.asarray(value)
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        return
+    bad = ~((array >= 0) & (array <= 1))
+    if np.any(bad):
+        first = array.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]]
+        raise ValueError(
+            f"{fn}: `{name}` must lie in [0, 1], got {first.item()!r}"
+            + (f" (of shape {array.shape})" if array.ndim else "")
+        )
+
+
 def time_vector(fn: str, name: str, value: Any, like: jax.Array) -> jax.Array:
     """Broadcasts a scalar-or-``[T]`` parameter to the shape and dtype of ``like`` ([T]).
 
     Raises:
-      ValueError: if ``value`` is neither a scalar nor of ``like``'s shape.
+      ValueError: if ``value`` is neither a scalar nor of ``like``'s shape, or is a host
+        number / array with an entry outside ``[0, 1]`` or NaN (λ's range).
     """
     if np.ndim(value) != 0 and tuple(np.shape(value)) != tuple(np.shape(like)):
         raise ValueError(
             f"{fn}: `{name}` has shape {tuple(np.shape(value))}, expected a scalar or "
             f"{tuple(np.shape(like))}"
         )
+    _check_unit_interval(fn, name, value)
     return jnp.broadcast_to(jnp.asarray(value, dtype=like.dtype), like.shape)
 
 
@@ -170,13 +194,14 @@ def check_lambda(fn: str, name: str, value: Any, like: jax.Array) -> jax.Array:
     ``[T]`` array of copies (measurably faster on CPU).
 
     Raises:
-      ValueError: if ``value`` is neither a scalar nor of ``like``'s shape.
+      ValueError: as `time_vector`.
     """
     if np.ndim(value) != 0 and tuple(np.shape(value)) != tuple(np.shape(like)):
         raise ValueError(
             f"{fn}: `{name}` has shape {tuple(np.shape(value))}, expected a scalar or "
             f"{tuple(np.shape(like))}"
         )
+    _check_unit_interval(fn, name, value)
     return jnp.asarray(value, dtype=like.dtype)
 
 

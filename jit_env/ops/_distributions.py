@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import checkify
 
 from jit_env.ops._base import check_dim, check_same_shape, validate
 
@@ -67,7 +68,8 @@ class DiscreteDistribution(NamedTuple):
     """A categorical distribution as pure functions (rlax 0.1.9 `DiscreteDistribution`).
 
     Fields (``params`` are ``logits`` or ``preferences`` of shape ``[..., A]``):
-      sample: ``(key, params) -> int32[...]``.
+      sample: ``(key, params) -> int32[...]``; ``-1`` for a row whose
+        probabilities are not a distribution (NaN logits, see `softmax`).
       probs: ``(params) -> float[..., A]``.
       logprob: ``(sample, params) -> float[...]``; ``-inf`` outside ``{0..A-1}``.
       entropy: ``(params) -> float[...]`` in nats.
@@ -116,12 +118,27 @@ def _sample_categorical(fn: str, key: Any, log_probs: jax.Array, probs: jax.Arra
     row-major indices either way) but XLA:CPU compiles the threefry kernel of a
     rank-1 draw about twice as fast as that of a rank-2 one (≈ 0.1 s less per
     call site with ``jax_threefry_partitionable``, JAX's default).
+
+    Invalid rows (any probability non-finite or negative: NaN or ``+inf``
+    logits) give ``-1``, as distrax 0.1.9 ``Categorical._sample_n``
+    (``distrax/_src/distributions/categorical.py``: ``jnp.where(is_valid,
+    draws, -1)``), so samples stay equal to rlax's. The value is defined but
+    not silent: a ``checkify.debug_check`` fires for it under
+    ``checkify.checkify(f, errors=checkify.user_checks)`` (a no-op otherwise),
+    ``logprob(-1, ...)`` is ``-inf``, and `jit_env.wrappers.ValidateAction`
+    rejects ``-1`` as an action.
     """
     _check_min_rank(fn, "logits" if fn != "categorical_sample" else "probs", log_probs, 1)
     noise = jax.random.gumbel(key, (log_probs.size,), log_probs.dtype)
     draws = jnp.argmax(noise.reshape(log_probs.shape) + log_probs, axis=-1)
     draws = draws.astype(jnp.int32)
     valid = jnp.logical_and(jnp.all(jnp.isfinite(probs), axis=-1), jnp.all(probs >= 0, axis=-1))
+    checkify.debug_check(
+        jnp.all(valid),
+        f"{fn}: {{}} of {valid.size} rows of probabilities are not a distribution "
+        "(non-finite or negative, e.g. NaN logits); their samples are -1",
+        jnp.sum(~valid),
+    )
     return jnp.where(valid, draws, -jnp.ones_like(draws))
 
 
@@ -173,6 +190,13 @@ def softmax(temperature: float = 1.0) -> DiscreteDistribution:
     Raises:
       ValueError: if ``logits`` has rank 0.
       TypeError: if it is not floating.
+
+    Non-finite logits: a row with a NaN or ``+inf`` logit has NaN
+    probabilities; ``sample`` returns ``-1`` for it (distrax's value, so
+    samples stay equal to rlax's) and, under ``checkify.checkify(...,
+    errors=checkify.user_checks)``, reports an error naming the number of
+    such rows (``err.throw()`` raises ``checkify.JaxRuntimeError``); ``-inf``
+    logits are fine (probability 0).
 
     Matches rlax 0.1.9 `rlax.softmax` (distrax ``Softmax``); samples are equal
     for equal keys.

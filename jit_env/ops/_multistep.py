@@ -21,6 +21,11 @@ as well and was 7-18x slower on CPU at T=128, B=1024 time-major, so it is not us
 
 Static checks (ranks, dtypes, lengths) raise `ValueError` / `TypeError` naming the
 argument, at trace time, so they fire under ``jax.jit`` too.
+
+Empty trajectories: ``T = 0`` gives the empty ``[0]`` result (a recursion over no
+transitions), not an ``IndexError`` from ``v_t[-1]``; the one exception is
+`general_off_policy_returns_from_q_and_v`, whose ``q_t`` / ``c_t`` hold ``T − 1``
+entries, so it raises ``ValueError`` naming ``r_t`` for ``T = 0``.
 """
 
 from __future__ import annotations
@@ -60,6 +65,16 @@ def reverse_scan(step: Any, init: Any, xs: tuple, lam: Any = None) -> jax.Array:
     seq = tuple(xs) if scalar else (*xs, lam)
     _, y = jax.lax.scan(body, init, seq, reverse=True)
     return y
+
+
+def last_or_zero(x: jax.Array) -> jax.Array:
+    """``x[-1]``, or zeros of ``x.shape[1:]`` when ``x`` is empty (T = 0; private).
+
+    A recursion over zero transitions has no bootstrap; its result is the empty ``[0]``
+    array whatever the initial carry, so zeros only fix the carry's shape and dtype.
+    """
+    x = jnp.asarray(x)
+    return x[-1] if x.shape[0] else jnp.zeros(x.shape[1:], x.dtype)
 
 
 def lambda_returns(
@@ -110,10 +125,11 @@ def lambda_returns_body(fn, r_t, discount_t, v_t, lambda_, stop_target_gradients
     check_same_shape(fn, ("r_t", r_t), ("discount_t", discount_t), ("v_t", v_t))
     lam = check_lambda(fn, "lambda_", lambda_, discount_t)
     if truncation_t is None:
-        returns = reverse_scan(_lambda_step, v_t[-1], (r_t, discount_t, v_t), lam)
+        returns = reverse_scan(_lambda_step, last_or_zero(v_t), (r_t, discount_t, v_t), lam)
     else:
         cont = continuation(fn, truncation_t, r_t)
-        returns = reverse_scan(_cut_lambda_step, v_t[-1], (r_t, discount_t, v_t, cont), lam)
+        xs = (r_t, discount_t, v_t, cont)
+        returns = reverse_scan(_cut_lambda_step, last_or_zero(v_t), xs, lam)
     return maybe_stop_gradient(returns, stop_target_gradients)
 
 
@@ -167,7 +183,7 @@ def discounted_returns(
     check_same_shape(fn, ("r_t", r_t), ("discount_t", discount_t))
     if jnp.ndim(v_t) == 1:
         check_same_shape(fn, ("r_t", r_t), ("v_t", v_t))
-        bootstrap = v_t[-1]
+        bootstrap = last_or_zero(v_t)
     else:
         bootstrap = v_t
     returns = reverse_scan(lambda acc, r, d: r + d * acc, bootstrap, (r_t, discount_t))
@@ -232,15 +248,22 @@ def n_step_body(fn, r_t, discount_t, v_t, n, lambda_t, stop_target_gradients, tr
 
 
 def _n_step(r_t, discount_t, v_t, lam, n):
-    """n-step λ-mixed returns; steps beyond T use r=0, γ=1, λ=1, v=v_t[-1]."""
+    """n-step λ-mixed returns; steps beyond T use r=0, γ=1, λ=1, v=v_t[-1].
+
+    Such a padded step maps ``g`` to ``0 + 1 * ((1 − 1) v + 1 * g) = g`` exactly, so any
+    ``n > T`` gives the same bits as ``n = T``: ``n`` is capped at ``T`` (an ``n`` of
+    10**12 must not allocate 10**12 steps of padding).
+    """
     seq_len = r_t.shape[0]
+    n = min(n, max(seq_len, 1))
     pad = n - 1
 
     def padded(x, fill):
         return jnp.concatenate([x, jnp.full((pad,), fill, dtype=x.dtype)])
 
     r_p, d_p = padded(r_t, 0.0), padded(discount_t, 1.0)
-    lam_p, v_p = padded(lam, 1.0), jnp.concatenate([v_t, jnp.broadcast_to(v_t[-1], (pad,))])
+    lam_p = padded(lam, 1.0)
+    v_p = jnp.concatenate([v_t, jnp.broadcast_to(last_or_zero(v_t), (pad,))])
     g = v_p[pad : pad + seq_len]
     for i in reversed(range(n)):
         d, lm = d_p[i : i + seq_len], lam_p[i : i + seq_len]
@@ -354,7 +377,10 @@ def _off_policy_returns(q_t, v_t, r_t, discount_t, c_t):
     """``G_t = r_t + γ_t (v_t − c_t q_t + c_t G_{t+1})`` with ``c_t[-1]`` forced to 0.
 
     All inputs have the full length ``[K]``; ``q_t[-1]`` and ``c_t[-1]`` are ignored.
+    ``K = 0`` gives the empty ``[0]`` array.
     """
+    if r_t.shape[0] == 0:
+        return jnp.zeros((0,), jnp.result_type(r_t, discount_t, v_t))
     g = r_t[-1] + discount_t[-1] * v_t[-1]
 
     def step(acc, r, d, v, c, q):
@@ -389,7 +415,8 @@ def general_off_policy_returns_from_q_and_v(
       Returns ``G_0 … G_{K−1}``, shape ``[K]``.
 
     Raises:
-      ValueError / TypeError: on wrong ranks, lengths or dtypes (names the argument).
+      ValueError / TypeError: on wrong ranks, lengths or dtypes (names the argument);
+        ValueError for an empty ``r_t`` (``K = 0``).
 
     Matches rlax 0.1.9 ``rlax.general_off_policy_returns_from_q_and_v``; Munos et al.
     (2016), eq. 3.
@@ -404,6 +431,11 @@ def general_off_policy_returns_from_q_and_v(
         ("c_t", c_t, 1, "float"),
     )
     check_same_shape(fn, ("r_t", r_t), ("v_t", v_t), ("discount_t", discount_t))
+    if r_t.shape[0] == 0:
+        raise ValueError(
+            f"{fn}: `r_t` has shape {r_t.shape}, expected at least one transition "
+            "(`q_t` and `c_t` hold len(r_t) - 1 entries)"
+        )
     check_dim(fn, "q_t", q_t, 0, r_t.shape[0] - 1, "len(r_t) - 1")
     check_dim(fn, "c_t", c_t, 0, r_t.shape[0] - 1, "len(r_t) - 1")
     zero = jnp.zeros((1,), c_t.dtype)
@@ -460,7 +492,8 @@ def importance_corrected_td_errors(
     check_same_shape(fn, ("r_t", r_t), ("discount_t", discount_t), ("rho_tm1", rho_tm1),
                      ("values[1:]", values[1:]))
     v_tm1, v_t = values[:-1], values[1:]
-    rho_t = jnp.concatenate([rho_tm1[1:], jnp.ones((1,), rho_tm1.dtype)])  # last one unused
+    # rho_{t+1}; the last one is unused (and ``[:T]`` keeps T = 0 empty).
+    rho_t = jnp.concatenate([rho_tm1[1:], jnp.ones((1,), rho_tm1.dtype)])[: rho_tm1.shape[0]]
     lam = time_vector(fn, "lambda_", lambda_, discount_t)
     deltas = r_t + discount_t * v_t - v_tm1
     errors = rho_tm1 * reverse_scan(

@@ -289,8 +289,27 @@ class Spec(Generic[T], metaclass=abc.ABCMeta):
         )
 
 
-def _check_bounds(header: str, check: _BoundCheck) -> None:
-    """Raises eagerly (concrete value) or emits a checkify debug check (traced value)."""
+def validate_checked(spec: Spec, value: Any, header: str) -> Any:
+    """`Spec.validate` whose bound checks on traced values are ``checkify.check``
+    (not ``debug_check``): under ``jit`` / ``vmap`` / ``scan`` without
+    ``checkify.checkify`` they fail at trace time instead of being no-ops.
+
+    Static mismatches raise ``ValueError`` (message starting with ``header``);
+    concrete out-of-bounds values raise ``ValueError`` eagerly. Used by
+    `jit_env.wrappers.ValidateAction` (private).
+    """
+    report = spec._report(value)
+    if report.mismatches:
+        lines = [f"  at {m.path} ({_describe(m.spec)}): {m.message}" for m in report.mismatches]
+        raise ValueError("\n".join([header + ":", *lines]))
+    for check in report.bound_checks:
+        _check_bounds(header, check, strict=True)
+    return value
+
+
+def _check_bounds(header: str, check: _BoundCheck, *, strict: bool = False) -> None:
+    """Raises eagerly (concrete value) or emits a checkify check (traced value):
+    ``checkify.check`` if ``strict``, else ``checkify.debug_check``."""
     shape = tuple(check.value.shape)
     prefix = f"{header}: at {check.path} ({_describe(check.spec)}), shape {shape}: "
     concrete = _concrete(check.value)
@@ -309,7 +328,7 @@ def _check_bounds(header: str, check: _BoundCheck) -> None:
     traced_within = _within(check)
     flat = traced_within.reshape(-1)
     first = jnp.argmin(flat)  # the first False (0 if all True; unused then).
-    checkify.debug_check(
+    (checkify.check if strict else checkify.debug_check)(
         jnp.all(flat),
         _escape(prefix) + "{n_bad} entries out of bounds; first at flat index {first}: "
         "{value} not in [{low}, {high}]",

@@ -254,7 +254,8 @@ class Dict(Tree):
       **kwarg_specs: more child specs by keyword.
 
     Raises:
-      TypeError: if a child is not a `Spec`.
+      TypeError: if a child is not a `Spec`, or the keys cannot be sorted
+        together (e.g. ``1`` and ``"a"``: JAX flattens dicts in sorted key order).
       ValueError: if no child spec is given, or a key appears both in
         `dict_spec` and in `kwarg_specs`.
 
@@ -276,8 +277,19 @@ class Dict(Tree):
             raise ValueError(f"keys {overlap} given both in `dict_spec` and as keyword arguments")
         full = {**dict_spec, **kwarg_specs}
         if not full:
-            raise ValueError("no specs given: a Dict spec needs at least one entry")
+            raise ValueError(
+                "`dict_spec` and `kwarg_specs` are both empty: a Dict spec needs at least one "
+                "entry"
+            )
         _require_specs(list(full.values()), "dict_spec")
+        try:
+            sorted(full)
+        except TypeError:
+            types = sorted({type(k).__name__ for k in full})
+            raise TypeError(
+                f"`dict_spec` keys must be mutually comparable (JAX sorts dict keys when it "
+                f"flattens a dict), got keys of types {types}: {sorted(full, key=repr)}"
+            ) from None
         leaves, treedef = tree_util.tree_flatten(full, is_leaf=is_spec)
         super().__init__(leaves, treedef, name)
 

@@ -227,8 +227,9 @@ class BoundedArray(Array):
         numeric), non-numeric or traced bounds.
       ValueError: negative `shape` entries; a bound not broadcastable to
         `shape`, NaN, not representable in `dtype` (fractional or infinite
-        for integers, overflowing for floats); ``minimum > maximum``
-        anywhere. Each message names the argument and its value.
+        for integers, overflowing for floats); ``minimum = +inf`` or
+        ``maximum = -inf`` anywhere; ``minimum > maximum`` anywhere. Each
+        message names the argument and its value.
 
     Matches jit_env 0.1.5 / dm_env ``BoundedArray``. ``sample`` follows
     gymnasium 1.x ``Box.sample`` (see the module docstring) and
@@ -252,14 +253,23 @@ class BoundedArray(Array):
             raise TypeError(f"`dtype` of a {type(self).__name__} must be real, got {self.dtype}")
         low = _bound(minimum, "minimum", self.shape, self.dtype)
         high = _bound(maximum, "maximum", self.shape, self.dtype)
-        bad = np.broadcast_to(low, self.shape) > np.broadcast_to(high, self.shape)
+        for bound, argname, side in ((low, "minimum", np.inf), (high, "maximum", -np.inf)):
+            if _is_float(self.dtype) and np.any(bound == side):
+                raise ValueError(
+                    f"`{argname}` must not be {side} (the only value it would admit is "
+                    f"{side}, which `sample` cannot draw), got {_format_bound(bound)}"
+                )
+        # Compared in the compact forms (never at the full shape: a constant bound on a
+        # (4096,) * 3 spec must not allocate 64 GiB); an index into the compact result is
+        # an index into the full shape where the compact axis has size 1 (entry 0).
+        bad = low > high
         if np.any(bad):
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(
                 f"`minimum` must be <= `maximum` everywhere, but at index {index} "
-                f"minimum={np.broadcast_to(low, self.shape)[index]!r} > "
-                f"maximum={np.broadcast_to(high, self.shape)[index]!r} "
-                f"(minimum={np.asarray(minimum)!r}, maximum={np.asarray(maximum)!r})"
+                f"minimum={np.broadcast_to(low, bad.shape)[index]!r} > "
+                f"maximum={np.broadcast_to(high, bad.shape)[index]!r} "
+                f"(minimum={_format_bound(low)}, maximum={_format_bound(high)})"
             )
         object.__setattr__(self, "_min", low)
         object.__setattr__(self, "_max", high)

@@ -19,8 +19,9 @@ check                  what it asserts
 ``finite``             every floating leaf of every TimeStep is finite.
 ``scan_safe``          ``reset`` and ``step`` return the same pytree
                        structure, shapes and dtypes (a ``lax.scan`` carry).
-``state_key``          the state has a field named ``key`` or a typed PRNG
-                       key leaf.
+``state_key``          the state holds its PRNG key (typed, or legacy
+                       ``uint32[2]``) as attribute ``key`` or as the entry
+                       ``"key"`` of a dict: where every auto-reset reads it.
 ``single_trace``       the jitted ``step`` (and ``reset``) is traced once over
                        the whole rollout (no recompilation).
 ``jit_equals_eager``   eager ``reset``/``step`` equal the jitted ones.
@@ -30,6 +31,13 @@ check                  what it asserts
                        equals a loop of unbatched calls.
 ``key_impls``          ``reset``/``step`` accept legacy ``uint32`` keys and
                        typed ``threefry2x32``, ``rbg`` and ``unsafe_rbg`` keys.
+``invalid_action``     ``step`` with actions outside ``action_spec()``'s
+                       bounds (just below, just above, far above) still
+                       returns a same-structured, spec-conforming, finite
+                       TimeStep: the out-of-range behaviour is defined (the
+                       environment documents it; `jit_env.wrappers.
+                       ValidateAction` and the adapters reject such actions).
+                       Skipped for action specs without finite bounds.
 ``render``             unless ``render`` raises ``NotImplementedError``
                        (then skipped), it returns ``uint8 [H, W, 3]`` of a
                        fixed shape.
@@ -50,7 +58,7 @@ import jax
 import numpy as np
 
 from jit_env import _core
-from jit_env.testing import _checks
+from jit_env.testing import _action_checks, _checks
 from jit_env.testing._checks import CHECKS
 
 __all__ = [
@@ -196,6 +204,8 @@ def check_env(
         run.check_vmap()
     if "key_impls" in selected:
         run.check_key_impls(seed)
+    if "invalid_action" in selected:
+        _action_checks.check_invalid_actions(run)
     if "render" in selected:
         run.check_render()
     failures = {name: tuple(msgs) for name, msgs in run.out.finish().items() if msgs}
@@ -325,6 +335,10 @@ class EnvironmentTestMixin:
     def test_key_impls(self) -> None:
         """`check_env`'s ``key_impls`` check on ``make_env()``."""
         self.assert_check("key_impls")
+
+    def test_invalid_action(self) -> None:
+        """`check_env`'s ``invalid_action`` check on ``make_env()``."""
+        self.assert_check("invalid_action")
 
     def test_render(self) -> None:
         """`check_env`'s ``render`` check on ``make_env()``."""

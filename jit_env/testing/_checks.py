@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core
+from jit_env._pytrees import key_of
 from jit_env.testing._trees import (
     _error,
     _flatten,
@@ -42,6 +43,7 @@ CHECKS = (
     "purity",
     "vmap_equals_loop",
     "key_impls",
+    "invalid_action",
     "render",
 )
 """Names of the checks, in the order they are reported."""
@@ -358,16 +360,20 @@ class Run:
                 f"{_NAMES[int(prev.ravel()[bad])]}: {rule}")
 
     def _check_state_key(self, state: Any) -> None:
-        leaves, _ = jax.tree_util.tree_flatten_with_path(state)
-        for path, leaf in leaves:
-            named = any(
-                getattr(entry, "name", None) == "key" or getattr(entry, "key", None) == "key"
-                for entry in path
+        # The rule the auto-reset wrappers apply (`jit_env._pytrees.key_of`): a top-level
+        # attribute `key`, or the entry "key" of a dict state, holding a PRNG key.
+        try:
+            key = key_of(state)
+        except TypeError as exc:
+            self.out.add("state_key", str(exc))
+            return
+        raw = hasattr(key, "dtype") and key.dtype == jnp.uint32 and jnp.shape(key)[-1:] == (2,)
+        if not (_is_key(key) or raw):
+            self.out.add(
+                "state_key",
+                f"state.key is not a PRNG key: got {_signature(key)} (expected a typed key "
+                "or a legacy uint32[2] key)",
             )
-            if named or _is_key(leaf):
-                return
-        self.out.add("state_key", "the state carries no PRNG key: no field named `key` and no "
-                     "typed key leaf (all randomness must live in state.key)")
 
     def check_traces(self) -> None:
         """The ``single_trace`` check: the jitted step traces once over the whole rollout."""

@@ -16,10 +16,18 @@ import numpy as np
 
 from jit_env._pytrees import is_typed_key as _is_key
 
+_MAX_ERROR_LINES = 6  # of an exception's message kept in a report line
+
 
 def _error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    """``"Type: message"`` on one line; a multi-line message (a spec's
+    ``validate`` puts the detail on the second line) keeps its first
+    `_MAX_ERROR_LINES` lines, joined by ``" | "``."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = " | ".join(lines[:_MAX_ERROR_LINES])
+    if len(lines) > _MAX_ERROR_LINES:
+        text += f" | ... ({len(lines) - _MAX_ERROR_LINES} more lines)"
+    return f"{type(exc).__name__}: {text}"
 
 
 def _path(prefix: str, path: Sequence[Any]) -> str:

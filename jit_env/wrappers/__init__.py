@@ -10,7 +10,8 @@ Normalisation: `NormalizeObservation`, `NormalizeReward`, `ClipReward`,
 `ScaleReward`. Observations: `FlattenObservation`, `FrameStack`,
 `ExtendObservation`, `TransformObservation`. Actions: `ActionRepeat`,
 `ClipAction`, `RescaleAction`, `TransformAction`. Gradients and rewards:
-`StopGradient`, `TransformReward`.
+`StopGradient`, `TransformReward`. Value checks (``checkify``): `CheckFinite`,
+`ValidateAction`.
 
 Recommended training stack (innermost first)::
 
@@ -62,12 +63,14 @@ from jit_env.wrappers._observation import (
 )
 from jit_env.wrappers._statistics import EpisodeStatistics, EpisodeStatisticsState
 from jit_env.wrappers._time_limit import TimeLimit, TimeLimitState
+from jit_env.wrappers._validation import CheckFinite, ValidateAction
 
 __all__ = [
     "ActionRepeat",
     "AutoReset",
     "AutoResetState",
     "BatchSpecMixin",
+    "CheckFinite",
     "ClipAction",
     "ClipReward",
     "EpisodeStatistics",
@@ -94,6 +97,7 @@ __all__ = [
     "TransformAction",
     "TransformObservation",
     "TransformReward",
+    "ValidateAction",
     "Vmap",
     "VmapAutoReset",
 ]

@@ -25,7 +25,11 @@ RESET_KEY_SALT)`` of the finished episode's state (never the same episode
 twice) and ``options`` ``None`` if the state has no ``params``: the
 start-state distribution is exactly the environment's own, and what wrappers
 inside keep across episodes (`NormalizeObservation`'s statistics,
-`EpisodeStatistics`' last return) survives.
+`EpisodeStatistics`' last return) survives. ``state.key`` and
+``state.params`` are attributes, or the entries ``"key"`` / ``"params"`` of a
+dict state (``jit_env._pytrees.key_of``; a state with neither key raises
+``TypeError`` naming its fields, and `jit_env.testing.check_env`'s
+``state_key`` check applies the same rule).
 
 Batched auto-reset (`VmapAutoReset`, `TileAutoReset`) is SIMD: the batch is
 stepped with ``vmap`` and the environments that ended are reset by
@@ -45,7 +49,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core
-from jit_env._pytrees import match_dtypes, options_of, strong, wrapper_state
+from jit_env._pytrees import key_of, match_dtypes, options_of, strong, wrapper_state
 from jit_env.wrappers._batched_reset import reset_where
 from jit_env.wrappers._batching import BatchSpecMixin, Vmap
 
@@ -158,7 +162,7 @@ class AutoReset(_core.Wrapper):
 
     def _restart(self, state: Any) -> tuple[Any, _core.TimeStep]:
         return _core.reset_after(
-            self.env, state, reset_key(state.key), options=options_of(state)
+            self.env, state, reset_key(key_of(state)), options=options_of(state)
         )
 
     def step(self, state: Any, action: Any) -> tuple[Any, _core.TimeStep]:
@@ -274,7 +278,7 @@ class VmapAutoReset(BatchSpecMixin, Vmap):
 
     def _reset_batch(self, source: Any) -> tuple[Any, _core.TimeStep]:
         """`jit_env.reset_after` of every row of the batched state ``source``."""
-        keys = jax.vmap(reset_key)(source.key)
+        keys = jax.vmap(reset_key)(key_of(source))
         options = options_of(source)
         env = self.env
         return jax.vmap(lambda p, k, o: _core.reset_after(env, p, k, options=o))(

@@ -151,8 +151,16 @@ class NormalizeObservation(_core.Wrapper):
       freeze: start with frozen statistics (evaluation).
 
     Raises:
-      TypeError: if the observation spec is not an array spec.
-      ValueError: for ``epsilon < 0`` or ``clip <= 0``.
+      TypeError: if the observation spec is not an array spec, or ``epsilon``
+        / ``clip`` is not a real number.
+      ValueError: for ``epsilon`` negative or infinite, or ``clip <= 0`` (or NaN).
+
+    Non-finite observations are not checked here: one NaN or ``inf``
+    observation turns ``mean`` and ``var`` NaN for the rest of the run, so
+    catch it before it arrives, with `CheckFinite` inside this wrapper
+    (``NormalizeObservation(CheckFinite(env))``, run under
+    ``checkify.checkify``). A check here would see only what `CheckFinite`
+    sees, and would make every user of this wrapper pay for ``checkify``.
 
     Where in a stack: outermost, outside the auto-reset
     (``NormalizeObservation(EpisodeStatistics(VmapAutoReset(...)))``): one set
@@ -176,9 +184,9 @@ class NormalizeObservation(_core.Wrapper):
             raise TypeError(
                 f"NormalizeObservation needs an array observation spec, got {element!r}"
             )
-        if not epsilon >= 0:
-            raise ValueError(f"`epsilon` must be >= 0, got {epsilon!r}")
-        if clip is not None and not clip > 0:
+        if not 0 <= _real(epsilon, "epsilon") < np.inf:
+            raise ValueError(f"`epsilon` must be finite and >= 0, got {epsilon!r}")
+        if clip is not None and not _real(clip, "clip") > 0:
             raise ValueError(f"`clip` must be None or > 0, got {clip!r}")
         self._element = element
         self._nums = nums
@@ -319,8 +327,8 @@ class NormalizeReward(_core.Wrapper):
       freeze: start with frozen statistics.
 
     Raises:
-      ValueError: ``gamma`` outside [0, 1] or ``epsilon < 0``.
-      TypeError: a non-array reward spec.
+      ValueError: ``gamma`` outside [0, 1] (or NaN), ``epsilon`` negative or infinite.
+      TypeError: a non-array reward spec; ``gamma`` / ``epsilon`` not a real number.
 
     Where in a stack: outside `EpisodeStatistics` (which should see raw
     rewards) and outside the auto-reset.
@@ -335,10 +343,10 @@ class NormalizeReward(_core.Wrapper):
         freeze: bool = False,
     ):
         super().__init__(env)
-        if not 0.0 <= gamma <= 1.0:
+        if not 0.0 <= _real(gamma, "gamma") <= 1.0:
             raise ValueError(f"`gamma` must be in [0, 1], got {gamma!r}")
-        if not epsilon >= 0:
-            raise ValueError(f"`epsilon` must be >= 0, got {epsilon!r}")
+        if not 0 <= _real(epsilon, "epsilon") < np.inf:
+            raise ValueError(f"`epsilon` must be finite and >= 0, got {epsilon!r}")
         spec = env.reward_spec()
         if not isinstance(spec, specs.Array):
             raise TypeError(f"NormalizeReward needs an array reward spec, got {spec!r}")
@@ -405,6 +413,16 @@ class NormalizeReward(_core.Wrapper):
         return self.env.render(state.inner)
 
 
+def _real(value: Any, argname: str) -> float:
+    """``value`` as a Python float; `TypeError` naming ``argname`` unless it is a
+    real number (Python / NumPy int or float, not bool, not an array)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"`{argname}` must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
 def _check_float_reward(spec: specs.Spec, wrapper: str) -> specs.Array:
     if not isinstance(spec, specs.Array) or not jnp.issubdtype(spec.dtype, jnp.floating):
         raise TypeError(f"{wrapper} needs a floating array reward spec, got {spec!r}")
@@ -424,8 +442,12 @@ class ClipReward(MapTimeStep):
       max_reward: upper bound or ``None`` (+inf).
 
     Raises:
-      ValueError: both bounds ``None``, or ``min_reward > max_reward``.
-      TypeError: a non-floating or non-array reward spec.
+      ValueError: both bounds ``None``; a NaN bound (every comparison with NaN
+        is false, so ``jnp.clip`` would return NaN rewards); ``min_reward =
+        +inf`` or ``max_reward = -inf`` (every reward infinite); or
+        ``min_reward > max_reward``.
+      TypeError: a bound that is not a real number; a non-floating or
+        non-array reward spec.
 
     Where in a stack: outside `EpisodeStatistics` to report raw returns.
     """
@@ -439,8 +461,12 @@ class ClipReward(MapTimeStep):
         super().__init__(env)
         if min_reward is None and max_reward is None:
             raise ValueError("ClipReward: `min_reward` and `max_reward` are both None")
-        low = -np.inf if min_reward is None else float(min_reward)
-        high = np.inf if max_reward is None else float(max_reward)
+        low = -np.inf if min_reward is None else _real(min_reward, "min_reward")
+        high = np.inf if max_reward is None else _real(max_reward, "max_reward")
+        if np.isnan(low) or low == np.inf:
+            raise ValueError(f"`min_reward` must be a number < inf or None, got {min_reward!r}")
+        if np.isnan(high) or high == -np.inf:
+            raise ValueError(f"`max_reward` must be a number > -inf or None, got {max_reward!r}")
         if low > high:
             raise ValueError(f"`min_reward`={low} is greater than `max_reward`={high}")
         self._spec = _check_float_reward(env.reward_spec(), "ClipReward")
@@ -473,12 +499,13 @@ class ScaleReward(MapTimeStep):
       scale: a finite Python float.
 
     Raises:
-      ValueError: non-finite ``scale``.  TypeError: a non-floating reward spec.
+      ValueError: non-finite ``scale``.
+      TypeError: ``scale`` not a real number; a non-floating reward spec.
     """
 
     def __init__(self, env: _core.Environment, scale: float):
         super().__init__(env)
-        if not np.isfinite(scale):
+        if not np.isfinite(_real(scale, "scale")):
             raise ValueError(f"`scale` must be finite, got {scale!r}")
         self._spec = _check_float_reward(env.reward_spec(), "ScaleReward")
         self._scale = float(scale)

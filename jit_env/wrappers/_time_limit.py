@@ -12,6 +12,8 @@ import numpy as np
 from jit_env import _core
 from jit_env._pytrees import wrapper_state
 
+_MAX_STEPS = int(np.iinfo(np.int32).max)
+
 
 @wrapper_state
 class TimeLimitState(NamedTuple):
@@ -49,7 +51,9 @@ class TimeLimit(_core.Wrapper):
       max_episode_steps: positive int.
 
     Raises:
-      ValueError: if ``max_episode_steps`` is not a positive int.
+      ValueError: if ``max_episode_steps`` is not a positive int, or exceeds
+        ``2**31 - 1`` (the ``int32`` step counter; larger limits overflowed at
+        the first step).
 
     Where in a stack: directly around the environment, inside `AutoReset` /
     `VmapAutoReset` (so a truncated episode is reset) — `jit_env.make` adds it.
@@ -64,6 +68,11 @@ class TimeLimit(_core.Wrapper):
         ):
             raise ValueError(
                 f"`max_episode_steps` must be a positive int, got {max_episode_steps!r}"
+            )
+        if max_episode_steps > _MAX_STEPS:
+            raise ValueError(
+                f"`max_episode_steps` must be <= {_MAX_STEPS} (the step counter is int32), "
+                f"got {max_episode_steps!r}"
             )
         self._max_episode_steps = int(max_episode_steps)
 

@@ -438,3 +438,39 @@ def test_simple_bandit_arms_fixed_per_seed():
     c, _ = env.reset(jax.random.key(0), options=SimpleBanditParams(mapping_seed=3))
     np.testing.assert_array_equal(a.arm_rewards, b.arm_rewards)
     assert np.any(np.asarray(a.arm_rewards) != np.asarray(c.arm_rewards))
+
+
+# ------------------------------------------- out-of-range actions (documented behaviour)
+
+
+@pytest.mark.parametrize("action", [-12, -1, 11, 2**20])
+def test_simple_bandit_out_of_range_action_pulls_arm_0(variant_fn, action):
+    """Was JAX's out-of-bounds gather: -1 wrapped to arm 10, 11 clamped to arm 10."""
+    env = ENVS["SimpleBandit-bsuite"]
+    state, _ = reset(variant_fn, env, jax.random.key(0))
+    _, (ts,) = play(variant_fn, env, state, [action])
+    assert float(ts.reward) == float(np.asarray(state.arm_rewards)[0])
+
+
+@pytest.mark.parametrize("action", [-1, 5, 2**20])
+def test_discounting_chain_out_of_range_first_action_picks_chain_0(variant_fn, action):
+    """Was: the context took the raw action, so the observation left its spec
+    (found by check_env's invalid_action check); bsuite raises IndexError."""
+    env = ENVS["DiscountingChain-bsuite"]
+    state, _ = reset(variant_fn, env, jax.random.key(0))
+    _, timesteps = play(variant_fn, env, state, [action, 0])
+    rewards, _, _, obs = as_np(timesteps)
+    np.testing.assert_allclose(obs[:, 0], [[0.0, 0.01], [0.0, 0.02]], rtol=RTOL)
+    assert rewards[0] == 1.0 + (0.1 if int(state.params.mapping_seed) % 5 == 0 else 0.0)
+    assert bool(env.observation_spec().contains(jnp.asarray(obs[0])))
+
+
+@pytest.mark.parametrize("action", [-1, 2, 2**20])
+def test_umbrella_chain_out_of_range_first_action_leaves_the_umbrella(variant_fn, action):
+    env = ENVS["UmbrellaChain-bsuite"]
+    state, _ = reset(variant_fn, env, jax.random.key(0), UmbrellaChainParams(chain_length=3))
+    state = state._replace(need_umbrella=jnp.int32(1))
+    _, timesteps = play(variant_fn, env, state, [action, 1, 1])
+    rewards, _, _, obs = as_np(timesteps)
+    np.testing.assert_array_equal(obs[:, 0, 1], 0.0)  # has_umbrella: as after action 0
+    assert rewards[-1] == -1.0  # needed it, does not have it

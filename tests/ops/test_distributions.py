@@ -10,6 +10,7 @@ import rlax
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from jax.experimental import checkify
 
 from jit_env import ops
 
@@ -284,3 +285,50 @@ def test_bad_inputs_raise_naming_the_argument(wrap):
                                                     jnp.ones(3))
     with pytest.raises(ValueError, match="`mu`"):
         wrap(ops.gaussian_diagonal(1.0).entropy)(jnp.float32(0.0))
+
+
+# --------------------------------------------- sampling from non-finite logits
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_softmax_sample_of_non_finite_logits_is_minus_one_and_checkified(bad):
+    """distrax 0.1.9's value (``Categorical._sample_n``: -1 where probs are not a
+    distribution), kept for rlax parity, and loud under checkify."""
+    key = jax.random.key(3)
+    logits = jnp.array([[bad, 0.0, 1.0], [0.0, 1.0, 2.0]], jnp.float32)
+    dist = ops.softmax()
+    sample = dist.sample(key, logits)
+    assert int(sample[0]) == -1
+    assert 0 <= int(sample[1]) < 3
+    assert int(rlax.softmax().sample(key, logits)[0]) == -1  # rlax (distrax) agrees
+    assert float(dist.logprob(sample, logits)[0]) == -np.inf
+    err, out = jax.jit(checkify.checkify(dist.sample, errors=checkify.user_checks))(key, logits)
+    np.testing.assert_array_equal(out, sample)
+    assert err.get().startswith(
+        "softmax.sample: 1 of 2 rows of probabilities are not a distribution"
+    )
+    err, _ = checkify.checkify(jax.vmap(dist.sample), errors=checkify.user_checks)(
+        jax.random.split(key, 2), logits
+    )
+    assert "softmax.sample: 1 of 1 rows" in err.get()  # per batch element under vmap
+    ok, _ = checkify.checkify(dist.sample, errors=checkify.user_checks)(key, logits[1:])
+    assert ok.get() is None
+    assert int(jax.jit(dist.sample)(key, logits)[0]) == -1  # without checkify: no error
+
+
+def test_minus_inf_logits_are_a_distribution():
+    logits = jnp.array([-jnp.inf, 0.0, -jnp.inf])
+    err, out = checkify.checkify(ops.softmax().sample, errors=checkify.user_checks)(
+        jax.random.key(0), logits
+    )
+    assert err.get() is None
+    assert int(out) == 1
+
+
+def test_categorical_sample_of_nan_probs_is_minus_one():
+    probs = jnp.array([jnp.nan, 0.5])
+    assert int(ops.categorical_sample(jax.random.key(0), probs)) == -1
+    err, _ = checkify.checkify(ops.categorical_sample, errors=checkify.user_checks)(
+        jax.random.key(0), probs
+    )
+    assert err.get().startswith("categorical_sample: 1 of 1 rows")

@@ -234,3 +234,61 @@ def test_bad_inputs_raise_naming_the_argument(wrap):
             jnp.ones((4, 2)), jnp.ones(4), r, d, v, jnp.ones((4, 2)))
     with pytest.raises(ValueError, match="`c_t` has shape"):
         ops.general_off_policy_returns_from_q_and_v(jnp.ones(3), v, r, d, jnp.ones(4))
+
+
+# ------------------------------------------ empty trajectories (T = 0): the fuzzer finding
+
+_f = lambda *shape: jnp.zeros(shape, jnp.float32)
+_i = lambda *shape: jnp.zeros(shape, jnp.int32)
+
+# Every returns operator that indexed ``v_t[-1]`` (or ``r_t[-1]``) and raised IndexError on
+# T = 0, and the value-learning losses built on them. Inputs: ``t`` transitions, A = 3 actions.
+EMPTY_CASES = {
+    "lambda_returns": lambda t: ops.lambda_returns(_f(t), _f(t), _f(t), 0.9),
+    "discounted_returns": lambda t: ops.discounted_returns(_f(t), _f(t), _f(t)),
+    "discounted_returns(scalar v_t)": lambda t: ops.discounted_returns(_f(t), _f(t), _f()),
+    "n_step_bootstrapped_returns": lambda t: ops.n_step_bootstrapped_returns(
+        _f(t), _f(t), _f(t), 3),
+    "general_off_policy_returns_from_action_values": lambda t: (
+        ops.general_off_policy_returns_from_action_values(
+            _f(t, A), _i(t), _f(t), _f(t), _f(t), _f(t, A))),
+    "importance_corrected_td_errors": lambda t: ops.importance_corrected_td_errors(
+        _f(t), _f(t), _f(t), 0.9, _f(t + 1)),
+    "truncation_aware_lambda_returns": lambda t: ops.truncation_aware_lambda_returns(
+        _f(t), _f(t), _f(t), _f(t), 0.9),
+    "truncation_aware_n_step_returns": lambda t: ops.truncation_aware_n_step_returns(
+        _f(t), _f(t), _f(t), _f(t), 3),
+    "td_lambda": lambda t: ops.td_lambda(_f(t), _f(t), _f(t), _f(t), 0.9),
+    "q_lambda": lambda t: ops.q_lambda(_f(t, A), _i(t), _f(t), _f(t), _f(t, A), 0.9),
+    "sarsa_lambda": lambda t: ops.sarsa_lambda(
+        _f(t, A), _i(t), _f(t), _f(t), _f(t, A), _i(t), 0.9),
+    "truncation_aware_q_lambda": lambda t: ops.truncation_aware_q_lambda(
+        _f(t, A), _i(t), _f(t), _f(t), _f(t, A), _f(t), 0.9),
+    "transformed_q_lambda": lambda t: ops.transformed_q_lambda(
+        _f(t, A), _i(t), _f(t), _f(t), _f(t, A), 0.9),
+    "retrace": lambda t: ops.retrace(
+        _f(t, A), _f(t, A), _i(t), _i(t), _f(t), _f(t), _f(t, A), _f(t), 0.9),
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY_CASES))
+def test_empty_trajectory_gives_an_empty_result(name):
+    out = EMPTY_CASES[name](0)
+    assert out.shape == (0,)
+    assert out.dtype == jnp.float32
+    jitted = jax.jit(lambda: EMPTY_CASES[name](0))()
+    assert jitted.shape == (0,)
+    assert EMPTY_CASES[name](2).shape == (2,)  # the same call with T = 2 still works
+
+
+def test_empty_trajectory_with_q_and_v_names_r_t():
+    with pytest.raises(ValueError, match=r"`r_t` has shape \(0,\), expected at least one"):
+        ops.general_off_policy_returns_from_q_and_v(_f(0), _f(0), _f(0), _f(0), _f(0))
+
+
+def test_one_step_trajectory_bootstraps_from_its_value():
+    """T = 1 (the smallest non-empty case, next to T = 0): G_0 = r + γ v by hand."""
+    r, d, v = jnp.array([0.5]), jnp.array([0.9]), jnp.array([2.0])
+    np.testing.assert_allclose(ops.lambda_returns(r, d, v, 0.3), [0.5 + 0.9 * 2.0], rtol=1e-6)
+    np.testing.assert_allclose(ops.discounted_returns(r, d, v), [2.3], rtol=1e-6)
+    np.testing.assert_allclose(ops.n_step_bootstrapped_returns(r, d, v, 4), [2.3], rtol=1e-6)

@@ -431,3 +431,39 @@ def test_reshape_primitives():
         specs.reshape_spec(PLAIN, append=3)
     with pytest.raises(TypeError, match="spec"):
         specs.reshape_spec("not a spec", prepend=(1,))
+
+
+def test_huge_spec_with_constant_bounds_allocates_nothing_of_its_size():
+    """``BoundedArray((4096,) * 3, ...)`` compared ``broadcast_to`` copies of its bounds
+    (a 64 GiB bool array); the comparison is now on the compact bounds."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        spec = specs.BoundedArray((4096,) * 3, np.float32, 0.0, 1.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # well under a MiB; the full shape would need 64 GiB
+    assert spec.shape == (4096,) * 3
+    assert spec.minimum.shape == (4096,) * 3  # a broadcast view, not a copy
+    assert spec.minimum.strides == (0, 0, 0)
+    with pytest.raises(ValueError, match=r"at index \(0, 0, 0\) minimum=.*1\.0.* > maximum=.*0\.0"):
+        specs.BoundedArray((4096,) * 3, np.float32, 1.0, 0.0)
+
+
+def test_min_greater_than_max_reports_an_index_of_the_full_shape():
+    with pytest.raises(ValueError, match=r"at index \(0, 3\) minimum=.*5\.0.* > maximum=.*1\.0"):
+        specs.BoundedArray((3, 4), np.float32, [0.0, 0.0, 0.0, 5.0], 1.0)
+    with pytest.raises(ValueError, match=r"at index \(2, 1\)"):
+        specs.BoundedArray((3, 2), np.int32, 0, [[1, 1], [1, 1], [1, -1]])
+
+
+@pytest.mark.parametrize(("low", "high", "argname"),
+                         [(np.inf, np.inf, "minimum"), (-np.inf, -np.inf, "maximum"),
+                          ([0.0, np.inf], np.inf, "minimum")])
+def test_bounds_admitting_only_an_infinity_are_rejected(low, high, argname):
+    """Found by tests/test_fuzz.py: BoundedArray((), float32, inf, inf) sampled a
+    standard normal (neither bound finite), a value outside its own bounds."""
+    with pytest.raises(ValueError, match=rf"`{argname}` must not be -?inf"):
+        specs.BoundedArray((2,), np.float32, low, high)

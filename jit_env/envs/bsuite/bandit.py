@@ -109,7 +109,9 @@ class SimpleBandit(_core.Environment):
 
         Args:
           state: the state from `reset`.
-          action: int scalar in ``{0, ..., 10}``.
+          action: int scalar in ``{0, ..., 10}``; any other value pulls arm 0
+            (a jitted step cannot raise; `jit_env.wrappers.ValidateAction` and the
+            ``compat`` adapters reject such actions).
 
         Returns:
           ``(state, timestep)``, always ``LAST`` with discount 0.
@@ -118,6 +120,7 @@ class SimpleBandit(_core.Environment):
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
         action = _episode.check_discrete_action(action, "SimpleBandit")
+        action = jnp.where((action >= 0) & (action < NUM_ARMS), action, 0)
         reward = state.arm_rewards[action]
         return state, _core.termination(reward, self._observation())
 

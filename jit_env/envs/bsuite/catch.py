@@ -131,7 +131,9 @@ class Catch(_core.Environment):
 
         Args:
           state: the state from `reset` or `step` (not after ``LAST``).
-          action: int scalar in ``{0, 1, 2}``; other values are undefined.
+          action: int scalar in ``{0, 1, 2}``; another value moves the paddle
+            ``action - 1`` columns too, clipped at the walls (e.g. 5 jumps 4
+            columns; `jit_env.wrappers.ValidateAction` rejects such actions).
 
         Returns:
           ``(state, timestep)``; ``LAST`` with discount 0 when the ball reaches

@@ -150,7 +150,9 @@ class DeepSea(_core.Environment):
 
         Args:
           state: the state from `reset` or `step` (not after ``LAST``).
-          action: int scalar in ``{0, 1}``.
+          action: int scalar in ``{0, 1}``; any other value never equals the
+            cell's 'right' action, so it moves left (`jit_env.wrappers.
+            ValidateAction` rejects such actions).
 
         Returns:
           ``(state, timestep)``; ``LAST`` with discount 0 after ``size`` steps.

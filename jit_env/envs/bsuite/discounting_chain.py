@@ -114,7 +114,9 @@ class DiscountingChain(_core.Environment):
 
         Args:
           state: the state from `reset` or `step` (not after ``LAST``).
-          action: int scalar in ``{0, ..., 4}``.
+          action: int scalar in ``{0, ..., 4}``; a first action outside it picks
+            chain 0 (as action 0), so the observation stays in its spec (bsuite
+            raises ``IndexError``; `jit_env.wrappers.ValidateAction` rejects it).
 
         Returns:
           ``(state, timestep)``; ``LAST`` with discount 0 on step 100.
@@ -123,7 +125,9 @@ class DiscountingChain(_core.Environment):
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
         action = _episode.check_discrete_action(action, "DiscountingChain")
-        context = jnp.where(state.timestep == 0, action.astype(jnp.int32), state.context)
+        action = action.astype(jnp.int32)
+        action = jnp.where((action >= 0) & (action < self.num_actions), action, 0)
+        context = jnp.where(state.timestep == 0, action, state.context)
         timestep = state.timestep + 1
         reward_at = jnp.asarray(REWARD_TIMESTEPS)[context]
         bonus = jnp.where(context == state.params.mapping_seed % self.num_actions, BONUS, 0.0)

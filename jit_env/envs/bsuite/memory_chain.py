@@ -125,7 +125,8 @@ class MemoryChain(_core.Environment):
 
         Args:
           state: the state from `reset` or `step` (not after ``LAST``).
-          action: int scalar in ``{0, 1}``, the guessed bit.
+          action: int scalar in ``{0, 1}``, the guessed bit; any other value is
+            a wrong guess (`jit_env.wrappers.ValidateAction` rejects it).
 
         Returns:
           ``(state, timestep)``; ``LAST`` with discount 0 on step

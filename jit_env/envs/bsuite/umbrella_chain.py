@@ -131,7 +131,9 @@ class UmbrellaChain(_core.Environment):
 
         Args:
           state: the state from `reset` or `step` (not after ``LAST``).
-          action: int scalar in ``{0, 1}``.
+          action: int scalar in ``{0, 1}``; any value other than 1 leaves the
+            umbrella (as action 0), so the observation stays in its spec
+            (`jit_env.wrappers.ValidateAction` rejects such actions).
 
         Returns:
           ``(state, timestep)``; ``LAST`` with discount 0 on step
@@ -143,7 +145,7 @@ class UmbrellaChain(_core.Environment):
         action = _episode.check_discrete_action(action, "UmbrellaChain")
         key, reward_key, distractor_key = jax.random.split(state.key, 3)
         timestep = state.timestep + 1
-        has_umbrella = jnp.where(timestep == 1, action.astype(jnp.int32), state.has_umbrella)
+        has_umbrella = jnp.where(timestep == 1, (action == 1).astype(jnp.int32), state.has_umbrella)
         done = timestep == state.params.chain_length
         final = jnp.where(has_umbrella == state.need_umbrella, 1.0, -1.0)
         noise = 2.0 * jax.random.bernoulli(reward_key, 0.5).astype(jnp.float32) - 1.0

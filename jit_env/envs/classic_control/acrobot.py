@@ -121,8 +121,9 @@ class Acrobot(_core.Environment):
     sin theta2, theta1_dot, theta2_dot)``, bounds ``±(1, 1, 1, 1, 4 pi, 9 pi)``.
     Action: int32 scalar, torque ``action - 1`` N m on the joint between the
     links (``0``: -1, ``1``: 0, ``2``: +1; gymnasium's ``AVAIL_TORQUE``).
-    Values outside ``{0, 1, 2}`` are undefined (gymnasium indexes a list),
-    never clipped here.
+    Another value applies ``action - 1`` N m as well (e.g. 5: +4 N m), never
+    clipped (gymnasium asserts; a jitted step cannot raise: wrap in
+    `jit_env.wrappers.ValidateAction`, or use the ``compat`` adapters).
     Reward: float32 -1 per step, 0 on the terminating step. Discount: 0 on
     termination, else 1.
 

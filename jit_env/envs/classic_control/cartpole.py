@@ -87,8 +87,10 @@ class CartPole(_core.Environment):
     ``±(4.8, inf, 0.418879, inf)`` (gymnasium's ``Box``).
     Action: int32 scalar, ``0`` pushes the cart left, ``1`` right. As in
     gymnasium (``force_mag if action == 1 else -force_mag``) every value other
-    than 1 pushes left; gymnasium asserts the action is in ``{0, 1}``, here
-    other values are simply undefined behaviour (no silent clipping).
+    than 1 pushes left, as action 0 does (gymnasium asserts the action is in
+    ``{0, 1}``, ``gymnasium/envs/classic_control/cartpole.py``; a jitted step
+    cannot raise: wrap in `jit_env.wrappers.ValidateAction`, or use the
+    ``compat`` adapters, which raise).
     Reward: float32 scalar, 1 on every step including the terminating one
     (``sutton_barto_reward=True``: 0, and -1 on the terminating step).
     Discount: 0 on termination, else 1.

@@ -158,8 +158,11 @@ class MountainCar(_core.Environment):
     Observation: float32 ``[2]`` = ``(position, velocity)``, bounds
     ``[-1.2, -0.07]`` to ``[0.6, 0.07]``.
     Action: int32 scalar: 0 accelerate left, 1 do nothing, 2 accelerate
-    right. The velocity changes by ``(action - 1) * force``; values outside
-    ``{0, 1, 2}`` are undefined (gymnasium asserts), never clipped here.
+    right. The velocity changes by ``(action - 1) * force``, for values
+    outside ``{0, 1, 2}`` too (e.g. 5: four times action 2's push), never
+    clipped (gymnasium asserts; a jitted step
+    cannot raise: wrap in `jit_env.wrappers.ValidateAction`, or use the
+    ``compat`` adapters).
     Reward: float32 -1 on every step. Discount: 0 on reaching the goal, else 1.
 
     ``step`` is deterministic and never touches ``state.key``. ``render`` gives
