@@ -182,7 +182,9 @@ def load_checkpoint(path: str | os.PathLike, template: Any) -> tuple[Any, dict]:
             f"{path} was written for a different configuration: {detail}"
         )
     if problems:
-        raise CheckpointMismatchError(f"{path} does not match its state: " + "; ".join(problems[:3]))
+        raise CheckpointMismatchError(
+            f"{path} does not match its state: " + "; ".join(problems[:3])
+        )
     leaves, treedef = jax.tree.flatten(template)
     restored = [np.asarray(stored[str(i)]) for i in range(len(leaves))]
     return jax.tree.unflatten(treedef, restored), dict(metadata)

@@ -18,12 +18,13 @@ tests (``tests/cli/test_faults.py``) patch to raise or stop at every stage.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import tempfile
 from pathlib import Path
 
-try:  # POSIX; elsewhere runs are not locked (documented in docs/reference/cli.md).
+try:  # POSIX; elsewhere (no fcntl) runs are not locked.
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
@@ -94,10 +95,8 @@ def atomic_write(path: Path, data: bytes) -> Path:
         write_stage("replace", path)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     write_stage("fsync_dir", path)
     fsync_dir(path.parent)
@@ -111,10 +110,8 @@ def keep_copy(src: Path, dst: Path) -> None:
     refuse_link(dst)
     write_stage("link", dst)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.link")
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
-    except FileNotFoundError:
-        pass
     try:
         os.link(src, tmp, follow_symlinks=False)
     except OSError as e:

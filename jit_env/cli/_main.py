@@ -4,11 +4,18 @@
 (``--algo NAME`` picks another registered algorithm, each with its own config
 flags and defaults; `jit_env.cli.ALGORITHMS`), in jitted chunks of updates so
 the host can show progress between them (`jit_env.cli._session`), and writes a
-run directory (`jit_env.cli._run_dir`). ``jit-env train --resume runs/NAME``
-continues from the last checkpoint; on the CPU the result equals an
-uninterrupted run bit for bit. ``jit-env eval runs/NAME`` reports evaluation
-returns and can write an animation. ``jit-env list`` lists environments and
-algorithms. Bad input gets a one-line error and exit status 2.
+run directory (`jit_env.cli._run_dir`). Everything is checked before the
+directory is created; ``--overwrite`` replaces a run already there.
+``jit-env train --resume runs/NAME`` continues from the last good checkpoint;
+on the CPU the result equals an uninterrupted run bit for bit. With
+``--resume``, only ``--total-steps`` (extending or shortening the run; it is
+written to ``config.json``, and schedules over the run's length follow it),
+``--[no-]progress`` and ``--[no-]stop-on-nan`` may be given: any other flag is
+refused by name. Ctrl-C / SIGTERM stop training before the next chunk (exit
+130 / 143); a non-finite metric stops it before its checkpoint (exit 1,
+``--no-stop-on-nan`` trains on). ``jit-env eval runs/NAME`` reports
+evaluation returns and can write an animation. ``jit-env list`` lists
+environments and algorithms. Bad input gets a one-line error and exit status 2.
 """
 
 from __future__ import annotations
@@ -133,7 +140,7 @@ RESUME_FLAGS = ("resume", "total-steps", "progress", "stop-on-nan")
 
 
 def _flags_given(argv: list[str]) -> list[str]:
-    """The ``--flag`` names given after ``train``, normalised (``--no-x`` → ``x``, ``_`` → ``-``)."""
+    """The ``--flag`` names given after ``train`` (``--no-x`` → ``x``, ``_`` → ``-``)."""
     rest = argv[argv.index("train") + 1 :] if "train" in argv else []
     names = []
     for arg in rest:

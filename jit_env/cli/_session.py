@@ -21,6 +21,7 @@ written, unless ``stop_on_nan=False``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
@@ -212,24 +213,25 @@ class TrainingSession:
         done, total = session.start_update, session.config.num_updates
         if done > total:
             raise run_dir.RunDirError(
-                f"{path}: total_steps {session.config.total_steps} ({total} updates) is below "
-                f"the {done} updates already done"
+                f"{path / 'config.json'}: total_steps {session.config.total_steps} ({total} "
+                f"updates) is below the {done} updates already done"
             )
         if (total - done) % session.chunk_updates:
             raise run_dir.RunDirError(
-                f"{path}: chunk_updates {session.chunk_updates} does not divide the "
-                f"{total - done} updates left after update {done}"
+                f"{path / 'config.json'}: chunk_updates {session.chunk_updates} does not divide "
+                f"the {total - done} updates left after update {done}"
             )
         return session
 
     def _restore(self) -> None:
         """Loads the newest checkpoint that passes verification into ``state``."""
         template = self.program().template
-        reasons = []
+        reasons, missing = [], 0
         for name in ("latest", "previous"):
             ckpt = self.path / "checkpoints" / f"{name}.msgpack"
             if not ckpt.exists():
                 reasons.append(f"{ckpt.name} is missing")
+                missing += 1
                 continue
             try:
                 state, meta = checkpoint.load_checkpoint(ckpt, template)
@@ -241,7 +243,7 @@ class TrainingSession:
                 _warn(f"{reasons[0]}; resuming from {ckpt} (update {self.start_update})")
             self.state = state
             return
-        if all(r.endswith("is missing") for r in reasons):
+        if missing == len(reasons):
             raise run_dir.RunDirError(
                 f"{self.path} has no checkpoint to resume from; start it again with "
                 f"--out {self.path} --overwrite"
@@ -300,10 +302,8 @@ class TrainingSession:
         if not self._created_dir:
             (self.path / ".lock").unlink(missing_ok=True)
             return
-        try:
+        with contextlib.suppress(OSError):
             (self.path / "checkpoints").rmdir()
-        except OSError:
-            pass
         try:
             if {p.name for p in self.path.iterdir()} <= {".lock"}:
                 (self.path / ".lock").unlink(missing_ok=True)
@@ -343,12 +343,14 @@ class TrainingSession:
         chunk = self.chunk_updates
         steps_per_update = self.config.steps_per_update
         t0 = time.perf_counter()
+        run_chunk = None
         if self.state is None:
             state = program.initial_state(self._keys())
+            run_chunk = program.compile_chunk()
         else:
             state = jax.tree.map(jnp.asarray, self.state)
             if self.start_update < total:  # a finished run compiles nothing
-                program.compile_chunk()
+                run_chunk = program.compile_chunk()
         compile_time = time.perf_counter() - t0
         writer = None  # opened after the first chunk, which tells the metric names
         update = saved = self.start_update
@@ -364,8 +366,8 @@ class TrainingSession:
                     break
                 _loop_point("start")
                 chunk_start = time.perf_counter()
-                assert program.chunk is not None
-                new_state, metrics = program.chunk(state)
+                assert run_chunk is not None
+                new_state, metrics = run_chunk(state)
                 metrics = jax.device_get(metrics)
                 _loop_point("chunk")
                 wall = wall_offset + time.perf_counter() - t0
@@ -419,10 +421,8 @@ class TrainingSession:
         finally:
             bar.close()
             if writer is not None:
-                try:
+                with contextlib.suppress(OSError):  # the rows that matter were fsync-ed
                     writer.close()
-                except OSError:
-                    pass  # the rows that matter were fsync-ed; a resume drops a torn one
         if self._config_written:
             try:
                 run_dir.plot_returns(self.path, title=f"{self.algo} on {self.config.env}")

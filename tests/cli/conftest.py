@@ -95,3 +95,15 @@ def reference_8(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "run8"
     assert train(out, updates=8) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def write_stages(tmp_path_factory):
+    """Every write step of a whole tiny run, as ``(step, file name)`` in order."""
+    from jit_env.cli import _files
+
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_files, "write_stage", lambda name, path: calls.append((name, path.name)))
+        assert train(tmp_path_factory.mktemp("count") / "run") == 0
+    return calls

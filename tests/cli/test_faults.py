@@ -24,16 +24,6 @@ class _Crash(BaseException):
     """Stands for the process dying at that point (nothing catches it)."""
 
 
-def _stages(monkeypatch, tmp_path, tiny):
-    """Every write step of a whole tiny run, as ``(step, file name)`` in order."""
-    calls = []
-    original = _files.write_stage
-    monkeypatch.setattr(_files, "write_stage", lambda name, path: calls.append((name, path.name)))
-    assert tiny.train(tmp_path / "count") == 0
-    monkeypatch.setattr(_files, "write_stage", original)
-    return calls
-
-
 def _recover(out: Path, tiny, reference) -> None:
     """Resumes ``out`` if it holds a run, else starts the run again there; compares."""
     code = tiny.resume(out) if (out / "config.json").exists() else tiny.train(out)
@@ -67,8 +57,8 @@ def _raise(exc):
     return action
 
 
-def test_write_steps_are_the_expected_ones(monkeypatch, tmp_path, tiny):
-    stages = _stages(monkeypatch, tmp_path, tiny)
+def test_write_steps_are_the_expected_ones(write_stages, tiny):
+    stages = write_stages
     atomic = ["open", "write", "fsync", "replace", "fsync_dir"]
     first = ([(s, "metrics.csv") for s in atomic] + [("append", "metrics.csv"),
              ("fsync", "metrics.csv")] + [(s, "latest.msgpack") for s in atomic]
@@ -115,8 +105,9 @@ def _fault(kind, k, out, tiny, monkeypatch, capsys, plot=False):
     monkeypatch.undo()
 
 
-def test_full_disk_at_each_kind_of_write_step(monkeypatch, tmp_path, tiny, reference, capsys):
-    stages = _stages(monkeypatch, tmp_path, tiny)
+def test_full_disk_at_each_kind_of_write_step(write_stages, monkeypatch, tmp_path, tiny,
+                                              reference, capsys):
+    stages = write_stages
     for k in _first_of_each(stages):
         out = tmp_path / f"run{k}"
         _fault("enospc", k, out, tiny, monkeypatch, capsys, stages[k][1] == "returns.png")
@@ -124,9 +115,9 @@ def test_full_disk_at_each_kind_of_write_step(monkeypatch, tmp_path, tiny, refer
 
 
 @pytest.mark.parametrize("kind", ["crash", "sigint"])
-def test_crash_or_sigint_at_the_critical_write_steps(kind, monkeypatch, tmp_path, tiny,
+def test_crash_or_sigint_at_the_critical_write_steps(kind, write_stages, monkeypatch, tmp_path, tiny,
                                                       reference, capsys):
-    stages = _stages(monkeypatch, tmp_path, tiny)
+    stages = write_stages
     for stage in _CRITICAL:
         k = [i for i, s in enumerate(stages) if s == stage][1 if stage[1] != "config.json" else 0]
         out = tmp_path / f"run{k}"
@@ -136,8 +127,9 @@ def test_crash_or_sigint_at_the_critical_write_steps(kind, monkeypatch, tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["enospc", "crash", "sigint"])
-def test_fault_at_every_write_step(kind, monkeypatch, tmp_path, tiny, reference, capsys):
-    stages = _stages(monkeypatch, tmp_path, tiny)
+def test_fault_at_every_write_step(kind, write_stages, monkeypatch, tmp_path, tiny, reference,
+                                   capsys):
+    stages = write_stages
     for k in range(len(stages)):
         out = tmp_path / f"run{k}"
         _fault(kind, k, out, tiny, monkeypatch, capsys, stages[k][1] == "returns.png")
