@@ -109,6 +109,8 @@ def keep_copy(src: Path, dst: Path) -> None:
     refuse_link(src)
     refuse_link(dst)
     write_stage("link", dst)
+    if dst.exists() and os.path.samefile(src, dst):
+        return  # already one file (rename(2) of two links to one inode does nothing)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.link")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)

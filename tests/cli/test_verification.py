@@ -317,3 +317,14 @@ def test_resume_with_total_steps_below_what_was_done(half, tiny, capsys):
     assert tiny.resume(half, "--total-steps", "16") == 2
     assert "is below the 2 updates already done" in tiny.one_line_error(capsys)
     assert _config(half)["config"]["total_steps"] == 64  # unchanged
+
+
+def test_keep_copy_of_a_file_already_linked_leaves_no_stray(tmp_path):
+    # After a crash between "previous := latest" and the new latest, the two names are
+    # one file; rename(2) of two links to one inode does nothing, so keep_copy must not
+    # leave its temporary link behind.
+    (tmp_path / "latest").write_bytes(b"x")
+    _files.keep_copy(tmp_path / "latest", tmp_path / "previous")
+    _files.keep_copy(tmp_path / "latest", tmp_path / "previous")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "previous"]
+    assert (tmp_path / "previous").read_bytes() == b"x"
