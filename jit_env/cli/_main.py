@@ -289,4 +289,7 @@ def _main(argv: list[str] | None) -> int:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"jit-env: error: {message}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. --out names a file, or a directory that cannot be created
+        print(f"jit-env: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 1
 

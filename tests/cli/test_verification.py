@@ -328,3 +328,10 @@ def test_keep_copy_of_a_file_already_linked_leaves_no_stray(tmp_path):
     _files.keep_copy(tmp_path / "latest", tmp_path / "previous")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "previous"]
     assert (tmp_path / "previous").read_bytes() == b"x"
+
+
+def test_out_that_is_a_file_is_a_one_line_error(tmp_path, tiny, capsys):
+    (tmp_path / "file").write_text("not a directory")
+    assert tiny.train(tmp_path / "file") == 1
+    assert "File exists" in tiny.one_line_error(capsys)
+    assert (tmp_path / "file").read_text() == "not a directory"
