@@ -53,7 +53,7 @@ def test_eval_reads_the_run(run, capsys, tmp_path):
     assert "over 3 episodes" in out
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     # The printed mean is evaluate_policy's on seed 0 of the checkpoint.
-    from jit_env.cli._session import evaluate_run
+    from jit_env.cli._evaluate import evaluate_run
 
     for policy in ("greedy", "sample"):
         assert cli.main(["eval", str(run), "--episodes", "3", "--policy", policy]) == 0

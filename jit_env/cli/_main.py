@@ -4,11 +4,18 @@
 (``--algo NAME`` picks another registered algorithm, each with its own config
 flags and defaults; `jit_env.cli.ALGORITHMS`), in jitted chunks of updates so
 the host can show progress between them (`jit_env.cli._session`), and writes a
-run directory (`jit_env.cli._run_dir`). ``jit-env train --resume runs/NAME``
-continues from the last checkpoint; on the CPU the result equals an
-uninterrupted run bit for bit. ``jit-env eval runs/NAME`` reports evaluation
-returns and can write an animation. ``jit-env list`` lists environments and
-algorithms. Bad input gets a one-line error and exit status 2.
+run directory (`jit_env.cli._run_dir`). Everything is checked before the
+directory is created; ``--overwrite`` replaces a run already there.
+``jit-env train --resume runs/NAME`` continues from the last good checkpoint;
+on the CPU the result equals an uninterrupted run bit for bit. With
+``--resume``, only ``--total-steps`` (extending or shortening the run; it is
+written to ``config.json``, and schedules over the run's length follow it),
+``--[no-]progress`` and ``--[no-]stop-on-nan`` may be given: any other flag is
+refused by name. Ctrl-C / SIGTERM stop training before the next chunk (exit
+130 / 143); a non-finite metric stops it before its checkpoint (exit 1,
+``--no-stop-on-nan`` trains on). ``jit-env eval runs/NAME`` reports
+evaluation returns and can write an animation. ``jit-env list`` lists
+environments and algorithms. Bad input gets a one-line error and exit status 2.
 """
 
 from __future__ import annotations
@@ -20,9 +27,10 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
+from jit_env.cli import _signals
 from jit_env.cli._checkpoint import CheckpointMismatchError
+from jit_env.cli._files import RunDirError, RunWriteError
 from jit_env.cli._registry import ALGORITHMS, get_algorithm
-from jit_env.cli._run_dir import RunDirError
 
 
 def _option(help: str) -> Any:
@@ -57,9 +65,18 @@ def train_command(algo: str = "ppo") -> type:
                                                    "runs/<algo>-<env>-<seed>).")],
              dataclasses.field(default=None)),
             ("resume", Annotated[Path | None, _option("Continue the run in this directory from "
-                                                      "its last checkpoint (other flags are "
-                                                      "ignored).")],
+                                                      "its last good checkpoint, as its "
+                                                      "config.json says; only --total-steps "
+                                                      "(to extend it), --[no-]progress and "
+                                                      "--[no-]stop-on-nan may be given too.")],
              dataclasses.field(default=None)),
+            ("overwrite", Annotated[bool, _option("Replace the run already in --out (its "
+                                                  "config, metrics and checkpoints).")],
+             dataclasses.field(default=False)),
+            ("stop_on_nan", Annotated[bool, _option("Stop, before checkpointing, at the first "
+                                                    "non-finite loss or other metric, naming "
+                                                    "it.")],
+             dataclasses.field(default=True)),
             ("chunk_updates", Annotated[int, _option("Updates per jitted chunk between progress "
                                                      "reports and checkpoints (0: about 20 "
                                                      "chunks).")],
@@ -121,29 +138,53 @@ def _default_chunk(num_updates: int) -> int:
     return 1
 
 
-def _cmd_train(args: Any) -> int:
+RESUME_FLAGS = ("resume", "total-steps", "progress", "stop-on-nan")
+"""The flags ``jit-env train --resume DIR`` honours (each also as ``--no-…`` where boolean)."""
+
+
+def _flags_given(argv: list[str]) -> list[str]:
+    """The ``--flag`` names given after ``train`` (``--no-x`` → ``x``, ``_`` → ``-``)."""
+    rest = argv[argv.index("train") + 1 :] if "train" in argv else []
+    names = []
+    for arg in rest:
+        if arg.startswith("--"):
+            name = arg[2:].split("=", 1)[0].replace("_", "-")
+            names.append(name[3:] if name.startswith("no-") else name)
+    return names
+
+
+def _cmd_train(args: Any, argv: list[str]) -> int:
     from jit_env.cli._session import TrainingSession
 
     if args.resume is not None:
-        session = TrainingSession.resume(args.resume)
+        refused = sorted({f"--{n}" for n in _flags_given(argv)} - {f"--{n}" for n in RESUME_FLAGS})
+        if refused:
+            raise CLIError(
+                f"--resume continues the run as {args.resume}/config.json says; it cannot "
+                f"honour {', '.join(refused)} (only --total-steps, to extend the run, and "
+                "--[no-]progress, --[no-]stop-on-nan)"
+            )
+        total = args.config.total_steps if "total-steps" in _flags_given(argv) else None
+        session = TrainingSession.resume(args.resume, total_steps=total,
+                                         stop_on_nan=args.stop_on_nan)
     else:
         if args.num_seeds <= 0:
             raise CLIError(f"--num-seeds must be positive, got {args.num_seeds}")
+        if args.chunk_updates < 0:
+            raise CLIError(f"--chunk-updates must be positive (or 0: automatic), got "
+                           f"{args.chunk_updates}")
         config = args.config.validate()
         out = args.out or Path("runs") / f"{args.algo}-{config.env}-{args.seed}"
         chunk = args.chunk_updates or _default_chunk(config.num_updates)
-        if chunk <= 0 or config.num_updates % chunk:
-            raise CLIError(
-                f"--chunk-updates {chunk} must divide the number of updates {config.num_updates}"
-            )
         session = TrainingSession.create(
-            out, args.algo, config, seed=args.seed, num_seeds=args.num_seeds, chunk_updates=chunk
+            out, args.algo, config, seed=args.seed, num_seeds=args.num_seeds, chunk_updates=chunk,
+            overwrite=args.overwrite, stop_on_nan=args.stop_on_nan,
         )
     return session.run(progress=args.progress)
 
 
 def _cmd_eval(args: Eval) -> int:
-    from jit_env.cli._session import evaluate_run
+    from jit_env.cli._evaluate import evaluate_run
 
     if args.episodes <= 0:
         raise CLIError(f"--episodes must be positive, got {args.episodes}")
@@ -197,15 +238,32 @@ def main(argv: list[str] | None = None) -> int:
         and (as the console script) enables the persistent XLA compilation
         cache (`_enable_compilation_cache`).
 
+    SIGINT and SIGTERM are caught for the whole call (`jit_env.cli._signals`):
+    training stops before its next chunk, with the run directory resumable, or
+    with no run directory if no chunk had finished.
+
     Returns:
-      The exit status: 0 on success, 130 when training was interrupted (after a
-      checkpoint), 2 on bad input (one line on stderr: unknown algorithm or
-      environment, bad config value, unusable run directory or checkpoint).
+      The exit status: 0 on success; 128 + the signal when training was stopped
+      by one (130 for Ctrl-C, 143 for SIGTERM; also 130 for a
+      ``KeyboardInterrupt``); 1 when training stopped at a non-finite metric
+      or a file could not be written (one line on stderr saying what is kept);
+      2 on bad input (one line on stderr: unknown algorithm or environment, bad
+      config value or flag, unusable, locked or unsafe run directory, damaged
+      or foreign checkpoint).
 
     Raises:
       SystemExit: from the argument parser for ``--help`` (status 0) and for
         malformed flags (status 2).
     """
+    with _signals.catch_interrupts():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:  # before the handlers, or outside the main thread
+            print("jit-env: interrupted", file=sys.stderr)
+            return 130
+
+
+def _main(argv: list[str] | None) -> int:
     console = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     algo = _algo_from_argv(argv)
@@ -224,12 +282,18 @@ def main(argv: list[str] | None = None) -> int:
         _enable_compilation_cache()
     try:
         if isinstance(args, train):
-            return _cmd_train(args)
+            return _cmd_train(args, argv)
         if isinstance(args, Eval):
             return _cmd_eval(args)
         return _cmd_list()
+    except RunWriteError as e:
+        print(f"jit-env: error: {e}", file=sys.stderr)
+        return 1
     except (CLIError, RunDirError, CheckpointMismatchError, KeyError, ValueError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"jit-env: error: {message}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. --out names a file, or a directory that cannot be created
+        print(f"jit-env: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 1
 

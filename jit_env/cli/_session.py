@@ -1,23 +1,30 @@
-"""The host side of a training run: jitted chunks, progress bar, files, Ctrl-C, resume.
+"""The host side of a training run: jitted chunks, progress bar, files, signals, resume.
 
 `TrainingSession` drives the pure `jit_env.agents.Trainer` for ``jit-env
-train``: it vmaps the training functions over ``num_seeds`` seeds (one seed
-runs unbatched, which compiles faster), compiles the training chunk while the
-initial state is computed, runs ``chunk_updates`` updates per jitted call, and
-after each chunk appends to ``metrics.csv`` and overwrites
-``checkpoints/latest.msgpack`` (`jit_env.cli._run_dir`, `jit_env.cli._checkpoint`).
-Every chunk is the same compiled program, so a run resumed from a checkpoint
-continues exactly as the uninterrupted run would have (bit for bit on the CPU).
-A Ctrl-C (``KeyboardInterrupt``) between chunks writes a checkpoint first.
-`evaluate_run` evaluates a run directory's last checkpoint for ``jit-env eval``
-with the pure `jit_env.agents.evaluate_policy`.
+train`` with the (cached, `jit_env.cli._programs`) compiled chunk of
+``chunk_updates`` updates. After each chunk it appends the chunk's rows to
+``metrics.csv`` (fsync-ed), then writes ``checkpoints/latest.msgpack``
+atomically, keeping the one before as ``previous.msgpack`` (a hard link, so
+there is never a moment without ``latest``), and, after the first chunk,
+``config.json``: a directory without ``config.json`` holds no run, and a new
+run may be started in it. Every chunk is the same compiled program, so a run
+resumed from a checkpoint continues exactly as the uninterrupted run would
+have (bit for bit on the CPU). The process holds the run directory's lock
+(`jit_env.cli._files.RunLock`) while it writes.
+
+SIGINT / SIGTERM (`jit_env.cli._signals`) are read at one point, before each
+chunk: the run stops there, its last checkpoint and its update count agree,
+and the exit status is 128 + the signal (130 for Ctrl-C). A non-finite loss
+or other metric (`first_non_finite`) stops the run before its checkpoint is
+written, unless ``stop_on_nan=False``.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import dataclasses
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -25,44 +32,60 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jit_env.agents import (
-    Trainer,
-    TrainingConfig,
-    TrainState,
-    evaluate_policy,
-    evaluation_policy,
-    make_evaluation_env,
-    make_trainer,
-)
+from jit_env.agents import TrainingConfig, TrainState
 from jit_env.cli import _checkpoint as checkpoint
+from jit_env.cli import _files, _programs, _signals
 from jit_env.cli import _run_dir as run_dir
+from jit_env.cli._files import RunWriteError
 from jit_env.cli._registry import get_algorithm
 
 
-def _config_from_dict(algo: str, values: dict) -> TrainingConfig:
-    """The validated config of ``algo`` from ``config.json``'s ``config`` entry.
+def _warn(message: str) -> None:
+    print(f"jit-env: warning: {message}", file=sys.stderr)
 
-    Raises:
-      ValueError: for an unknown ``algo`` or an out-of-range field.
-      run_dir.RunDirError: for fields the config class does not have.
+
+def _loop_point(stage: str) -> None:
+    """Called at each step of the chunk loop (``"start"``, ``"chunk"``, ``"metrics"``,
+    ``"checkpoint"``, ``"config"``, ``"advance"``); does nothing. The fault-injection
+    tests patch it to deliver a signal or raise at every step."""
+
+
+def first_non_finite(metrics: dict, first_update: int) -> str | None:
+    """Describes the first non-finite metric of a chunk, or ``None``.
+
+    Args:
+      metrics: name -> array of shape ``[num_seeds, chunk]``.
+      first_update: the update number of the chunk's first update.
+
+    The episode statistics (`jit_env.cli._run_dir.EPISODE_METRICS`) are NaN by
+    design when no episode ended (``episodes == 0``) and are not counted then.
     """
-    config_cls = get_algorithm(algo).config
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    unknown = set(values) - set(fields)
-    if unknown:
-        raise run_dir.RunDirError(f"config.json has unknown {algo} fields {sorted(unknown)}")
-    values = dict(values)
-    for name, value in values.items():
-        if isinstance(value, list):  # JSON has no tuples: hidden_sizes and the like
-            values[name] = tuple(value)
-    return config_cls(**values).validate()
+    episodes = np.asarray(metrics.get("episodes", 1))
+    first = None
+    for name in sorted(metrics):
+        values = np.asarray(metrics[name])
+        if not np.issubdtype(values.dtype, np.floating):
+            continue
+        bad = ~np.isfinite(values)
+        if name in run_dir.EPISODE_METRICS:
+            bad &= episodes > 0
+        if bad.any():
+            seed, i = min(zip(*np.nonzero(bad)), key=lambda si: (si[1], si[0]))
+            candidate = (int(i), int(seed), name, values[seed, i])
+            if first is None or candidate[:2] < first[:2]:
+                first = candidate
+    if first is None:
+        return None
+    i, seed, name, value = first
+    return f"non-finite metric `{name}` = {value} at update {first_update + i} (seed {seed})"
 
 
 @dataclasses.dataclass
 class TrainingSession:
     """A run directory plus the compiled functions that advance it.
 
-    Use `create` for a new run and `resume` to continue one; `run` trains to
+    Use `create` for a new run, `resume` to continue one (both hold the run's
+    lock until `run` returns or `close`), `open` to read one; `run` trains to
     ``config.total_steps``.
     """
 
@@ -75,86 +98,218 @@ class TrainingSession:
     start_update: int = 0
     start_wall: float = 0.0
     state: TrainState | None = None
+    stop_on_nan: bool = True
+    _lock: _files.RunLock | None = None
+    _config_written: bool = False
+    _created_dir: bool = False
 
+    @property
+    def fingerprint(self) -> str:
+        """`jit_env.cli._run_dir.run_fingerprint` of this run."""
+        return run_dir.run_fingerprint(self.algo, self.config, self.seed, self.num_seeds)
+
+    # ----------------------------------------------------------------- opening --
     @classmethod
     def create(cls, path: Path, algo: str, config: TrainingConfig, *, seed: int,
-               num_seeds: int, chunk_updates: int) -> TrainingSession:
-        """Starts a new run in ``path`` (which must not hold a run already).
+               num_seeds: int, chunk_updates: int, overwrite: bool = False,
+               stop_on_nan: bool = True) -> TrainingSession:
+        """Prepares a new run in ``path``: everything is checked before the directory is
+        created; the first files are written by `run`, after the first chunk.
 
         Raises:
-          run_dir.RunDirError: if ``path`` already holds a config.json.
-          ValueError: for an unknown ``algo``.
+          run_dir.RunDirError: if ``path`` already holds a run (``config.json``) and
+            not ``overwrite``, is locked by another process, holds symbolic links,
+            or ``num_seeds`` / ``chunk_updates`` are unusable.
+          ValueError / KeyError: for an unknown ``algo`` or environment, or a config
+            the agent does not support (nothing is written then).
         """
         path = Path(path)
-        if (path / "config.json").exists():
-            raise run_dir.RunDirError(
-                f"{path} already holds a run; use --resume {path} or another --out"
-            )
         get_algorithm(algo)
-        run_dir.write_config(path, algo, config, seed=seed, num_seeds=num_seeds,
-                             chunk_updates=chunk_updates)
-        return cls(path, algo, config, seed, num_seeds, chunk_updates)
-
-    @classmethod
-    def resume(cls, path: Path) -> TrainingSession:
-        """Re-opens the run in ``path`` at its last checkpoint.
-
-        Raises:
-          run_dir.RunDirError: if the directory, its config or its checkpoint is unusable.
-        """
-        payload = run_dir.read_config(Path(path))
-        algo = payload["algo"]
-        config = _config_from_dict(algo, payload["config"])
+        config = config.validate()
+        run_dir.check_run_settings(config, num_seeds, chunk_updates, where="--chunk-updates")
+        session = cls(path, algo, config, seed, num_seeds, chunk_updates,
+                      stop_on_nan=stop_on_nan)
+        if (path / "config.json").exists() and not overwrite:
+            raise run_dir.RunDirError(
+                f"{path} already holds a run; use --resume {path}, --overwrite or another --out"
+            )
+        session.program()  # builds the environment and agent: fails before mkdir
+        session._created_dir = not path.exists()
+        path.mkdir(parents=True, exist_ok=True)
+        _files.check_no_links(path, run_dir.RUN_FILES)
+        session._lock = _files.RunLock(path)
         try:
-            session = cls(Path(path), algo, config, int(payload["seed"]),
-                          int(payload["num_seeds"]), int(payload["chunk_updates"]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise run_dir.RunDirError(f"{path}/config.json is incomplete: {e}") from None
-        ckpt = session.path / "checkpoints" / "latest.msgpack"
-        if not ckpt.exists():
-            raise run_dir.RunDirError(f"{path} has no checkpoint to resume from ({ckpt})")
-        session.state, meta = checkpoint.load_checkpoint(ckpt, session._template())
-        session.start_update = int(meta["update"])
-        session.start_wall = float(meta.get("wall_time", 0.0))
-        run_dir.truncate_metrics(session.path, session.start_update)
+            for d in (path, path / "checkpoints"):
+                _files.remove_strays(d)
+            if (path / "config.json").exists() and not overwrite:  # created meanwhile
+                raise run_dir.RunDirError(f"{path} already holds a run; use --resume {path}")
+            # config.json first: a crash midway leaves "no run", never half of one.
+            for name in ("config.json", "metrics.csv", "returns.png",
+                         "checkpoints/latest.msgpack", "checkpoints/previous.msgpack"):
+                (path / name).unlink(missing_ok=True)
+        except BaseException:
+            session.close()
+            raise
         return session
 
+    @classmethod
+    def resume(cls, path: Path, *, total_steps: int | None = None,
+               stop_on_nan: bool = True) -> TrainingSession:
+        """Re-opens the run in ``path`` for writing, at its last good checkpoint.
+
+        Takes the run's lock, checks ``config.json`` as a new run's flags are
+        checked, loads and verifies ``latest.msgpack`` (falling back to
+        ``previous.msgpack``, with a warning, when it is missing or fails
+        verification) and drops the ``metrics.csv`` rows after it.
+
+        Args:
+          path: the run directory.
+          total_steps: a new length of the run (environment steps per seed), at
+            least the steps already done; ``config.json`` is updated.
+          stop_on_nan: as in `create`.
+
+        Raises:
+          run_dir.RunDirError: one line, if the directory is locked, holds links,
+            or its config, checkpoints or metrics are unusable.
+        """
+        path = Path(path)
+        run_dir.read_config(path)  # a clear error before anything is created in path
+        _files.check_no_links(path, run_dir.RUN_FILES)
+        lock = _files.RunLock(path)
+        try:
+            for d in (path, path / "checkpoints"):
+                _files.remove_strays(d)
+            session = cls._open(path, total_steps)
+            session.stop_on_nan = stop_on_nan
+            session._lock = lock
+            for note in run_dir.truncate_metrics(path, session.start_update):
+                _warn(note)
+            if session.config.total_steps != run_dir.read_config(path)["config"]["total_steps"]:
+                done = session.start_update * session.config.steps_per_update
+                print(f"extending the run to total_steps {session.config.total_steps} "
+                      f"({done} done); schedules over the run's length (learning-rate "
+                      "annealing, exploration) follow the new length")
+                session._write_config()
+            session._config_written = True
+        except BaseException:
+            lock.release()
+            raise
+        return session
+
+    @classmethod
+    def open(cls, path: Path) -> TrainingSession:
+        """Reads the run in ``path`` at its last good checkpoint, changing nothing.
+
+        Raises:
+          run_dir.RunDirError: as `resume` (but a lock held by a writer is no error).
+        """
+        return cls._open(Path(path), None)
+
+    @classmethod
+    def _open(cls, path: Path, total_steps: int | None) -> TrainingSession:
+        rc = run_dir.read_run_config(path, total_steps=total_steps)
+        session = cls(path, rc.algo, rc.config, rc.seed, rc.num_seeds, rc.chunk_updates)
+        session._restore()
+        done, total = session.start_update, session.config.num_updates
+        if done > total:
+            raise run_dir.RunDirError(
+                f"{path / 'config.json'}: total_steps {session.config.total_steps} ({total} "
+                f"updates) is below the {done} updates already done"
+            )
+        if (total - done) % session.chunk_updates:
+            raise run_dir.RunDirError(
+                f"{path / 'config.json'}: chunk_updates {session.chunk_updates} does not divide "
+                f"the {total - done} updates left after update {done}"
+            )
+        return session
+
+    def _restore(self) -> None:
+        """Loads the newest checkpoint that passes verification into ``state``."""
+        template = self.program().template
+        reasons, missing = [], 0
+        for name in ("latest", "previous"):
+            ckpt = self.path / "checkpoints" / f"{name}.msgpack"
+            if not ckpt.exists():
+                reasons.append(f"{ckpt.name} is missing")
+                missing += 1
+                continue
+            try:
+                state, meta = checkpoint.load_checkpoint(ckpt, template)
+                self.start_update, self.start_wall = self._check_metadata(meta, ckpt)
+            except checkpoint.CheckpointMismatchError as e:
+                reasons.append(str(e))
+                continue
+            if reasons:
+                _warn(f"{reasons[0]}; resuming from {ckpt} (update {self.start_update})")
+            self.state = state
+            return
+        if missing == len(reasons):
+            raise run_dir.RunDirError(
+                f"{self.path} has no checkpoint to resume from; start it again with "
+                f"--out {self.path} --overwrite"
+            )
+        raise run_dir.RunDirError(f"no usable checkpoint: {'; '.join(reasons)}")
+
+    def _check_metadata(self, meta: dict, ckpt: Path) -> tuple[int, float]:
+        update, wall = meta.get("update"), meta.get("wall_time", 0.0)
+        if not isinstance(update, int) or isinstance(update, bool) or update < 0:
+            raise checkpoint.CheckpointMismatchError(f"{ckpt}: bad update count {update!r}")
+        if not isinstance(wall, (int, float)) or isinstance(wall, bool):
+            raise checkpoint.CheckpointMismatchError(f"{ckpt}: bad wall_time {wall!r}")
+        if meta.get("algo") != self.algo:
+            raise checkpoint.CheckpointMismatchError(
+                f"{ckpt} was written by --algo {meta.get('algo')!r}, config.json says {self.algo!r}"
+            )
+        if meta.get("config_fingerprint") != self.fingerprint:
+            raise checkpoint.CheckpointMismatchError(
+                f"{ckpt} was written for a different configuration than config.json's "
+                f"(fingerprint {meta.get('config_fingerprint')}, expected {self.fingerprint})"
+            )
+        return update, float(wall)
+
+    def close(self) -> None:
+        """Releases the run directory's lock (idempotent)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     # ------------------------------------------------------------------ internals --
-    def _trainer(self) -> Trainer:
-        return make_trainer(self.config, get_algorithm(self.algo).factory)
+    def program(self) -> _programs.Program:
+        """This run's (cached) `jit_env.cli._programs.Program`."""
+        return _programs.program(self.algo, self.config, self.num_seeds, self.chunk_updates)
 
     def _keys(self) -> jax.Array:
         return jax.random.split(jax.random.PRNGKey(self.seed), self.num_seeds)
 
-    def _over_seeds(self, fn):
-        """``fn`` mapped over the leading seed axis: ``jax.vmap``, except for one seed.
-
-        With one seed the function runs unbatched and the axis is squeezed and
-        re-added around it: the same values, but every array (and every PRNG
-        draw) keeps its rank, which XLA:CPU compiles faster.
-        """
-        if self.num_seeds > 1:
-            return jax.vmap(fn)
-
-        def one(tree):
-            out = fn(jax.tree.map(lambda x: x[0], tree))
-            return jax.tree.map(lambda x: x[None], out)
-
-        return one
-
-    def _template(self, trainer: Trainer | None = None) -> TrainState:
-        """Shapes and dtypes of the initial (seed-batched) `TrainState`, computing nothing."""
-        trainer = self._trainer() if trainer is None else trainer
-        return jax.eval_shape(self._over_seeds(trainer.init), self._keys())
+    def _write_config(self) -> None:
+        run_dir.write_config(self.path, self.algo, self.config, seed=self.seed,
+                             num_seeds=self.num_seeds, chunk_updates=self.chunk_updates)
 
     def _save(self, state: TrainState, update: int, wall: float) -> None:
+        """``latest`` := this state; ``previous`` := the old ``latest`` (hard link)."""
         ckpt_dir = self.path / "checkpoints"
+        ckpt_dir.mkdir(exist_ok=True)
         latest = ckpt_dir / "latest.msgpack"
         if latest.exists():
-            latest.replace(ckpt_dir / "previous.msgpack")
-        checkpoint.save_checkpoint(
-            latest, state, metadata={"update": update, "wall_time": wall, "algo": self.algo}
-        )
+            _files.keep_copy(latest, ckpt_dir / "previous.msgpack")
+        checkpoint.save_checkpoint(latest, state, metadata={
+            "update": update, "wall_time": wall, "algo": self.algo,
+            "config_fingerprint": self.fingerprint,
+        })
+
+    def _discard_if_empty(self) -> None:
+        """Removes the directory `create` made for a run that never wrote a file."""
+        if not self._created_dir:
+            (self.path / ".lock").unlink(missing_ok=True)
+            return
+        with contextlib.suppress(OSError):
+            (self.path / "checkpoints").rmdir()
+        try:
+            if {p.name for p in self.path.iterdir()} <= {".lock"}:
+                (self.path / ".lock").unlink(missing_ok=True)
+                self.path.rmdir()
+        except OSError:
+            pass
 
     # ------------------------------------------------------------------------ run --
     def run(self, *, progress: bool = True) -> int:
@@ -163,60 +318,85 @@ class TrainingSession:
         Compiles the chunk first (a run resumed after its last update compiles and
         trains nothing), then prints one line: finished or interrupted, the mean
         return of the last chunk's episodes, the compile time, the run directory.
+        Releases the run directory's lock when it returns.
 
         Returns:
-          0 when training finished; 130 if interrupted by Ctrl-C (after
-          writing a checkpoint of the last completed chunk).
+          0 when training finished; 128 + the signal (130 for SIGINT) when stopped by
+          a signal (after the last complete chunk's checkpoint) or by a
+          ``KeyboardInterrupt``; 1 when stopped by a non-finite metric (the message,
+          on stderr, names it; the last checkpoint is the chunk before).
+
+        Raises:
+          RunWriteError: if a file cannot be written (e.g. a full disk); the message
+            says which update the run can be resumed from.
         """
-        trainer = self._trainer()
+        try:
+            return self._run(progress)
+        finally:
+            if not self._config_written:
+                self._discard_if_empty()
+            self.close()
+
+    def _run(self, progress: bool) -> int:
+        program = self.program()
         total = self.config.num_updates
         chunk = self.chunk_updates
         steps_per_update = self.config.steps_per_update
         t0 = time.perf_counter()
-        compile_start = time.perf_counter()
-        chunk_fn = jax.jit(self._over_seeds(lambda s: trainer.run(s, chunk)))
-        run_chunk: jax.stages.Compiled | None = None
+        run_chunk = None
         if self.state is None:
-            # Compile the chunk (from the state's shapes) while init compiles and runs:
-            # XLA compiles without the GIL, so the two overlap on a multi-core CPU.
-            template = self._template(trainer)
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                pending = pool.submit(lambda: chunk_fn.lower(template).compile())
-                state = jax.jit(self._over_seeds(trainer.init))(self._keys())
-                run_chunk = pending.result()
+            state = program.initial_state(self._keys())
+            run_chunk = program.compile_chunk()
         else:
             state = jax.tree.map(jnp.asarray, self.state)
-            # A finished run (resumed at its last update) has nothing to compile.
-            run_chunk = chunk_fn.lower(state).compile() if self.start_update < total else None
-        compile_time = time.perf_counter() - compile_start
+            if self.start_update < total:  # a finished run compiles nothing
+                run_chunk = program.compile_chunk()
+        compile_time = time.perf_counter() - t0
         writer = None  # opened after the first chunk, which tells the metric names
-        update = self.start_update
+        update = saved = self.start_update
         last_return = math.nan
         bar = _Progress(total * steps_per_update, enabled=progress,
                         done=update * steps_per_update)
         wall_offset = self.start_wall - (time.perf_counter() - t0)
-        interrupted = False
+        stopped_by: str | int | None = None  # a signal number, "nan" or "interrupt"
         try:
             while update < total:
-                assert run_chunk is not None  # compiled above whenever update < total
+                if _signals.requested() is not None:  # the one point signals are read
+                    stopped_by = _signals.requested()
+                    break
+                _loop_point("start")
                 chunk_start = time.perf_counter()
+                assert run_chunk is not None
                 new_state, metrics = run_chunk(state)
                 metrics = jax.device_get(metrics)
-                state = new_state
+                _loop_point("chunk")
                 wall = wall_offset + time.perf_counter() - t0
                 rows = []
                 for i in range(chunk):
                     u = update + i + 1
                     for s in range(self.num_seeds):
-                        row = {k: float(np.asarray(v)[s, i]) for k, v in metrics.items()}
+                        row = {k: np.asarray(v)[s, i] for k, v in metrics.items()}
                         row.update(update=u, seed=s, env_steps=u * steps_per_update,
                                    wall_time=round(wall, 3))
                         rows.append(row)
-                update += chunk
                 if writer is None:
                     writer = run_dir.MetricsWriter(self.path, metrics.keys())
                 writer.write(rows)
-                self._save(state, update, wall)
+                _loop_point("metrics")
+                problem = first_non_finite(metrics, update + 1) if self.stop_on_nan else None
+                if problem is not None:
+                    stopped_by = "nan"
+                    print(f"jit-env: error: {problem}; training stopped, the last checkpoint "
+                          f"is update {saved} (--no-stop-on-nan trains on)", file=sys.stderr)
+                    break
+                self._save(new_state, update + chunk, wall)
+                _loop_point("checkpoint")
+                if not self._config_written:
+                    self._write_config()  # after the first checkpoint: now it is a run
+                    self._config_written = True
+                    _loop_point("config")
+                state, update = new_state, update + chunk
+                saved = update
                 # Mean return of every episode that ended in this chunk (all seeds).
                 returns = np.asarray(metrics["episode_return"], np.float64)
                 counts = np.asarray(metrics["episodes"], np.float64)
@@ -227,21 +407,40 @@ class TrainingSession:
                 elapsed = time.perf_counter() - chunk_start
                 rate = chunk * steps_per_update * self.num_seeds / elapsed
                 bar.advance(chunk * steps_per_update, rate, last_return)
-        except KeyboardInterrupt:
-            interrupted = True
-            self._save(state, update, wall_offset + time.perf_counter() - t0)
+                _loop_point("advance")
+            if stopped_by is None and _signals.requested() is not None:
+                stopped_by = _signals.requested()  # arrived in the last chunk: still reported
+        except KeyboardInterrupt:  # no handler installed (not the main thread)
+            stopped_by = "interrupt"
+        except OSError as e:
+            bar.close()
+            where = (f"the run can be resumed from update {saved} (jit-env train --resume "
+                     f"{self.path})" if self._config_written else "nothing of this run was kept")
+            raise RunWriteError(f"cannot write {e.filename or self.path}: "
+                                f"{e.strerror or e}; {where}") from None
         finally:
             bar.close()
             if writer is not None:
-                writer.close()
-        run_dir.plot_returns(self.path, title=f"{self.algo} on {self.config.env}")
-        status = "interrupted" if interrupted else "finished"
+                with contextlib.suppress(OSError):  # the rows that matter were fsync-ed
+                    writer.close()
+        if self._config_written:
+            try:
+                run_dir.plot_returns(self.path, title=f"{self.algo} on {self.config.env}")
+            except OSError as e:  # the run is saved; the plot is drawn from metrics.csv
+                _warn(f"cannot write {self.path / 'returns.png'}: {e.strerror or e}")
+        status = "finished" if stopped_by is None else "stopped" if stopped_by == "nan" \
+            else "interrupted"
         print(
-            f"{status} at update {update}/{total} ({update * steps_per_update} steps per seed); "
+            f"{status} at update {saved}/{total} ({saved * steps_per_update} steps per seed); "
             f"mean return of the last chunk's episodes {last_return:.1f}; "
-            f"compile {compile_time:.1f} s; run directory {self.path}"
+            f"compile {compile_time:.1f} s; "
+            + (f"run directory {self.path}" if self._config_written else "no run directory kept")
         )
-        return 130 if interrupted else 0
+        if stopped_by is None:
+            return 0
+        if stopped_by == "nan":
+            return 1
+        return _signals.exit_status(2 if stopped_by == "interrupt" else int(stopped_by))
 
 
 class _Progress:
@@ -275,86 +474,4 @@ class _Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
-
-
-def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 0,
-                 gif: Path | None = None, policy: str = "greedy") -> dict:
-    """Evaluates the last checkpoint of a run on ``episodes`` fresh episodes.
-
-    Uses `jit_env.agents.evaluate_policy` with ``policy`` (``"greedy"``, the
-    default, or ``"sample"``: as in training) on seed ``agent_seed`` of the run;
-    with ``gif``, also plays one more episode with the same policy in
-    `jit_env.agents.make_evaluation_env` and writes its frames.
-
-    Returns:
-      dict with ``env``, ``mean``, ``std``, ``min``, ``max`` of the returns, and
-      ``frames`` written to ``gif`` (0 without).
-
-    Raises:
-      run_dir.RunDirError: if the run directory or checkpoint is unusable.
-      ValueError: if ``agent_seed`` is not one of the run's seeds, or ``policy``
-        is unknown.
-    """
-    session = TrainingSession.resume(Path(path))
-    assert session.state is not None  # resume() restores it or raises
-    if not 0 <= agent_seed < session.num_seeds:
-        raise ValueError(f"--agent-seed must be in [0, {session.num_seeds}), got {agent_seed}")
-    trainer = session._trainer()
-    pick = lambda tree: jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), tree)
-    agent_state, env_state = pick(session.state.agent_state), pick(session.state.env_state)
-    run_episodes = jax.jit(
-        lambda key: evaluate_policy(session.config, trainer.agent, agent_state, env_state, key,
-                                    episodes=episodes, policy=policy)
-    )
-    returns, lengths = jax.device_get(run_episodes(jax.random.PRNGKey(seed)))
-    result = {
-        "env": session.config.env,
-        "mean": float(returns.mean()),
-        "std": float(returns.std()),
-        "min": float(returns.min()),
-        "max": float(returns.max()),
-        "frames": 0,
-    }
-    if gif is not None:
-        act, params = evaluation_policy(trainer.agent, agent_state, policy)
-        result["frames"] = _write_animation(
-            make_evaluation_env(session.config, env_state), act,
-            params, trainer.agent.initial_policy_state(()), seed,
-            int(lengths.max()), gif,
-        )
-    return result
-
-
-def _write_animation(env, act, params, policy_state, seed: int, max_length: int, path: Path,
-                     max_frames: int = 250) -> int:
-    """Plays one episode of ``env`` with ``act`` and writes its rendered frames.
-
-    The episode is drawn with its own key (it is not one of the evaluation
-    episodes); at most ``max_frames`` frames are kept (evenly strided). Returns
-    the number of frames written.
-    """
-    from jit_env import envs
-
-    def episode(key):
-        reset_key, act_key = jax.random.split(key)
-        state, ts = env.reset(reset_key)
-
-        def body(carry, k):
-            state, ts, pstate = carry
-            action, pstate, _ = act(params, ts, pstate, k)
-            new_state, new_ts = env.step(state, action)
-            return (new_state, new_ts, pstate), (new_state, new_ts.last())
-
-        keys = jax.random.split(act_key, max_length)
-        _, (states, last) = jax.lax.scan(body, (state, ts, policy_state), keys)
-        states = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), state, states)
-        return states, last
-
-    states, last = jax.jit(episode)(jax.random.PRNGKey(seed))
-    last = np.asarray(last)
-    length = int(np.argmax(last)) + 1 if last.any() else max_length
-    stride = max(1, math.ceil((length + 1) / max_frames))
-    states = jax.tree.map(lambda x: x[: length + 1 : stride], states)
-    frames = np.asarray(jax.jit(jax.vmap(env.render))(states))
-    envs.render_video(frames, path, fps=max(1, 50 // stride))
-    return int(frames.shape[0])
+            self._bar = None
