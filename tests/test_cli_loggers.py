@@ -32,7 +32,7 @@ def _scalars(logdir):
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
-def test_tensorboard_holds_every_metric_at_every_step(tmp_path):
+def test_tensorboard_holds_every_value_at_every_step(tmp_path):
     logger = TensorBoardLogger(tmp_path, 2, steps_per_update=SPU)
     logger.write(_rows([1, 2]))
     logger.write(_rows([3]))
@@ -41,10 +41,7 @@ def test_tensorboard_holds_every_metric_at_every_step(tmp_path):
         scalars = _scalars(tmp_path / "tensorboard" / f"seed_{s}")
         assert set(scalars) == {"loss", "eval_return"}
         assert scalars["loss"] == [(u * SPU, u + 0.25 * s) for u in (1, 2, 3)]
-        steps, values = zip(*scalars["eval_return"], strict=True)
-        assert steps == (64, 128, 192)
-        assert math.isnan(values[0])
-        assert values[1] == 2.0
+        assert scalars["eval_return"] == [(128, 2.0)]  # NaN: no value in that update
 
 
 def test_tensorboard_resume_purges_what_followed_the_checkpoint(tmp_path):

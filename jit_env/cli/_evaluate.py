@@ -39,8 +39,8 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
 
     session = TrainingSession.open(Path(path))
     assert session.state is not None  # open() restores it or raises
-    if not 0 <= agent_seed < session.num_seeds:
-        raise ValueError(f"--agent-seed must be in [0, {session.num_seeds}), got {agent_seed}")
+    if not 0 <= agent_seed < session.num_runs:  # in a sweep: grid point major
+        raise ValueError(f"--agent-seed must be in [0, {session.num_runs}), got {agent_seed}")
     trainer = session.program().trainer
     pick = lambda tree: jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), tree)
     agent_state, env_state = pick(session.state.agent_state), pick(session.state.env_state)

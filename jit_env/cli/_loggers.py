@@ -62,10 +62,13 @@ class TensorBoardLogger:
     Written with tensorboardX's ``SummaryWriter`` (``add_scalar(tag, value,
     global_step)``); the step of a row is its ``env_steps``, as CleanRL's
     ``writer.add_scalar(..., global_step)``. Every metric of every row is
-    written, NaN included. On resume after update ``u``, ``purge_step = (u + 1)
-    · steps_per_update`` makes TensorBoard discard what an interrupted process
-    wrote past the checkpoint (tensorboardX ``SummaryWriter(purge_step=...)``
-    writes a ``SessionLog.START`` event that TensorBoard's reader honours).
+    written except NaN values, which mean "no value in this update" (an
+    episode statistic when no episode ended, an evaluation metric between
+    evaluations) and which tensorboardX would report on stdout. On resume after
+    update ``u``, ``purge_step = (u + 1) · steps_per_update`` makes TensorBoard
+    discard what an interrupted process wrote past the checkpoint (tensorboardX
+    ``SummaryWriter(purge_step=...)`` writes a ``SessionLog.START`` event that
+    TensorBoard's reader honours).
 
     Args:
       path: the run directory.
@@ -93,7 +96,8 @@ class TensorBoardLogger:
         for row in rows:
             writer = self._writers[int(row["seed"])]
             for name, value in _metrics(row).items():
-                writer.add_scalar(name, value, int(row["env_steps"]))
+                if not math.isnan(value):
+                    writer.add_scalar(name, value, int(row["env_steps"]))
         for writer in self._writers:
             writer.flush()
 

@@ -21,6 +21,7 @@ environments and algorithms. Bad input gets a one-line error and exit status 2.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,6 +32,7 @@ from jit_env.cli import _signals
 from jit_env.cli._checkpoint import CheckpointMismatchError
 from jit_env.cli._files import RunDirError, RunWriteError
 from jit_env.cli._registry import ALGORITHMS, get_algorithm
+from jit_env.cli._sweep import parse_sweep
 
 
 def _option(help: str) -> Any:
@@ -83,6 +85,24 @@ def train_command(algo: str = "ppo") -> type:
              dataclasses.field(default=0)),
             ("progress", Annotated[bool, _option("Show a progress bar.")],
              dataclasses.field(default=True)),
+            ("logger", Annotated[tuple[Literal["csv", "tensorboard", "wandb", "json"], ...],
+                                 tyro.conf.UseAppendAction,
+                                 _option("Where metrics go besides metrics.csv (always "
+                                         "written): tensorboard (event files, the "
+                                         "'tensorboard' extra), wandb (the 'wandb' extra; "
+                                         "WANDB_MODE=offline works), json (metrics.jsonl). "
+                                         "Repeat the flag for several.")],
+             dataclasses.field(default=())),
+            ("sweep", Annotated[tuple[str, ...], tyro.conf.UseAppendAction, _option(
+                "FIELD=V1,V2,... : train the grid of these values (one flag per field; the "
+                "grid is their product) x --num-seeds in one vmapped program. Only fields "
+                "entering the program as numbers (learning rates, coefficients, gamma, "
+                "lambda, epsilon) can be swept. Writes sweep.csv and sweep.png.")],
+             dataclasses.field(default=())),
+            ("target_return", Annotated[float | None, _option(
+                "Stop after the chunk in which the mean episode return (the evaluation "
+                "return with --eval-every) reaches this; config.json records when.")],
+             dataclasses.field(default=None)),
         ],
         namespace={"__doc__": "Train an agent and write a run directory (config, metrics.csv, "
                               "returns.png, checkpoints)."},
@@ -174,11 +194,16 @@ def _cmd_train(args: Any, argv: list[str]) -> int:
             raise CLIError(f"--chunk-updates must be positive (or 0: automatic), got "
                            f"{args.chunk_updates}")
         config = args.config.validate()
+        sweep = parse_sweep(args.sweep, config) if args.sweep else None
+        if args.target_return is not None and not math.isfinite(args.target_return):
+            raise CLIError(f"--target-return must be finite, got {args.target_return}")
         out = args.out or Path("runs") / f"{args.algo}-{config.env}-{args.seed}"
         chunk = args.chunk_updates or _default_chunk(config.num_updates)
         session = TrainingSession.create(
             out, args.algo, config, seed=args.seed, num_seeds=args.num_seeds, chunk_updates=chunk,
             overwrite=args.overwrite, stop_on_nan=args.stop_on_nan,
+            loggers=tuple(n for n in args.logger if n != "csv"), sweep=sweep,
+            target_return=args.target_return,
         )
     return session.run(progress=args.progress)
 

@@ -55,13 +55,15 @@ EPISODE_METRICS = ("episode_return", "episode_return_min", "episode_return_max",
 """Metrics that are NaN by design when no episode ended in the update (``episodes == 0``)."""
 
 RUN_FILES = ("config.json", "metrics.csv", "returns.png", "checkpoints",
-             "checkpoints/latest.msgpack", "checkpoints/previous.msgpack", ".lock")
+             "checkpoints/latest.msgpack", "checkpoints/previous.msgpack", ".lock",
+             "metrics.jsonl", "tensorboard", "wandb", "wandb_id", "sweep.csv", "sweep.png")
 """Every entry the command writes in a run directory; none may be a symbolic link."""
 
 
 class RunConfig(NamedTuple):
     """A run's ``config.json``, checked: ``algo``, ``config`` (validated), ``seed``,
-    ``num_seeds``, ``chunk_updates``, and ``fingerprint`` (`run_fingerprint`)."""
+    ``num_seeds``, ``chunk_updates``, ``fingerprint`` (`run_fingerprint`), the
+    ``loggers`` besides ``csv`` and the ``sweep`` (``{field: [values]}`` or ``None``)."""
 
     algo: str
     config: Any
@@ -69,15 +71,21 @@ class RunConfig(NamedTuple):
     num_seeds: int
     chunk_updates: int
     fingerprint: str
+    loggers: tuple[str, ...] = ()
+    sweep: dict | None = None
 
 
-def run_fingerprint(algo: str, config: Any, seed: int, num_seeds: int) -> str:
+def run_fingerprint(algo: str, config: Any, seed: int, num_seeds: int,
+                    sweep: dict | None = None) -> str:
     """What a checkpoint must have been trained with: a hash of the algorithm, the
-    config without ``total_steps`` (a run may be extended) and the seeds."""
+    config without ``total_steps`` (a run may be extended), the seeds and the sweep."""
     values = dataclasses.asdict(config)
     values.pop("total_steps", None)
-    desc = json.dumps({"algo": algo, "config": values, "seed": seed, "num_seeds": num_seeds},
-                      sort_keys=True)
+    entries: dict[str, Any] = {"algo": algo, "config": values, "seed": seed,
+                               "num_seeds": num_seeds}
+    if sweep is not None:
+        entries["sweep"] = sweep
+    desc = json.dumps(entries, sort_keys=True)
     return hashlib.sha256(desc.encode()).hexdigest()[:16]
 
 
@@ -227,8 +235,25 @@ def read_run_config(run_dir: Path, *, total_steps: int | None = None) -> RunConf
     num_seeds = _int_entry(payload, "num_seeds", path)
     chunk = _int_entry(payload, "chunk_updates", path)
     check_run_settings(config, num_seeds, chunk, where=str(path))
+    from jit_env.cli._loggers import LOGGERS
+    from jit_env.cli._sweep import SweepError, parse_sweep
+
+    loggers = payload.get("loggers", [])
+    if not isinstance(loggers, list) or any(name not in LOGGERS for name in loggers):
+        raise RunDirError(f"{path}: `loggers` must be a list of {', '.join(LOGGERS)}, "
+                          f"got {loggers!r}")
+    sweep = payload.get("sweep")
+    if sweep is not None:
+        if not isinstance(sweep, dict) or not all(isinstance(v, list) for v in sweep.values()):
+            raise RunDirError(f"{path}: `sweep` must map fields to lists, got {sweep!r}")
+        try:
+            sweep = parse_sweep([f"{k}={','.join(map(str, v))}" for k, v in sweep.items()],
+                                config)
+        except SweepError as e:
+            raise RunDirError(f"{path}: {e}") from None
     return RunConfig(algo, config, seed, num_seeds, chunk,
-                     run_fingerprint(algo, config, seed, num_seeds))
+                     run_fingerprint(algo, config, seed, num_seeds, sweep),
+                     tuple(loggers), sweep)
 
 
 def _hint_name(hint: Any) -> str:
@@ -367,7 +392,8 @@ def truncate_metrics(run_dir: Path, max_update: int) -> list[str]:
 
 def plot_returns(run_dir: Path, title: str = "") -> Path:
     """Writes ``returns.png`` (atomically): mean episode return against environment
-    steps, a line per seed."""
+    steps, a line per seed (per grid point and seed in a sweep), with the
+    evaluation returns (``--eval-every``) as dashed lines of the same colour."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -375,13 +401,22 @@ def plot_returns(run_dir: Path, title: str = "") -> Path:
 
     rows = read_metrics(run_dir)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    seeds = sorted({int(r["seed"]) for r in rows})
-    for seed in seeds:
+    run_of = lambda r: (int(r.get("config", 0)), int(r["seed"]))
+    runs = sorted({run_of(r) for r in rows})
+    seeds = runs
+    for index, run in enumerate(runs):
+        name = f"config {run[0]} seed {run[1]}" if "config" in rows[0] else f"seed {run[1]}"
         # Updates in which no episode finished have no return (NaN): skip them.
         pts = [(r["env_steps"], r["episode_return"]) for r in rows
-               if int(r["seed"]) == seed and not math.isnan(r["episode_return"])]
+               if run_of(r) == run and not math.isnan(r["episode_return"])]
         xs, ys = [x for x, _ in pts], [y for _, y in pts]
-        ax.plot(xs, ys, label=f"seed {seed}", linewidth=1.2)
+        (line,) = ax.plot(xs, ys, label=f"{name} (training)", linewidth=1.2)
+        evals = [(r["env_steps"], r["eval_return"]) for r in rows
+                 if run_of(r) == run and not math.isnan(r.get("eval_return", math.nan))]
+        if evals:  # greedy evaluation during training (--eval-every)
+            ax.plot([x for x, _ in evals], [y for _, y in evals], "o--", markersize=3,
+                    color=line.get_color(), label=f"{name} (evaluation)"
+                    if index < 10 else None)
     ax.set_xlabel("environment steps (per seed)")
     ax.set_ylabel("mean episode return")
     ax.set_title(title)

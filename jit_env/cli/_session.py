@@ -27,16 +27,20 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jit_env.agents import TrainingConfig, TrainState
+from jit_env.agents._loop import EVAL_METRICS
+from jit_env.agents._sweep import sweep_grid
 from jit_env.cli import _checkpoint as checkpoint
-from jit_env.cli import _files, _programs, _signals
+from jit_env.cli import _files, _programs, _signals, _sweep
 from jit_env.cli import _run_dir as run_dir
 from jit_env.cli._files import RunWriteError
+from jit_env.cli._loggers import open_loggers
 from jit_env.cli._registry import get_algorithm
 
 
@@ -58,7 +62,9 @@ def first_non_finite(metrics: dict, first_update: int) -> str | None:
       first_update: the update number of the chunk's first update.
 
     The episode statistics (`jit_env.cli._run_dir.EPISODE_METRICS`) are NaN by
-    design when no episode ended (``episodes == 0``) and are not counted then.
+    design when no episode ended (``episodes == 0``) and are not counted then;
+    the evaluation metrics (`jit_env.agents._loop.EVAL_METRICS`) are NaN in the
+    updates without an evaluation and only an infinite value counts.
     """
     episodes = np.asarray(metrics.get("episodes", 1))
     first = None
@@ -69,6 +75,8 @@ def first_non_finite(metrics: dict, first_update: int) -> str | None:
         bad = ~np.isfinite(values)
         if name in run_dir.EPISODE_METRICS:
             bad &= episodes > 0
+        if name in EVAL_METRICS:  # NaN in the updates without an evaluation
+            bad &= ~np.isnan(values)
         if bad.any():
             seed, i = min(zip(*np.nonzero(bad)), key=lambda si: (si[1], si[0]))
             candidate = (int(i), int(seed), name, values[seed, i])
@@ -99,6 +107,9 @@ class TrainingSession:
     start_wall: float = 0.0
     state: TrainState | None = None
     stop_on_nan: bool = True
+    loggers: tuple[str, ...] = ()
+    sweep: dict | None = None
+    target_return: float | None = None
     _lock: _files.RunLock | None = None
     _config_written: bool = False
     _created_dir: bool = False
@@ -106,13 +117,16 @@ class TrainingSession:
     @property
     def fingerprint(self) -> str:
         """`jit_env.cli._run_dir.run_fingerprint` of this run."""
-        return run_dir.run_fingerprint(self.algo, self.config, self.seed, self.num_seeds)
+        return run_dir.run_fingerprint(self.algo, self.config, self.seed, self.num_seeds,
+                                       self.sweep)
 
     # ----------------------------------------------------------------- opening --
     @classmethod
     def create(cls, path: Path, algo: str, config: TrainingConfig, *, seed: int,
                num_seeds: int, chunk_updates: int, overwrite: bool = False,
-               stop_on_nan: bool = True) -> TrainingSession:
+               stop_on_nan: bool = True, loggers: tuple[str, ...] = (),
+               sweep: dict | None = None,
+               target_return: float | None = None) -> TrainingSession:
         """Prepares a new run in ``path``: everything is checked before the directory is
         created; the first files are written by `run`, after the first chunk.
 
@@ -128,7 +142,8 @@ class TrainingSession:
         config = config.validate()
         run_dir.check_run_settings(config, num_seeds, chunk_updates, where="--chunk-updates")
         session = cls(path, algo, config, seed, num_seeds, chunk_updates,
-                      stop_on_nan=stop_on_nan)
+                      stop_on_nan=stop_on_nan, loggers=tuple(loggers), sweep=sweep,
+                      target_return=target_return)
         if (path / "config.json").exists() and not overwrite:
             raise run_dir.RunDirError(
                 f"{path} already holds a run; use --resume {path}, --overwrite or another --out"
@@ -208,7 +223,8 @@ class TrainingSession:
     @classmethod
     def _open(cls, path: Path, total_steps: int | None) -> TrainingSession:
         rc = run_dir.read_run_config(path, total_steps=total_steps)
-        session = cls(path, rc.algo, rc.config, rc.seed, rc.num_seeds, rc.chunk_updates)
+        session = cls(path, rc.algo, rc.config, rc.seed, rc.num_seeds, rc.chunk_updates,
+                      loggers=rc.loggers, sweep=rc.sweep)
         session._restore()
         done, total = session.start_update, session.config.num_updates
         if done > total:
@@ -276,14 +292,24 @@ class TrainingSession:
     # ------------------------------------------------------------------ internals --
     def program(self) -> _programs.Program:
         """This run's (cached) `jit_env.cli._programs.Program`."""
-        return _programs.program(self.algo, self.config, self.num_seeds, self.chunk_updates)
+        return _programs.program(self.algo, self.config, self.num_seeds, self.chunk_updates,
+                                 self.sweep)
+
+    @property
+    def num_runs(self) -> int:
+        """Runs trained together: ``num_seeds``, times the grid size in a sweep."""
+        return self.program().num_runs
 
     def _keys(self) -> jax.Array:
         return jax.random.split(jax.random.PRNGKey(self.seed), self.num_seeds)
 
-    def _write_config(self) -> None:
+    def _write_config(self, **record: Any) -> None:
+        extra: dict[str, Any] = {"loggers": list(self.loggers)}
+        if self.sweep is not None:
+            extra["sweep"] = self.sweep
         run_dir.write_config(self.path, self.algo, self.config, seed=self.seed,
-                             num_seeds=self.num_seeds, chunk_updates=self.chunk_updates)
+                             num_seeds=self.num_seeds, chunk_updates=self.chunk_updates,
+                             **extra, **record)
 
     def _save(self, state: TrainState, update: int, wall: float) -> None:
         """``latest`` := this state; ``previous`` := the old ``latest`` (hard link)."""
@@ -353,8 +379,11 @@ class TrainingSession:
                 run_chunk = program.compile_chunk()
         compile_time = time.perf_counter() - t0
         writer = None  # opened after the first chunk, which tells the metric names
+        loggers: list = []  # opened with it, so that a run that never saves writes none
         update = saved = self.start_update
-        last_return = math.nan
+        last_return = last_eval = math.nan
+        reached: dict | None = None
+        points = sweep_grid(self.config, self.sweep) if self.sweep is not None else None
         bar = _Progress(total * steps_per_update, enabled=progress,
                         done=update * steps_per_update)
         wall_offset = self.start_wall - (time.perf_counter() - t0)
@@ -367,21 +396,35 @@ class TrainingSession:
                 _loop_point("start")
                 chunk_start = time.perf_counter()
                 assert run_chunk is not None
-                new_state, metrics = run_chunk(state)
+                new_state, metrics = run_chunk(state, np.int32(update))
                 metrics = jax.device_get(metrics)
                 _loop_point("chunk")
                 wall = wall_offset + time.perf_counter() - t0
                 rows = []
                 for i in range(chunk):
                     u = update + i + 1
-                    for s in range(self.num_seeds):
-                        row = {k: np.asarray(v)[s, i] for k, v in metrics.items()}
-                        row.update(update=u, seed=s, env_steps=u * steps_per_update,
-                                   wall_time=round(wall, 3))
+                    for r in range(program.num_runs):
+                        row = {k: np.asarray(v)[r, i] for k, v in metrics.items()}
+                        row.update(update=u, seed=r % self.num_seeds,
+                                   env_steps=u * steps_per_update, wall_time=round(wall, 3))
+                        if points is not None:
+                            row.update(config=r // self.num_seeds,
+                                       **points[r // self.num_seeds])
                         rows.append(row)
                 if writer is None:
-                    writer = run_dir.MetricsWriter(self.path, metrics.keys())
+                    sweep_columns = ["config", *points[0]] if points is not None else []
+                    writer = run_dir.MetricsWriter(self.path, [*metrics.keys(), *sweep_columns])
+                    loggers = open_loggers(
+                        self.loggers, self.path, num_seeds=program.num_runs,
+                        steps_per_update=steps_per_update, resume_update=self.start_update,
+                        config={"algo": self.algo, "seed": self.seed,
+                                "num_seeds": self.num_seeds, "sweep": self.sweep,
+                                **dataclasses.asdict(self.config)},
+                    )
                 writer.write(rows)
+                for logger in loggers:
+                    logger.write([{k: (v.item() if isinstance(v, np.generic) else v)
+                                   for k, v in row.items()} for row in rows])
                 _loop_point("metrics")
                 problem = first_non_finite(metrics, update + 1) if self.stop_on_nan else None
                 if problem is not None:
@@ -404,10 +447,22 @@ class TrainingSession:
                     last_return = float(
                         (np.nan_to_num(returns) * counts).sum() / counts.sum()
                     )
+                if "eval_return" in metrics:  # the chunk's last evaluation, over all runs
+                    evals = np.asarray(metrics["eval_return"], np.float64)
+                    due = np.isfinite(evals).any(axis=0)
+                    if due.any():
+                        last_eval = float(np.nanmean(evals[:, np.nonzero(due)[0][-1]]))
                 elapsed = time.perf_counter() - chunk_start
-                rate = chunk * steps_per_update * self.num_seeds / elapsed
-                bar.advance(chunk * steps_per_update, rate, last_return)
+                rate = chunk * steps_per_update * program.num_runs / elapsed
+                bar.advance(chunk * steps_per_update, rate, last_return, last_eval)
                 _loop_point("advance")
+                score = last_eval if "eval_return" in metrics else last_return
+                if self.target_return is not None and score >= self.target_return:
+                    reached = {"return": self.target_return, "reached_at_update": update,
+                               "env_steps": update * steps_per_update,
+                               "wall_time": round(wall, 3)}
+                    self._write_config(target=reached)
+                    break
             if stopped_by is None and _signals.requested() is not None:
                 stopped_by = _signals.requested()  # arrived in the last chunk: still reported
         except KeyboardInterrupt:  # no handler installed (not the main thread)
@@ -423,17 +478,27 @@ class TrainingSession:
             if writer is not None:
                 with contextlib.suppress(OSError):  # the rows that matter were fsync-ed
                     writer.close()
+            for logger in loggers:
+                logger.close()
         if self._config_written:
             try:
                 run_dir.plot_returns(self.path, title=f"{self.algo} on {self.config.env}")
             except OSError as e:  # the run is saved; the plot is drawn from metrics.csv
                 _warn(f"cannot write {self.path / 'returns.png'}: {e.strerror or e}")
+        if self._config_written and points is not None:
+            self._summarize_sweep(points)
         status = "finished" if stopped_by is None else "stopped" if stopped_by == "nan" \
             else "interrupted"
+        if reached is not None:
+            status = (f"reached target return {self.target_return:g} "
+                      f"({'evaluation' if 'eval_return' in metrics else 'training'} return "
+                      f"{last_eval if 'eval_return' in metrics else last_return:.1f}) after "
+                      f"{reached['wall_time']:.1f} s; stopped")
         print(
             f"{status} at update {saved}/{total} ({saved * steps_per_update} steps per seed); "
             f"mean return of the last chunk's episodes {last_return:.1f}; "
-            f"compile {compile_time:.1f} s; "
+            + (f"last evaluation return {last_eval:.1f}; " if not math.isnan(last_eval) else "")
+            + f"compile {compile_time:.1f} s; "
             + (f"run directory {self.path}" if self._config_written else "no run directory kept")
         )
         if stopped_by is None:
@@ -441,6 +506,35 @@ class TrainingSession:
         if stopped_by == "nan":
             return 1
         return _signals.exit_status(2 if stopped_by == "interrupt" else int(stopped_by))
+
+
+    def _summarize_sweep(self, points: list) -> None:
+        """Writes ``sweep.csv`` and ``sweep.png`` from ``metrics.csv`` and prints the table."""
+        rows = run_dir.read_metrics(self.path)
+        updates = sorted({int(r["update"]) for r in rows})
+        shape = (len(points), self.num_seeds, len(updates))
+        where = {u: i for i, u in enumerate(updates)}
+
+        def grid(name: str) -> np.ndarray:
+            out = np.full(shape, np.nan)
+            for r in rows:
+                out[int(r["config"]), int(r["seed"]), where[int(r["update"])]] = r.get(name,
+                                                                                     np.nan)
+            return out
+
+        returns = grid("episode_return")
+        final = _sweep.final_returns(returns)
+        evaluation = _sweep.last_finite(grid("eval_return")) if "eval_return" in rows[0] \
+            else None
+        summary = _sweep.summarize(points, final, evaluation)
+        try:
+            _sweep.write_summary(self.path, summary)
+            steps = np.asarray(updates, np.float64) * self.config.steps_per_update
+            _sweep.plot_sweep(self.path, points, steps, returns,
+                              f"{self.algo} on {self.config.env}: sweep")
+        except OSError as e:
+            _warn(f"cannot write the sweep summary: {e.strerror or e}")
+        print(_sweep.format_table(summary, list(points[0])))
 
 
 class _Progress:
@@ -466,10 +560,12 @@ class _Progress:
         self._task = self._bar.add_task("train", total=total, completed=done, rate="-", ret="-")
         self._bar.start()
 
-    def advance(self, steps: int, rate: float, ret: float) -> None:
+    def advance(self, steps: int, rate: float, ret: float, eval_ret: float = math.nan) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, advance=steps, rate=f"{rate:,.0f}",
-                             ret="-" if math.isnan(ret) else f"{ret:.1f}")
+            text = "-" if math.isnan(ret) else f"{ret:.1f}"
+            if not math.isnan(eval_ret):
+                text += f" · eval {eval_ret:.1f}"
+            self._bar.update(self._task, advance=steps, rate=f"{rate:,.0f}", ret=text)
 
     def close(self) -> None:
         if self._bar is not None:

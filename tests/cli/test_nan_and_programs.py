@@ -25,8 +25,8 @@ def _nan_at_update_2(monkeypatch):
     def compile_chunk(self):
         compiled = original(self)
 
-        def chunk(state):
-            new_state, metrics = compiled(state)
+        def chunk(state, start):
+            new_state, metrics = compiled(state, start)
             calls.append(1)
             if len(calls) == 2:
                 metrics = dict(metrics) | {"loss": metrics["loss"].at[0, 0].set(np.nan)}
