@@ -130,14 +130,14 @@ def scale_action(action: jax.Array, low: np.ndarray, high: np.ndarray) -> jax.Ar
 
     ``low`` and ``high`` are ``[A]``; ``action`` is ``[..., A]``.
     """
-    low, high = (jnp.broadcast_to(jnp.asarray(b, action.dtype), action.shape) for b in (low, high))
-    return low + 0.5 * (action + 1.0) * (high - low)
+    lo, hi = (jnp.broadcast_to(jnp.asarray(b, action.dtype), action.shape) for b in (low, high))
+    return lo + 0.5 * (action + 1.0) * (hi - lo)
 
 
 def unscale_action(action: jax.Array, low: np.ndarray, high: np.ndarray) -> jax.Array:
     """``[low, high]`` → ``[-1, 1]``: the inverse of `scale_action` (same shapes)."""
-    low, high = (jnp.broadcast_to(jnp.asarray(b, action.dtype), action.shape) for b in (low, high))
-    return 2.0 * (action - low) / (high - low) - 1.0
+    lo, hi = (jnp.broadcast_to(jnp.asarray(b, action.dtype), action.shape) for b in (low, high))
+    return 2.0 * (action - lo) / (hi - lo) - 1.0
 
 
 class Critics(nn.Module):
@@ -168,6 +168,12 @@ class Critics(nn.Module):
         return stacked(tuple(self.hidden_sizes), 1, self.activation, 1.0)(x)[..., 0]
 
 
+def apply_critics(critics: Critics, params: Any, observation: jax.Array,
+                  action: jax.Array) -> jax.Array:
+    """``critics.apply(params, observation, action)``: ``[num_critics, ...]`` float32."""
+    return cast(jax.Array, critics.apply(params, observation, action))
+
+
 class OffPolicyExtra(NamedTuple):
     """The off-policy agents' part of `AgentState.extra`.
 
@@ -185,7 +191,7 @@ class OffPolicyExtra(NamedTuple):
     env_steps: jax.Array
 
 
-def init_extra(config: OffPolicyConfig, obs_spec: specs.Spec, action_spec: specs.Spec,
+def init_extra(config: OffPolicyConfig, obs_spec: specs.Array, action_spec: specs.Array,
                target_params: Any) -> OffPolicyExtra:
     """An `OffPolicyExtra` with an empty buffer of ``config.buffer_size`` rows."""
     example = {
@@ -210,7 +216,7 @@ def observation_spec(env_spec: specs.EnvironmentSpec, algorithm: str) -> specs.A
 
 def explore(policy_action: jax.Array, env_steps: jax.Array, learning_starts: int,
             key: jax.Array) -> jax.Array:
-    """``policy_action`` (in ``[-1, 1]``), or uniform noise in ``[-1, 1]`` before ``learning_starts``.
+    """``policy_action`` in ``[-1, 1]``, or uniform noise there before ``learning_starts``.
 
     Args:
       policy_action: ``[..., A]`` float32 actions of the policy.

@@ -248,13 +248,17 @@ def make_sac(config: SACConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     """
     config.validate()
     low, high = _off_policy.action_bounds(env_spec.actions, "SAC")
-    action_spec = env_spec.actions
+    action_spec = cast(specs.BoundedArray, env_spec.actions)
     obs_spec = _off_policy.observation_spec(env_spec, "SAC")
     num_actions = int(low.shape[0])
     target_entropy = (-float(num_actions) if config.target_entropy is None
                       else float(config.target_entropy))
     actor = MLP(tuple(config.hidden_sizes), 2 * num_actions, config.activation, 1.0)
     critics = Critics(2, tuple(config.hidden_sizes), config.activation)
+
+    def q_values(critic_params, observation, action) -> jax.Array:
+        return _off_policy.apply_critics(critics, critic_params, observation, action)
+
     optimizers = {
         "actor": make_optimizer(config.actor_learning_rate),
         "critic": make_optimizer(config.critic_learning_rate),
@@ -325,11 +329,11 @@ def make_sac(config: SACConfig, env_spec: specs.EnvironmentSpec) -> Agent:
             params, opt_state = adam_step("log_alpha", alpha_grad, params, opt_state)
         # 2. critics on the soft twin-Q target.
         a_next, log_prob_next = sample(params["actor"], next_obs, k_next)
-        q_next = critics.apply(extra.target_params["critic"], next_obs, a_next)
+        q_next = q_values(extra.target_params["critic"], next_obs, a_next)
         v_next = jnp.min(q_next, axis=0) - alpha * log_prob_next
 
         def critic_objective(critic_params):
-            q = critics.apply(critic_params, obs, batch["action"])
+            q = q_values(critic_params, obs, batch["action"])
             return critic_loss(q, batch["r_t"], batch["discount_t"], v_next), q
 
         (q_loss, q), critic_grad = jax.value_and_grad(critic_objective, has_aux=True)(
@@ -339,7 +343,7 @@ def make_sac(config: SACConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         # 3. actor against the updated critics (same noise as step 1).
         def actor_objective(actor_params):
             a_pi, log_prob = sample(actor_params, obs, k_pi)
-            return actor_loss(log_prob, critics.apply(params["critic"], obs, a_pi), alpha)
+            return actor_loss(log_prob, q_values(params["critic"], obs, a_pi), alpha)
 
         pi_loss, actor_grad = jax.value_and_grad(actor_objective)(params["actor"])
         params, opt_state = adam_step("actor", actor_grad, params, opt_state)

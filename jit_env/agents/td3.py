@@ -193,11 +193,15 @@ def make_td3(config: TD3Config, env_spec: specs.EnvironmentSpec) -> Agent:
     config.validate()
     name = "DDPG" if isinstance(config, DDPGConfig) else "TD3"
     low, high = _off_policy.action_bounds(env_spec.actions, name)
-    action_spec = env_spec.actions
+    action_spec = cast(specs.BoundedArray, env_spec.actions)
     obs_spec = _off_policy.observation_spec(env_spec, name)
     num_actions = int(low.shape[0])
     actor = MLP(tuple(config.hidden_sizes), num_actions, config.activation, 1.0)
     critics = Critics(config.num_critics, tuple(config.hidden_sizes), config.activation)
+
+    def q_values(critic_params, observation, action) -> jax.Array:
+        return _off_policy.apply_critics(critics, critic_params, observation, action)
+
     optimizers = {"actor": make_optimizer(config.actor_learning_rate),
                   "critic": make_optimizer(config.critic_learning_rate)}
 
@@ -241,9 +245,9 @@ def make_td3(config: TD3Config, env_spec: specs.EnvironmentSpec) -> Agent:
 
     def actor_objective(actor_params, critic_params, obs):
         a = mu(actor_params, obs)
-        dqda = jax.grad(lambda x: jnp.sum(critics.apply(critic_params, obs, x)[0]))(a)
+        dqda = jax.grad(lambda x: jnp.sum(q_values(critic_params, obs, x)[0]))(a)
         loss = jnp.mean(jnp.sum(jax.vmap(ops.dpg_loss)(a, dqda), axis=-1))
-        return loss, -jnp.mean(critics.apply(critic_params, obs, a)[0])
+        return loss, -jnp.mean(q_values(critic_params, obs, a)[0])
 
     def delayed(args):
         params, opt_state, targets, obs = args
@@ -264,10 +268,10 @@ def make_td3(config: TD3Config, env_spec: specs.EnvironmentSpec) -> Agent:
         targets = extra.target_params
         a_next = smoothed_target_action(mu(targets["actor"], next_obs), key,
                                         config.target_policy_noise, config.target_noise_clip)
-        v_next = jnp.min(critics.apply(targets["critic"], next_obs, a_next), axis=0)
+        v_next = jnp.min(q_values(targets["critic"], next_obs, a_next), axis=0)
 
         def critic_objective(critic_params):
-            q = critics.apply(critic_params, obs, batch["action"])
+            q = q_values(critic_params, obs, batch["action"])
             return critic_loss(q, batch["r_t"], batch["discount_t"], v_next), q
 
         (q_loss, q), grads = jax.value_and_grad(critic_objective, has_aux=True)(params["critic"])
