@@ -16,11 +16,12 @@ Per gradient step, on a batch of transitions with actions in ``[-1, 1]``
    ``−log α · (log π(a|s) + H̄)`` (SB3's form of 2018b eq. 18 on ``log α``)
    takes one Adam step; the step's α is ``exp(log α)`` *before* that step.
 2. The critics regress on `soft_q_target` ``r + γ d (min_i Q̄_i(s', a') − α log π(a'|s'))``,
-   ``a' ~ π(·|s')`` (2018b eqs. 5 and 3 with the clipped double Q of Fujimoto et
-   al. 2018): `critic_loss`, ``Σ_i mean(½ (Q_i(s, a) − y)²)``, the TD errors from
+   ``a' ~ π(·|s')`` (2018b §4, the soft Q-function objective, with the clipped double Q of
+   Fujimoto et al. 2018): `critic_loss`, ``Σ_i mean(½ (Q_i(s, a) − y)²)``, the TD errors from
    `jit_env.ops.td_learning`.
 3. The actor minimises `actor_loss` ``mean(α log π(a|s) − min_i Q_i(s, a))`` with
-   the just-updated critics (2018b eq. 7, reparameterised; SB3 ``actor_loss``).
+   the just-updated critics (2018b §4, the reparameterised policy objective; SB3
+   ``actor_loss``).
 4. Every ``target_update_interval`` gradient steps the target critics move by
    ``optax.incremental_update`` with ``tau`` (``jit_env.ops.periodic_update``).
 
@@ -120,8 +121,8 @@ def tanh_gaussian_log_prob(u: jax.Array, mean: jax.Array, log_std: jax.Array) ->
 
     ``log π(a|s) = Σ_i [log N(u_i; mean_i, σ_i) − log(1 − tanh²(u_i))]``, Haarnoja et
     al. 2018a, appendix C, eq. 21, with ``log(1 − tanh² u) = 2 (log 2 − u −
-    softplus(−2u))`` (exact, finite for large ``|u|``; rlax's ``squashed_gaussian``
-    and CleanRL's JAX SAC use the same identity).
+    softplus(−2u))`` (exact, finite for large ``|u|``; rlax's ``squashed_gaussian``,
+    `jit_env.ops.squashed_gaussian`, uses the same identity).
 
     Args:
       u: pre-squash samples ``[..., A]``, float32.
@@ -141,9 +142,9 @@ def soft_q_target(r_t: jax.Array, discount_t: jax.Array, q_t: jax.Array,
                   log_prob_t: jax.Array, alpha: jax.Array) -> jax.Array:
     """The soft twin-Q target ``r_t + discount_t · (min_i q_t[i] − α · log π(a'|s'))``.
 
-    Haarnoja et al. 2018b, eqs. 3 and 5 (the soft state value of the next
+    Haarnoja et al. 2018b, §4 and Algorithm 1 (the soft state value of the next
     state, estimated with one action ``a' ~ π(·|s')``), with the minimum over the
-    target critics (clipped double Q, Fujimoto et al. 2018, eq. 10).
+    target critics (clipped double Q, Fujimoto et al. 2018, Algorithm 1).
 
     Args:
       r_t: rewards ``[N]`` float32.
@@ -185,8 +186,8 @@ def critic_loss(q_tm1: jax.Array, r_t: jax.Array, discount_t: jax.Array,
 def actor_loss(log_prob: jax.Array, q: jax.Array, alpha: jax.Array) -> jax.Array:
     """``mean_n (α · log π(a_n|s_n) − min_i q[i, n])``: SAC's reparameterised policy loss.
 
-    Haarnoja et al. 2018b, eq. 7 with ``a = tanh(μ + σ ε)`` (the
-    reparameterisation of 2018a eq. 11); the gradient flows through ``log_prob``
+    Haarnoja et al. 2018b, §4 (the policy objective) with ``a = tanh(μ + σ ε)`` (the
+    reparameterisation trick of 2018a); the gradient flows through ``log_prob``
     and ``q`` into the actor. Stable-Baselines3's ``actor_loss``.
 
     Args:

@@ -5,12 +5,12 @@ Actor-Critic Methods" (ICML), Algorithm 1: a deterministic actor ``μ(s) ∈ [-1
 (tanh output) explored with Gaussian noise, twin critics and three changes to
 DDPG, each a field of `TD3Config`:
 
-- clipped double Q (``clipped_double_q``, §4.2, eq. 10): the target takes the
-  minimum of two target critics;
+- clipped double Q (``clipped_double_q``, "Clipped Double Q-Learning for
+  Actor-Critic"): the target takes the minimum of two target critics;
 - target policy smoothing (``target_policy_noise`` σ̃, ``target_noise_clip`` c;
-  §5.3, eq. 15 / Algorithm 1): ``ã' = clip(μ̄(s') + clip(ε, −c, c), −1, 1)``,
-  ``ε ~ N(0, σ̃²)``;
-- delayed policy updates (``policy_delay`` d, §5.2): the actor and the target
+  "Target Policy Smoothing Regularization", Algorithm 1):
+  ``ã' = clip(μ̄(s') + clip(ε, −c, c), −1, 1)``, ``ε ~ N(0, σ̃²)``;
+- delayed policy updates (``policy_delay`` d, "Delayed Policy Updates"): the actor and the target
   networks are updated every d-th critic update.
 
 `td3_target` is the critics' regression target; the critic loss is
@@ -26,7 +26,7 @@ learning", Algorithm 1) is `DDPGConfig`: TD3 with the three changes off (one
 critic, no smoothing noise, ``policy_delay = 1``), as Stable-Baselines3 builds it
 (``stable_baselines3/ddpg/ddpg.py``: ``policy_delay=1``, ``target_noise_clip=0``,
 ``n_critics=1``), with Gaussian rather than Ornstein–Uhlenbeck exploration noise
-(Fujimoto et al.'s "our DDPG").
+(RL-Zoo's Pendulum-v1 ``noise_type: 'normal'``).
 
 **Defaults** (both) are RL-Zoo's Pendulum-v1 TD3 / DDPG configs
 (``rl-baselines3-zoo`` ``hyperparams/td3.yml`` and ``hyperparams/ddpg.yml``:
@@ -127,7 +127,7 @@ class DDPGConfig(TD3Config):
 
 
 def td3_target(r_t: jax.Array, discount_t: jax.Array, q_t: jax.Array) -> jax.Array:
-    """``r_t + discount_t · min_i q_t[i]``: the TD3 target (Fujimoto et al. 2018, eq. 10).
+    """``r_t + discount_t · min_i q_t[i]``: the TD3 target (Fujimoto et al. 2018, Algorithm 1).
 
     With one critic (``q_t`` of shape ``[1, N]``) it is DDPG's target
     ``r + γ Q̄(s', μ̄(s'))`` (Lillicrap et al. 2016, Algorithm 1).
@@ -147,7 +147,7 @@ def smoothed_target_action(mu_t: jax.Array, key: jax.Array, noise: float,
                            noise_clip: float) -> jax.Array:
     """``clip(mu_t + clip(ε, −c, c), −1, 1)``, ``ε ~ N(0, noise²)``: target policy smoothing.
 
-    Fujimoto et al. 2018, §5.3 and Algorithm 1 (``ã ← π_φ'(s') + ε, ε ~ clip(N(0, σ̃), −c, c)``),
+    Fujimoto et al. 2018, Algorithm 1 (``ã ← π_φ'(s') + ε, ε ~ clip(N(0, σ̃), −c, c)``),
     clipped to the action box ``[-1, 1]`` as Stable-Baselines3's and CleanRL's TD3
     do. ``noise = 0`` returns ``mu_t`` (DDPG).
 
