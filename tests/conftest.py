@@ -243,6 +243,14 @@ _TINY_AGENTS = {
                   "hidden_sizes": (16,)},
     "impala": {"num_envs": 4, "num_steps": 9, "total_steps": 4 * 9 * 4, "hidden_sizes": (16,),
                "behaviour_lag": 2},
+    # Off-policy continuous control on Pendulum-v1: 2 envs x 4 steps, learning from step 16
+    # (update 2), 4 gradient steps per update (utd 0.5).
+    "sac": {"num_envs": 2, "num_steps": 4, "total_steps": 2 * 4 * 4, "buffer_size": 64,
+            "batch_size": 8, "learning_starts": 16, "utd_ratio": 0.5, "hidden_sizes": (16,)},
+    "td3": {"num_envs": 2, "num_steps": 4, "total_steps": 2 * 4 * 4, "buffer_size": 64,
+            "batch_size": 8, "learning_starts": 16, "utd_ratio": 0.5, "hidden_sizes": (16,)},
+    "ddpg": {"num_envs": 2, "num_steps": 4, "total_steps": 2 * 4 * 4, "buffer_size": 64,
+             "batch_size": 8, "learning_starts": 16, "utd_ratio": 0.5, "hidden_sizes": (16,)},
 }
 
 

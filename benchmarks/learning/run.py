@@ -82,6 +82,14 @@ ROWS = (
     Row("ppo_continuous", "Pendulum-v1", -250.0, "-172.2 ± 104.2 (rl-zoo ppo, 100k steps)"),
     Row("ppo_continuous", "MountainCarContinuous-v0", None,
         "88.3 ± 2.6 (rl-zoo ppo, 20k steps, gSDE)", {"env": "MountainCarContinuous-v0"}),
+    # Off-policy rows: 64-64 networks (the defaults are RL-Zoo's 256-256 / 400-300, which
+    # take several times longer on a 2-core CPU); run with --eval-policy greedy.
+    Row("sac", "Pendulum-v1", -200.0, "-157.0 ± 88.7 (rl-zoo sac, 20k steps)",
+        {"hidden_sizes": (64, 64)}),
+    Row("td3", "Pendulum-v1", -200.0, "-151.9 ± 90.2 (rl-zoo td3, 20k steps)",
+        {"total_steps": 30_000, "hidden_sizes": (64, 64)}),
+    Row("ddpg", "Pendulum-v1", None, "-152.1 ± 94.3 (rl-zoo ddpg, 20k steps)",
+        {"hidden_sizes": (64, 64)}),
 )
 
 

@@ -14,8 +14,9 @@ host side (progress, run directories, checkpoints, signals).
 Algorithms (``jit-env train --algo NAME``; `jit_env.cli.ALGORITHMS`): PPO
 (`make_ppo`, discrete and Gaussian; `ContinuousPPOConfig`), recurrent PPO
 (`make_recurrent_ppo`), DQN with double / n-step / C51 / QR-DQN options
-(`make_dqn`), A2C (`make_a2c`), REINFORCE (`make_reinforce`) and IMPALA with
-V-trace (`make_impala`). Needs the ``agents`` extra: ``pip install
+(`make_dqn`), A2C (`make_a2c`), REINFORCE (`make_reinforce`), IMPALA with
+V-trace (`make_impala`), and for bounded continuous actions SAC (`make_sac`),
+TD3 (`make_td3`) and DDPG (`make_ddpg`). Needs the ``agents`` extra: ``pip install
 'jit-env[agents]'`` (flax, optax).
 """
 
@@ -38,30 +39,38 @@ from jit_env.agents.impala import IMPALAConfig, make_impala
 from jit_env.agents.ppo import ContinuousPPOConfig, PPOConfig, make_ppo
 from jit_env.agents.recurrent_ppo import RecurrentPPOConfig, make_recurrent_ppo
 from jit_env.agents.reinforce import REINFORCEConfig, make_reinforce
+from jit_env.agents.sac import SACConfig, make_sac
+from jit_env.agents.td3 import DDPGConfig, TD3Config, make_ddpg, make_td3
 
 __all__ = [
     "A2CConfig",
     "Agent",
     "AgentState",
     "ContinuousPPOConfig",
+    "DDPGConfig",
     "DQNConfig",
     "IMPALAConfig",
     "PPOConfig",
     "REINFORCEConfig",
     "RecurrentPPOConfig",
+    "SACConfig",
+    "TD3Config",
     "TrainState",
     "Trainer",
     "TrainingConfig",
     "evaluate_policy",
     "evaluation_policy",
     "make_a2c",
+    "make_ddpg",
     "make_dqn",
     "make_evaluation_env",
     "make_impala",
     "make_ppo",
     "make_recurrent_ppo",
     "make_reinforce",
+    "make_sac",
     "make_single_env",
+    "make_td3",
     "make_trainer",
     "make_training_env",
     "train",

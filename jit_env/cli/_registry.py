@@ -14,18 +14,24 @@ from typing import NamedTuple
 from jit_env.agents import (
     A2CConfig,
     ContinuousPPOConfig,
+    DDPGConfig,
     DQNConfig,
     IMPALAConfig,
     PPOConfig,
     RecurrentPPOConfig,
     REINFORCEConfig,
+    SACConfig,
+    TD3Config,
     TrainingConfig,
     make_a2c,
+    make_ddpg,
     make_dqn,
     make_impala,
     make_ppo,
     make_recurrent_ppo,
     make_reinforce,
+    make_sac,
+    make_td3,
 )
 from jit_env.agents._loop import AgentFactory
 
@@ -73,6 +79,18 @@ ALGORITHMS: dict[str, Algorithm] = {
     "impala": Algorithm(
         IMPALAConfig, make_impala,
         "IMPALA-style off-policy actor-critic with V-trace (Espeholt et al. 2018)",
+    ),
+    "sac": Algorithm(
+        SACConfig, make_sac,
+        "Soft Actor-Critic (Haarnoja et al. 2018): twin critics, automatic entropy tuning",
+    ),
+    "td3": Algorithm(
+        TD3Config, make_td3,
+        "TD3 (Fujimoto et al. 2018): clipped double Q, target smoothing, delayed actor",
+    ),
+    "ddpg": Algorithm(
+        DDPGConfig, make_ddpg,
+        "DDPG (Lillicrap et al. 2016): deterministic actor, one critic, Gaussian noise",
     ),
 }
 """Every algorithm ``jit-env train --algo NAME`` accepts, in ``jit-env list`` order."""

@@ -161,8 +161,34 @@ def _dqn(cfg, state, metrics):
         np.testing.assert_array_equal(a, b)
 
 
+def _off_policy(cfg, state, metrics):
+    # Learning starts once 16 steps are stored (update 2 of 4), 4 gradient steps per update.
+    np.testing.assert_array_equal(metrics["learning"], [0, 1, 1, 1])
+    agent_state = state.agent_state
+    assert int(agent_state.step) == 3 * 4
+    assert int(agent_state.extra.env_steps) == cfg.total_steps
+    assert int(agent_state.extra.replay.size) == 32  # 4 updates x 8 transitions, all valid
+    assert float(metrics["loss"][-1]) > 0
+    # Polyak targets with tau 0.005 moved, but are not the online critics.
+    for a, b in zip(_leaves(agent_state.params["critic"]),
+                    _leaves(agent_state.extra.target_params["critic"])):
+        assert not np.array_equal(a, b)
+
+
+def _sac(cfg, state, metrics):
+    _off_policy(cfg, state, metrics)
+    # α = exp(log α) starts at 1; the fresh policy's entropy is above −|A| = −1, so each
+    # Adam step (size ≈ lr = 1e-3 in log α) lowers it: the mean over the first update's
+    # 4 steps is about mean(exp(−k·1e-3), k = 0..3) = 0.9985, and 12 steps end near exp(−0.012).
+    assert 0.996 < float(metrics["alpha"][1]) < 1.0
+    assert -0.02 < float(state.agent_state.params["log_alpha"]) < -0.005
+
+
 EXPECTED = {
     "a2c": _one_step_per_update,
+    "ddpg": _off_policy,
+    "sac": _sac,
+    "td3": _off_policy,
     "dqn": _dqn,
     "impala": _one_step_per_update,
     "ppo": _ppo_steps,
