@@ -283,14 +283,18 @@ def default_factory(config: TrainingConfig) -> AgentFactory:
     `PPOConfig` and `ContinuousPPOConfig` → `jit_env.agents.make_ppo`,
     `RecurrentPPOConfig` → ``make_recurrent_ppo``, `DQNConfig` → ``make_dqn``,
     `A2CConfig` → ``make_a2c``, `REINFORCEConfig` → ``make_reinforce``,
-    `IMPALAConfig` → ``make_impala``.
+    `IMPALAConfig` → ``make_impala``, `SACConfig` → ``make_sac``, `TD3Config` →
+    ``make_td3``, `DDPGConfig` → ``make_ddpg``.
 
     Raises:
       TypeError: for a config class with no bundled factory (pass ``agent_factory``).
     """
-    from jit_env.agents import a2c, dqn, impala, ppo, recurrent_ppo, reinforce
+    from jit_env.agents import a2c, dqn, impala, ppo, recurrent_ppo, reinforce, sac, td3
 
     factories: dict[type, AgentFactory] = {
+        sac.SACConfig: sac.make_sac,
+        td3.TD3Config: td3.make_td3,
+        td3.DDPGConfig: td3.make_ddpg,
         ppo.PPOConfig: ppo.make_ppo,
         recurrent_ppo.RecurrentPPOConfig: recurrent_ppo.make_recurrent_ppo,
         dqn.DQNConfig: dqn.make_dqn,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 import flax.linen as nn
 import jax
@@ -56,6 +56,8 @@ class OffPolicyConfig(TrainingConfig):
       hidden_sizes: hidden widths of the actor and of each critic.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
     """
+
+    sweepable: ClassVar[tuple[str, ...]] = ("tau",)
 
     num_envs: int = 1
     num_steps: int = 1

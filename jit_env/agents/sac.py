@@ -52,7 +52,7 @@ what these defaults learn.
 from __future__ import annotations
 
 import dataclasses
-from typing import cast
+from typing import ClassVar, cast
 
 import jax
 import jax.numpy as jnp
@@ -89,6 +89,10 @@ class SACConfig(OffPolicyConfig):
       log_std_squash: map the raw log-std into the bounds with a tanh
         (CleanRL) instead of clipping it (SB3).
     """
+
+    sweepable: ClassVar[tuple[str, ...]] = (
+        "actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",
+    )
 
     env: str = "Pendulum-v1"
     total_steps: int = 20_000

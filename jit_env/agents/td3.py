@@ -45,7 +45,7 @@ after 20k steps. Exploration noise is added in ``[-1, 1]`` and clipped there
 from __future__ import annotations
 
 import dataclasses
-from typing import cast
+from typing import ClassVar, cast
 
 import jax
 import jax.numpy as jnp
@@ -80,6 +80,11 @@ class TD3Config(OffPolicyConfig):
       policy_delay: critic updates per actor and target update, ≥ 1.
       clipped_double_q: two critics and the minimum in the target (False: one critic).
     """
+
+    sweepable: ClassVar[tuple[str, ...]] = (
+        # not target_policy_noise: 0 switches the smoothing off (a branch of the program)
+        "actor_learning_rate", "critic_learning_rate", "exploration_noise", "target_noise_clip",
+    )
 
     env: str = "Pendulum-v1"
     total_steps: int = 20_000
