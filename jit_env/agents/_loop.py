@@ -314,6 +314,7 @@ def train(
     agent_factory: AgentFactory | None = None,
     *,
     mesh: Mesh | None = None,
+    axis_name: str = "batch",
     sweep: dict[str, Any] | None = None,
 ) -> tuple[TrainState, Metrics]:
     """Trains from scratch: one pure function of ``(config, key)``.
@@ -333,6 +334,7 @@ def train(
       agent_factory: defaults to the bundled agent of ``config``'s class
         (`default_factory`: `PPOConfig` → PPO, `DQNConfig` → DQN, ...).
       mesh: optional device mesh for the environment batch (see `make_trainer`).
+      axis_name: the mesh axis the environment batch is split over.
       sweep: optional ``{field: [value, ...]}``.
 
     Returns:
@@ -347,14 +349,15 @@ def train(
     """
     factory = default_factory(config) if agent_factory is None else agent_factory
     if sweep is None:
-        trainer = make_trainer(config, factory, mesh=mesh)
+        trainer = make_trainer(config, factory, mesh=mesh, axis_name=axis_name)
         return trainer.run(trainer.init(key), config.num_updates)
     from jit_env.agents._sweep import stacked_values, sweep_grid
 
     values = stacked_values(sweep_grid(config, sweep))
 
     def one(point: dict[str, Any]) -> tuple[TrainState, Metrics]:
-        trainer = make_trainer(dataclasses.replace(config, **point), factory, mesh=mesh)
+        trainer = make_trainer(dataclasses.replace(config, **point), factory, mesh=mesh,
+                               axis_name=axis_name)
         return trainer.run(trainer.init(key), config.num_updates)
 
     return jax.vmap(one)(values)

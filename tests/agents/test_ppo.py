@@ -71,9 +71,17 @@ def test_two_devices_match_one():
             error = ""
         except ValueError as e:
             error = str(e)
+        data = Mesh(np.array(jax.devices()), ("data",))
+        s3, m3 = jax.jit(lambda k: agents.train(cfg, k, mesh=data, axis_name="data"))(key)
+        try:
+            agents.train(cfg, key, mesh=data)
+            axis_error = ""
+        except ValueError as e:
+            axis_error = str(e)
         print(json.dumps({"loss1": np.asarray(m1["loss"]).tolist(),
                           "loss2": np.asarray(m2["loss"]).tolist(), "devices": sorted(shards),
-                          "error": error}))
+                          "loss3": np.asarray(m3["loss"]).tolist(), "error": error,
+                          "axis_error": axis_error}))
         """
     )
     env = dict(os.environ, JAX_PLATFORMS="cpu")
@@ -85,6 +93,9 @@ def test_two_devices_match_one():
     # `Shard` in the training stack checks the batch against the mesh at construction.
     assert "num=3" in result["error"]
     assert "not divisible by the 2 devices" in result["error"]
+    # Another axis name is passed through; the wrong one is named, with the mesh's axes.
+    np.testing.assert_allclose(result["loss3"], result["loss2"], rtol=1e-6)
+    assert "`axis_name`='batch' is not an axis of the mesh" in result["axis_error"]
     # Sharded reductions sum in a different order: equal to float32 rounding.
     np.testing.assert_allclose(result["loss1"], result["loss2"], rtol=1e-3, atol=1e-4)
 
