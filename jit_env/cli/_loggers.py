@@ -110,8 +110,8 @@ class JSONLogger:
     """``DIR/metrics.jsonl``: one JSON object per (update, seed), NaN written as ``null``.
 
     One record per line, the CSV's columns as keys (``update``, ``seed``,
-    ``env_steps``, ``wall_time``, then the metrics): the long format that rliable
-    and marl-eval load with ``pandas.read_json(..., lines=True)``. On resume
+    ``env_steps``, ``wall_time``, then the metrics): a long format that
+    ``pandas.read_json(path, lines=True)`` loads as one table. On resume
     after update ``u`` the file is rewritten (temporary file, then
     ``os.replace``) keeping only the records with ``update <= u``.
 
