@@ -34,9 +34,14 @@ _KEYS = ("update", "seed", "env_steps", "wall_time")
 class Logger(Protocol):
     """A metrics sink: ``write(rows)`` after every chunk, ``close()`` at the end."""
 
-    def write(self, rows: Sequence[Row]) -> None: ...
+    def write(self, rows: Sequence[Row]) -> None:
+        """Records ``rows`` (dicts: ``update``, ``seed``, ``env_steps``, ``wall_time``,
+        then float metrics, NaN where an update has no value)."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Flushes and closes the sink."""
+        ...
 
 
 def _import(module: str, extra: str, logger: str) -> Any:
@@ -93,6 +98,7 @@ class TensorBoardLogger:
         ]
 
     def write(self, rows: Sequence[Row]) -> None:
+        """One ``add_scalar`` per non-NaN metric of each row, at ``env_steps``; then flushes."""
         for row in rows:
             writer = self._writers[int(row["seed"])]
             for name, value in _metrics(row).items():
@@ -102,6 +108,7 @@ class TensorBoardLogger:
             writer.flush()
 
     def close(self) -> None:
+        """Closes every seed's event file."""
         for writer in self._writers:
             writer.close()
 
@@ -137,6 +144,7 @@ class JSONLogger:
         self._file = self._path.open("a")
 
     def write(self, rows: Sequence[Row]) -> None:
+        """Appends one JSON line per row (NaN as ``null``) and flushes."""
         for row in rows:
             record = {k: (None if isinstance(v, float) and math.isnan(v) else v)
                       for k, v in row.items()}
@@ -144,6 +152,7 @@ class JSONLogger:
         self._file.flush()
 
     def close(self) -> None:
+        """Closes ``metrics.jsonl``."""
         self._file.close()
 
 
@@ -182,6 +191,7 @@ class WandbLogger:
         self._resume_update = resume_update
 
     def write(self, rows: Sequence[Row]) -> None:
+        """One ``wandb.log(..., step=update)`` per update after the resumed one."""
         by_update: dict[int, dict[str, float]] = {}
         for row in rows:
             update = int(row["update"])
@@ -194,6 +204,7 @@ class WandbLogger:
                 self._run.log(by_update[update], step=update)
 
     def close(self) -> None:
+        """Finishes the W&B run (``wandb.finish``)."""
         self._run.finish()
 
 
