@@ -235,8 +235,8 @@ def read_run_config(run_dir: Path, *, total_steps: int | None = None) -> RunConf
     num_seeds = _int_entry(payload, "num_seeds", path)
     chunk = _int_entry(payload, "chunk_updates", path)
     check_run_settings(config, num_seeds, chunk, where=str(path))
+    from jit_env.agents._sweep import sweep_grid
     from jit_env.cli._loggers import LOGGERS
-    from jit_env.cli._sweep import SweepError, parse_sweep
 
     loggers = payload.get("loggers", [])
     if not isinstance(loggers, list) or any(name not in LOGGERS for name in loggers):
@@ -247,9 +247,8 @@ def read_run_config(run_dir: Path, *, total_steps: int | None = None) -> RunConf
         if not isinstance(sweep, dict) or not all(isinstance(v, list) for v in sweep.values()):
             raise RunDirError(f"{path}: `sweep` must map fields to lists, got {sweep!r}")
         try:
-            sweep = parse_sweep([f"{k}={','.join(map(str, v))}" for k, v in sweep.items()],
-                                config)
-        except SweepError as e:
+            sweep_grid(config, sweep)
+        except ValueError as e:
             raise RunDirError(f"{path}: {e}") from None
     return RunConfig(algo, config, seed, num_seeds, chunk,
                      run_fingerprint(algo, config, seed, num_seeds, sweep),
