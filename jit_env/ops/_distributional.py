@@ -123,8 +123,10 @@ def categorical_td_learning(
     return categorical_cross_entropy(labels=target, logits=v_logits_tm1)
 
 
-def _check_categorical_q(fn, q_atoms_tm1, q_logits_tm1, a_tm1, r_t, discount_t, q_atoms_t,
-                         q_logits_t, extra=()):
+def _check_categorical_q(
+    fn: str, q_atoms_tm1: Any, q_logits_tm1: Any, a_tm1: Any, r_t: Any, discount_t: Any,
+    q_atoms_t: Any, q_logits_t: Any, extra: Any = (),
+) -> None:
     validate(fn, *[("q_atoms_tm1", q_atoms_tm1, 1, "float"),
                    ("q_logits_tm1", q_logits_tm1, 2, "float"), ("a_tm1", a_tm1, 0, "int"),
                    ("r_t", r_t, 0, "float"), ("discount_t", discount_t, 0, "float"),

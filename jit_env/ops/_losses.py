@@ -59,11 +59,11 @@ def _clip_gradient(x: Any, gradient_min: Any, gradient_max: Any) -> Any:
     return x
 
 
-def _clip_gradient_fwd(x, gradient_min, gradient_max):
+def _clip_gradient_fwd(x: Any, gradient_min: Any, gradient_max: Any) -> Any:
     return x, (gradient_min, gradient_max)
 
 
-def _clip_gradient_bwd(res, g):
+def _clip_gradient_bwd(res: Any, g: Any) -> Any:
     gradient_min, gradient_max = res
     clipped = jax.tree.map(lambda t: jnp.clip(t, gradient_min, gradient_max), g)
     return clipped, jnp.zeros_like(gradient_min), jnp.zeros_like(gradient_max)

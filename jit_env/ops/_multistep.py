@@ -58,7 +58,7 @@ def reverse_scan(step: Any, init: Any, xs: tuple, lam: Any = None) -> jax.Array:
     scalar = lam is None or jnp.ndim(lam) == 0
     extra = () if lam is None else (lam,)
 
-    def body(acc, x):
+    def body(acc: Any, x: Any) -> Any:
         acc = step(acc, *x, *extra) if scalar else step(acc, *x)
         return acc, acc
 
@@ -109,7 +109,10 @@ def lambda_returns(
     )
 
 
-def lambda_returns_body(fn, r_t, discount_t, v_t, lambda_, stop_target_gradients, truncation_t):
+def lambda_returns_body(
+    fn: str, r_t: Any, discount_t: Any, v_t: Any, lambda_: Any, stop_target_gradients: Any,
+    truncation_t: Any,
+) -> Any:
     """`lambda_returns` (``truncation_t`` None) and its truncation-aware twin (private).
 
     With ``c = 1 − truncation_t`` the step is ``r + γ [(1 − λc) v + λc G]``; errors name
@@ -141,11 +144,11 @@ def continuation(fn: str, truncation_t: Any, like: jax.Array) -> jax.Array:
     return 1.0 - jnp.asarray(truncation_t).astype(like.dtype)
 
 
-def _lambda_step(acc, r, d, v, lam):
+def _lambda_step(acc: Any, r: Any, d: Any, v: Any, lam: Any) -> Any:
     return r + d * ((1.0 - lam) * v + lam * acc)
 
 
-def _cut_lambda_step(acc, r, d, v, c, lam):
+def _cut_lambda_step(acc: Any, r: Any, d: Any, v: Any, c: Any, lam: Any) -> Any:
     lam_c = lam * c
     return r + d * ((1.0 - lam_c) * v + lam_c * acc)
 
@@ -227,7 +230,10 @@ def n_step_bootstrapped_returns(
     )
 
 
-def n_step_body(fn, r_t, discount_t, v_t, n, lambda_t, stop_target_gradients, truncation_t):
+def n_step_body(
+    fn: str, r_t: Any, discount_t: Any, v_t: Any, n: Any, lambda_t: Any,
+    stop_target_gradients: Any, truncation_t: Any,
+) -> Any:
     """`n_step_bootstrapped_returns` (``truncation_t`` None) and its truncation-aware twin,
     whose ``λ_t`` is multiplied by ``1 − truncation_t`` (private; errors name ``fn``)."""
     validate(
@@ -247,7 +253,7 @@ def n_step_body(fn, r_t, discount_t, v_t, n, lambda_t, stop_target_gradients, tr
     return maybe_stop_gradient(returns, stop_target_gradients)
 
 
-def _n_step(r_t, discount_t, v_t, lam, n):
+def _n_step(r_t: Any, discount_t: Any, v_t: Any, lam: Any, n: Any) -> Any:
     """n-step λ-mixed returns; steps beyond T use r=0, γ=1, λ=1, v=v_t[-1].
 
     Such a padded step maps ``g`` to ``0 + 1 * ((1 − 1) v + 1 * g) = g`` exactly, so any
@@ -258,7 +264,7 @@ def _n_step(r_t, discount_t, v_t, lam, n):
     n = min(n, max(seq_len, 1))
     pad = n - 1
 
-    def padded(x, fill):
+    def padded(x: Any, fill: Any) -> Any:
         return jnp.concatenate([x, jnp.full((pad,), fill, dtype=x.dtype)])
 
     r_p, d_p = padded(r_t, 0.0), padded(discount_t, 1.0)
@@ -373,7 +379,7 @@ def general_off_policy_returns_from_action_values(
     return maybe_stop_gradient(returns, stop_target_gradients)
 
 
-def _off_policy_returns(q_t, v_t, r_t, discount_t, c_t):
+def _off_policy_returns(q_t: Any, v_t: Any, r_t: Any, discount_t: Any, c_t: Any) -> Any:
     """``G_t = r_t + γ_t (v_t − c_t q_t + c_t G_{t+1})`` with ``c_t[-1]`` forced to 0.
 
     All inputs have the full length ``[K]``; ``q_t[-1]`` and ``c_t[-1]`` are ignored.
@@ -383,7 +389,7 @@ def _off_policy_returns(q_t, v_t, r_t, discount_t, c_t):
         return jnp.zeros((0,), jnp.result_type(r_t, discount_t, v_t))
     g = r_t[-1] + discount_t[-1] * v_t[-1]
 
-    def step(acc, r, d, v, c, q):
+    def step(acc: Any, r: Any, d: Any, v: Any, c: Any, q: Any) -> Any:
         return r + d * (v - c * q + c * acc)
 
     xs = (r_t[:-1], discount_t[:-1], v_t[:-1], c_t[:-1], q_t[:-1])
@@ -502,5 +508,5 @@ def importance_corrected_td_errors(
     return stop_td_targets(errors, v_tm1, stop_target_gradients)
 
 
-def _corrected_step(acc, delta, discount, rho, lam):
+def _corrected_step(acc: Any, delta: Any, discount: Any, rho: Any, lam: Any) -> Any:
     return delta + discount * rho * lam * acc

@@ -138,7 +138,7 @@ def _check_logits_q(fn: str, logits_t: Any, q_t: Any) -> None:
     check_same_shape(fn, ("logits_t", logits_t), ("q_t", q_t))
 
 
-def _compute_advantages(logits_t, q_t, use_stop_gradient=True):
+def _compute_advantages(logits_t: Any, q_t: Any, use_stop_gradient: Any = True) -> Any:
     policy_t = jax.nn.softmax(logits_t, axis=1)
     q_t = maybe_stop_gradient(q_t, use_stop_gradient)
     baseline_t = jnp.sum(policy_t * q_t, axis=1)

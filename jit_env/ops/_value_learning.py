@@ -43,7 +43,7 @@ from jit_env.ops._multistep import (
 )
 
 
-def _td(target, prediction, stop):
+def _td(target: Any, prediction: Any, stop: Any) -> Any:
     return maybe_stop_gradient(target, stop) - prediction
 
 
@@ -104,7 +104,7 @@ def td_lambda(
     return _td(target, v_tm1, stop_target_gradients)
 
 
-def _check_q(fn, q_tm1, a_tm1, r_t, discount_t, *rest):
+def _check_q(fn: str, q_tm1: Any, a_tm1: Any, r_t: Any, discount_t: Any, *rest: Any) -> None:
     validate(
         fn,
         ("q_tm1", q_tm1, 1, "float"),
@@ -176,7 +176,9 @@ def expected_sarsa(
     return _td(r_t + discount_t * jnp.dot(q_t, probs_a_t), q_tm1[a_tm1], stop_target_gradients)
 
 
-def _check_q_seq(fn, q_tm1, a_tm1, r_t, discount_t, q_t, lambda_):
+def _check_q_seq(
+    fn: str, q_tm1: Any, a_tm1: Any, r_t: Any, discount_t: Any, q_t: Any, lambda_: Any,
+) -> None:
     validate(
         fn,
         ("q_tm1", q_tm1, 2, "float"),
@@ -399,7 +401,10 @@ def q_lambda(
     return _td(target, batched_index(q_tm1, a_tm1), stop_target_gradients)
 
 
-def _check_retrace(fn, q_tm1, q_t, a_tm1, a_t, r_t, discount_t, pi_t, mu_t):
+def _check_retrace(
+    fn: str, q_tm1: Any, q_t: Any, a_tm1: Any, a_t: Any, r_t: Any, discount_t: Any, pi_t: Any,
+    mu_t: Any,
+) -> None:
     validate(
         fn,
         ("q_tm1", q_tm1, 2, "float"),
@@ -416,7 +421,10 @@ def _check_retrace(fn, q_tm1, q_t, a_tm1, a_t, r_t, discount_t, pi_t, mu_t):
                      ("discount_t", discount_t), ("mu_t", mu_t), ("q_tm1[:, 0]", q_tm1[:, 0]))
 
 
-def retrace_trace(q_t, a_t, r_t, discount_t, pi_t, mu_t, lambda_, eps, cont):
+def retrace_trace(
+    q_t: Any, a_t: Any, r_t: Any, discount_t: Any, pi_t: Any, mu_t: Any, lambda_: Any, eps: Any,
+    cont: Any,
+) -> Any:
     """Retrace targets; ``cont`` (``1 − truncation_t``, or None) scales the traces."""
     pi_a_t = batched_index(pi_t, a_t)
     c_t = jnp.minimum(1.0, pi_a_t / (mu_t + eps)) * lambda_

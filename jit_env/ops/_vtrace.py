@@ -47,7 +47,10 @@ class VTraceOutput(NamedTuple):
     q_estimate: jax.Array
 
 
-def _check(fn, v_tm1, v_t, r_t, discount_t, rho_tm1, lambda_, sample_mask):
+def _check(
+    fn: str, v_tm1: Any, v_t: Any, r_t: Any, discount_t: Any, rho_tm1: Any, lambda_: Any,
+    sample_mask: Any,
+) -> None:
     validate(
         fn,
         ("v_tm1", v_tm1, 1, "float"),
@@ -69,7 +72,10 @@ def _check(fn, v_tm1, v_t, r_t, discount_t, rho_tm1, lambda_, sample_mask):
     )
 
 
-def _errors(v_tm1, v_t, r_t, discount_t, rho_tm1, ratios, lam, sample_mask, cont):
+def _errors(
+    v_tm1: Any, v_t: Any, r_t: Any, discount_t: Any, rho_tm1: Any, ratios: Any, lam: Any,
+    sample_mask: Any, cont: Any,
+) -> Any:
     """Core recursion ``e_t = m_t (ρ̄_t δ_t + γ_t c_t λ_t k_t e_{t+1}) + (1 − m_t) e_{t+1}``.
 
     ``ratios(rho) -> (c, ρ̄)`` gives the trace coefficient before λ and the TD-error
@@ -80,7 +86,7 @@ def _errors(v_tm1, v_t, r_t, discount_t, rho_tm1, ratios, lam, sample_mask, cont
     has_cont, has_mask = cont is not None, sample_mask is not None
     xs = xs + ((cont,) if has_cont else ()) + ((sample_mask,) if has_mask else ())
 
-    def step(acc, v_tm1, v_t, r, d, rho, *rest):
+    def step(acc: Any, v_tm1: Any, v_t: Any, r: Any, d: Any, rho: Any, *rest: Any) -> Any:
         lam = rest[-1]
         c, rho_td = ratios(rho)
         trace = d * c * lam * acc
@@ -92,7 +98,9 @@ def _errors(v_tm1, v_t, r_t, discount_t, rho_tm1, ratios, lam, sample_mask, cont
     return reverse_scan(step, jnp.zeros((), r_t.dtype), xs, lam)
 
 
-def _q_estimate(v_tm1, v_t, r_t, discount_t, errors, lam, cont):
+def _q_estimate(
+    v_tm1: Any, v_t: Any, r_t: Any, discount_t: Any, errors: Any, lam: Any, cont: Any,
+) -> Any:
     """``r_t + γ_t [λ_t (v_tm1 + errors)[t+1] + (1 − λ_t) v_tm1[t+1]]``; ``v_t`` at ends."""
     nxt = v_tm1[1:] + lam[:-1] * errors[1:]
     if cont is not None:
@@ -100,7 +108,7 @@ def _q_estimate(v_tm1, v_t, r_t, discount_t, errors, lam, cont):
     return r_t + discount_t * jnp.concatenate([nxt, v_t[-1:]])
 
 
-def _vtrace_ratios(clip_rho_threshold):
+def _vtrace_ratios(clip_rho_threshold: Any) -> Any:
     return lambda rho: (jnp.minimum(1.0, rho), jnp.minimum(clip_rho_threshold, rho))
 
 
@@ -187,7 +195,7 @@ def leaky_vtrace(
     fn = "leaky_vtrace"
     _check(fn, v_tm1, v_t, r_t, discount_t, rho_tm1, lambda_, sample_mask)
     lam = check_lambda(fn, "lambda_", lambda_, discount_t)
-    def ratios(rho):
+    def ratios(rho: Any) -> Any:
         c = (1 - alpha_) * rho + alpha_ * jnp.minimum(1.0, rho)
         return c, (1 - alpha_) * rho + alpha_ * jnp.minimum(clip_rho_threshold, rho)
 
