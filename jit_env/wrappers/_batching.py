@@ -239,8 +239,18 @@ class Tile(BatchSpecMixin, Vmap):
 
 
 def _sharded_batch_size(env: _core.Environment) -> int | None:
-    num = getattr(env, "num", None)
-    return num if isinstance(num, int) else None
+    """The ``num`` of the outermost batching wrapper in ``env``'s wrapper chain, or None.
+
+    Looks through wrappers that do not batch (`EpisodeStatistics`,
+    `NormalizeObservation`, ...) down ``.env`` links, so a batch wrapped in them is
+    still checked against the mesh.
+    """
+    while env is not None:
+        num = getattr(env, "num", None)
+        if isinstance(num, int):
+            return num
+        env = getattr(env, "env", None)
+    return None
 
 
 class Shard(_core.Wrapper):

@@ -165,6 +165,13 @@ _SHARD_CODE = textwrap.dedent(
         assert "divisible" in str(e)
     else:
         raise AssertionError("no error for 6 % 4")
+    # the batch size is found through wrappers that do not batch
+    try:
+        W.Shard(W.EpisodeStatistics(W.NormalizeObservation(W.Tile(Env(), 6))), mesh, "batch")
+    except ValueError as e:
+        assert "num=6" in str(e), str(e)
+    else:
+        raise AssertionError("no error for 6 % 4 under EpisodeStatistics")
     print("SHARD-OK")
     """
 )
