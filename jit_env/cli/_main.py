@@ -142,7 +142,7 @@ class Eval:
 
 @dataclasses.dataclass
 class List:
-    """List the registered environments and the algorithms."""
+    """List the environments by suite, which extras are installed, and the algorithms."""
 
 
 class CLIError(Exception):
@@ -228,14 +228,9 @@ def _cmd_eval(args: Eval) -> int:
 
 
 def _cmd_list() -> int:
-    import jit_env
+    from jit_env.cli._listing import listing
 
-    print("environments:")
-    for env_id in jit_env.registered_ids():
-        print(f"  {env_id}")
-    print("algorithms:")
-    for name, algorithm in ALGORITHMS.items():
-        print(f"  {name:16s} {algorithm.description}")
+    print(listing())
     return 0
 
 
