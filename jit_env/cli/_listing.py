@@ -9,33 +9,33 @@ entry-point group). The extras are those of ``pyproject.toml``
 
 from __future__ import annotations
 
-from jit_env.compat._optional import EXTRAS, installed_extras
+from jit_env.compat._optional import EXTRAS, installed_extras, require
 
 
 def listing() -> str:
     """The text of ``jit-env list`` (one id per line, indented under its suite).
 
-    Registers the ``gymnax/<id>`` ids first when the ``gymnax`` extra is
-    installed (importing gymnax); if its import fails, the gymnax group says
-    why instead.
+    Lists the ``gymnax/<id>`` ids `jit_env.make` registers on first use when the
+    ``gymnax`` extra is installed (importing gymnax, registering nothing); if
+    its import fails, the gymnax line says why instead.
     """
     import jit_env
     from jit_env.cli._registry import ALGORITHMS
     from jit_env.envs._registry import ENTRY_POINT_GROUP, suite_of
 
     extras = installed_extras()
-    gymnax_note = "not installed: pip install 'jit-env[gymnax]'"
-    if extras["gymnax"]:
-        from jit_env.compat import register_gymnax_ids
-
-        try:
-            register_gymnax_ids()
-            gymnax_note = ""
-        except ImportError as e:
-            gymnax_note = str(e)
     groups: dict[str, list[str]] = {}
     for env_id in jit_env.registered_ids():
         groups.setdefault(suite_of(env_id), []).append(env_id)
+    gymnax_note = "not installed: pip install 'jit-env[gymnax]'"
+    if extras["gymnax"]:
+        try:  # listed as make() would register them, without registering them now
+            gymnax = require("gymnax", "jit-env list")
+            gymnax_ids = {f"gymnax/{name}" for name in gymnax.registered_envs}
+            groups["gymnax"] = sorted(gymnax_ids | set(groups.get("gymnax", ())))
+            gymnax_note = ""
+        except ImportError as e:
+            gymnax_note = str(e)
     lines = ["environments (train one with --env ID):"]
     for suite in sorted(groups):
         lines.append(f"  {suite}:")

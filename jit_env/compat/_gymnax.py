@@ -1,4 +1,4 @@
-"""`from_gymnax`: a gymnax environment as a pure jit_env `Environment`.
+"""`from_gymnax`: a gymnax environment as a pure jit_env `Environment`; `to_gymnax` back.
 
 gymnax's ``step`` auto-resets internally and (since gymnax 1.0) returns
 ``(obs, state, reward, terminated, truncated, info)`` with the pre-reset
@@ -82,7 +82,7 @@ def _strong(tree: Any) -> Any:
     """
 
     def strong(x: Any) -> Any:
-        if isinstance(x, jax.Array) and x.weak_type:
+        if isinstance(x, jax.Array) and getattr(x, "weak_type", False):  # keys have none
             return jax.lax.convert_element_type(x, x.dtype)
         return x
 
@@ -300,3 +300,61 @@ def register_gymnax_ids(prefix: str = "gymnax/") -> tuple[str, ...]:
         register(prefix + env_id, "jit_env.compat._gymnax:make_gymnax", gymnax_id=env_id)
         ids.append(prefix + env_id)
     return tuple(sorted(ids))
+
+
+def to_gymnax(env: _core.Environment, params: Any = None) -> Any:
+    """Wraps a jit_env environment as a gymnax ``Environment``.
+
+    Code written against gymnax 1.x (PureJaxRL-style training scripts,
+    gymnax's own ``LogWrapper`` / ``FlattenObservationWrapper``) runs on any
+    jit_env environment unchanged:
+
+    * ``reset(key, params=None) -> (obs, state)`` is ``env.reset(key,
+      options=params)`` (``params`` defaults to ``default_params``, the
+      ``params`` given here).
+    * ``step(key, state, action, params=None) -> (obs, state, reward,
+      terminated, truncated, info)`` is gymnax's own base-class ``step``:
+      ``env.step`` and, where the episode ended, the observation and state
+      of ``reset(key_reset, params)`` (``key_reset`` split from ``key`` by
+      gymnax), with the pre-reset observation in
+      ``info["final_observation"]``. ``terminated`` is a ``LAST`` TimeStep
+      with discount 0, ``truncated`` a ``LAST`` with any other discount (a
+      `jit_env.wrappers.TimeLimit`); ``info["discount"]`` is the TimeStep's
+      discount. The jit_env state keeps the parameters it was reset with and
+      its own key, so ``step``'s ``params`` only reach the auto-reset and
+      ``key`` only draws that reset.
+    * ``observation_space`` / ``action_space`` are the specs as gymnax
+      spaces (``jit_env.compat._to_gymnax.spec_to_gymnax_space``);
+      ``num_actions`` and ``name`` as gymnax has them.
+
+    Every call is pure and jittable (gymnax jits ``reset`` / ``step`` with
+    ``self`` static) and vmaps over keys and states as gymnax environments do.
+
+    Args:
+      env: a `jit_env.Environment` that does not reset itself (not inside
+        `jit_env.wrappers.AutoReset`: gymnax resets); e.g.
+        ``jit_env.make("CartPole-v1")``, with its time limit.
+      params: the ``options`` of ``env.reset`` when gymnax passes none
+        (default ``None``: the environment's own defaults).
+
+    Returns:
+      A ``gymnax.environments.environment.Environment`` subclass instance
+      (``jit_env.compat._to_gymnax.ToGymnax``); its state is a
+      ``ToGymnaxState``.
+
+    Raises:
+      ImportError: ``"to_gymnax needs: pip install 'jit-env[gymnax]'"``.
+      TypeError: if ``env`` is not a `jit_env.Environment`, or a spec has no
+        gymnax space (e.g. a ``DiscreteArray`` of uint8 or of several values).
+
+    Reference: gymnax 1.0.1 ``gymnax/environments/environment.py``
+    (``Environment.step`` / ``reset`` / ``step_env`` / ``reset_env`` /
+    ``is_truncated``) and ``gymnax/environments/spaces.py``.
+    """
+    require("gymnax.environments.environment", "to_gymnax")
+    if not isinstance(env, _core.Environment):
+        raise TypeError(f"to_gymnax: `env` must be a jit_env.Environment, got "
+                        f"{type(env).__name__}")
+    from jit_env.compat._to_gymnax import ToGymnax
+
+    return ToGymnax(env, params)
