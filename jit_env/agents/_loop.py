@@ -416,11 +416,12 @@ def make_evaluation_env(config: TrainingConfig, env_state: Any = None, *,
                         env: _core.Environment | None = None) -> _core.Environment:
     """The unbatched environment a trained agent is evaluated in.
 
-    `make_single_env` ``(config.env, config.env_kwargs)`` (or of ``env``); when ``config.normalize_observations``,
-    behind a frozen `NormalizeObservation` whose ``reset`` starts from the
-    training run's statistics (``env_state.stats``, the outermost wrapper's
-    state), so the agent sees observations on the scale it was trained on.
-    Rewards are the environment's own (never normalised).
+    `make_single_env` ``(config.env, config.env_kwargs)`` (or of ``env``); when
+    ``config.normalize_observations``, behind a frozen `NormalizeObservation`
+    whose ``reset`` starts from the training run's statistics
+    (``env_state.stats``, the outermost wrapper's state), so the agent sees
+    observations on the scale it was trained on. Rewards are the environment's
+    own (never normalised).
 
     Args:
       config: the run's `TrainingConfig`.

@@ -14,8 +14,12 @@ written to ``config.json``, and schedules over the run's length follow it),
 refused by name. Ctrl-C / SIGTERM stop training before the next chunk (exit
 130 / 143); a non-finite metric stops it before its checkpoint (exit 1,
 ``--no-stop-on-nan`` trains on). ``jit-env eval runs/NAME`` reports
-evaluation returns and can write an animation. ``jit-env list`` lists
-environments and algorithms. Bad input gets a one-line error and exit status 2.
+evaluation returns and can write an animation. ``jit-env list`` lists the
+environments by suite, the installed extras and the algorithms
+(`jit_env.cli._listing`). ``--env`` takes every string `jit_env.make` does,
+a user's ``package.module:attr`` included, with ``--env-kwargs`` (a JSON
+object); ``config.json`` records both. Bad input gets a one-line error and
+exit status 2.
 """
 
 from __future__ import annotations

@@ -260,6 +260,7 @@ def test_pendulum_compiles_its_step_once():
     assert report.failures == {}
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_broken_gymnax_install_is_not_reported_as_missing(tmp_path):
     """gymnax imports ``six`` (gymnax/utils/load_mnist.py) without declaring it. Without six
     the message named the extra the user already had; now it names six."""

@@ -89,7 +89,8 @@ def test_reset_and_step_follow_gymnax_semantics(variant_fn):
         np.testing.assert_allclose(info["final_observation"], exp[4], rtol=1e-6, atol=1e-7)
         assert (float(reward), bool(terminated), bool(truncated)) == exp[1:4]
         assert float(info["discount"]) == exp[5]
-        assert bool(info["terminated"]) == exp[2] and bool(info["truncated"]) == exp[3]
+        assert bool(info["terminated"]) == exp[2]
+        assert bool(info["truncated"]) == exp[3]
         seen.add((exp[2], exp[3]))
     assert seen == {(False, False), (True, False), (False, True)}
 
@@ -133,10 +134,12 @@ def test_spec_to_gymnax_space_mapping():
     space = spec_to_gymnax_space(composite)
     assert isinstance(space, gymnax_spaces.Dict)
     flag, count = space.spaces["flag"], space.spaces["count"]
-    assert flag.low.tolist() == [False, False] and flag.high.tolist() == [True, True]
+    assert flag.low.tolist() == [False, False]
+    assert flag.high.tolist() == [True, True]
     assert (int(count.low), int(count.high)) == (-(2**31), 2**31 - 1)
     discrete, box = space.spaces["pair"].spaces
-    assert discrete.n == 3 and box.low.tolist() == [-1.0, -1.0]
+    assert discrete.n == 3
+    assert box.low.tolist() == [-1.0, -1.0]
 
 
 @pytest.mark.parametrize(("spec", "pattern"), [
@@ -284,7 +287,8 @@ def test_gymnax_ppo_runs_on_a_jit_env_environment():
                                   adapter.default_params))(jax.random.PRNGKey(0))
     assert returns.shape == (2,)
     # Random CartPole episodes last about 22 steps (return 1 per step): some ended, all finite.
-    assert np.all(np.isfinite(returns)) and np.all(returns > 5)
+    assert np.all(np.isfinite(returns))
+    assert np.all(returns > 5)
 
 
 @pytest.mark.slow

@@ -53,7 +53,8 @@ def _walk(env, actions):
 def test_module_attr_class_factory_and_kwargs(registry, user_env_module):
     del registry
     env = jit_env.make(f"{user_env_module}:Corridor", size=3)
-    assert type(env).__name__ == "Corridor" and env.size == 3
+    assert type(env).__name__ == "Corridor"
+    assert env.size == 3
     assert not isinstance(env, wrappers.TimeLimit)  # a module:attr gets no time limit
     # Right, right: cell 0 -> 1 -> 2 (the end, size 3): reward 1 and LAST, worked out by hand.
     steps = _walk(env, [1, 1])
@@ -144,6 +145,7 @@ def test_gymnax_suite_ids_register_on_first_use(registry):
 def test_gymnax_suite_without_gymnax_names_the_extra(registry, monkeypatch):
     import sys
 
+    del registry  # a private registry: the suite must not be half-registered elsewhere
     monkeypatch.setitem(sys.modules, "gymnax", None)
     with pytest.raises(ImportError, match=re.escape(
             "environment 'gymnax/CartPole-v1': register_gymnax_ids needs: "
