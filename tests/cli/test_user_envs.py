@@ -88,6 +88,11 @@ def test_train_an_entry_point_id(registry, user_env_module, tmp_path):
     assert cli.main(["train", *FLAGS, "--env", "Corridor-v0", "--out", str(run)]) == 0
     assert json.loads((run / "config.json").read_text())["config"]["env"] == "Corridor-v0"
     assert cli.main(["eval", str(run), "--episodes", "2"]) == 0
+    # Resume rebuilds the environment from config.json too (2 more updates of 2 x 8 steps).
+    _programs._PROGRAMS.clear()
+    assert cli.main(["train", "--resume", str(run), "--total-steps", "64", "--no-progress"]) == 0
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4  # header and updates 1..4
 
 
 def test_list_groups_by_suite_and_reports_the_extras(monkeypatch, capsys):

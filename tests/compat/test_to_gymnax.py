@@ -301,5 +301,7 @@ def test_gymnax_ppo_learns_a_jit_env_cartpole_as_it_learns_gymnax_cartpole():
     theirs = jax.jit(_make_train(config, *gymnax.make("CartPole-v1")))(jax.random.PRNGKey(0))
     # Random play returns ~22; the last tenth of training averages well above it on both.
     tail = len(ours) // 10
+    print(f"mean return of the last {tail} updates: to_gymnax(jit_env CartPole) "
+          f"{float(ours[-tail:].mean()):.1f}, gymnax CartPole {float(theirs[-tail:].mean()):.1f}")
     assert float(ours[-tail:].mean()) > 150, ours[-tail:]
     assert float(theirs[-tail:].mean()) > 150, theirs[-tail:]
