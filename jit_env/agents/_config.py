@@ -118,9 +118,9 @@ def env_kwargs(config: TrainingConfig) -> dict[str, Any]:
     """``config.env_kwargs`` parsed: the keyword arguments for ``jit_env.make(config.env)``.
 
     Raises:
-      ValueError: if ``config.env_kwargs`` is not the JSON text of an object,
-        e.g. ``"`env_kwargs` must be a JSON object such as '{\\"size\\": 5}', got
-        '{size: 5}' (Expecting property name enclosed in double quotes ...)"``.
+      ValueError: if ``config.env_kwargs`` is not the JSON text of an object;
+        the message names ``env_kwargs``, quotes the text and gives the JSON
+        parser's reason (or the type it holds, e.g. ``(a list)``).
     """
     text = config.env_kwargs
     example = "such as '{\"size\": 5}'"
