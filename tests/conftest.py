@@ -306,3 +306,24 @@ def agent_cli_run(tmp_path_factory, tiny_agent):
         return runs[name]
 
     return get
+
+
+_USER_ENV_SOURCE = os.path.join(os.path.dirname(__file__), "envs", "corridor_env.py")
+
+
+@pytest.fixture
+def user_env_module(tmp_path, monkeypatch):
+    """The name of a fresh module holding ``tests/envs/corridor_env.py``, importable.
+
+    Written to ``tmp_path`` (prepended to ``sys.path``) under a name of its own
+    per test, as a user's own module outside jit_env: ``f"{name}:Corridor"``,
+    ``f"{name}:make_corridor"``. Removed from ``sys.modules`` afterwards.
+    """
+    import sys
+
+    name = f"user_envs_{os.getpid()}_{abs(hash(str(tmp_path))) % 10**8}"
+    with open(_USER_ENV_SOURCE) as source:
+        (tmp_path / f"{name}.py").write_text(source.read())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)

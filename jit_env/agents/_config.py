@@ -8,7 +8,8 @@ own checks; `validate` reports every problem at once, naming the fields.
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, TypeVar
+import json
+from typing import Any, ClassVar, TypeVar
 
 import jax
 
@@ -23,7 +24,14 @@ class TrainingConfig:
     ``num_envs`` environments (see `jit_env.agents.make_trainer`).
 
     Attributes:
-      env: environment id for `jit_env.make`.
+      env: the environment, as `jit_env.make` names it: a registered id
+        (``"CartPole-v1"``), an id an installed package registers through the
+        ``jit_env.envs`` entry-point group, a suite id (``"gymnax/CartPole-v1"``)
+        or ``"package.module:attr"`` naming an `Environment` class or factory.
+      env_kwargs: keyword arguments for the environment, as the text of a JSON
+        object (``'{"size": 5}'``; ``jit-env train --env-kwargs``), so that the
+        config stays a flat, hashable record and ``config.json`` holds it as
+        given; `env_kwargs` parses it.
       num_envs: environments stepped in parallel per seed.
       num_steps: rollout length ``T`` per update.
       total_steps: environment steps per seed (all environments together).
@@ -40,6 +48,7 @@ class TrainingConfig:
     """Fields a sweep may vary (`jit_env.agents.train`'s ``sweep``); subclasses add theirs."""
 
     env: str = "CartPole-v1"
+    env_kwargs: str = "{}"
     num_envs: int = 4
     num_steps: int = 128
     total_steps: int = 500_000
@@ -79,6 +88,10 @@ class TrainingConfig:
             problems.append(f"`eval_episodes` must be positive, got {self.eval_episodes}")
         if not 0.0 <= self.gamma <= 1.0:
             problems.append(f"`gamma` must be in [0, 1], got {self.gamma}")
+        try:
+            env_kwargs(self)
+        except ValueError as e:
+            problems.append(str(e))
         return problems
 
     def validate(self: C) -> C:
@@ -99,3 +112,27 @@ class TrainingConfig:
         if problems:
             raise ValueError(f"invalid {type(self).__name__}: " + "; ".join(problems))
         return self
+
+
+def env_kwargs(config: TrainingConfig) -> dict[str, Any]:
+    """``config.env_kwargs`` parsed: the keyword arguments for ``jit_env.make(config.env)``.
+
+    Raises:
+      ValueError: if ``config.env_kwargs`` is not the JSON text of an object;
+        the message names ``env_kwargs``, quotes the text and gives the JSON
+        parser's reason (or the type it holds, e.g. ``(a list)``).
+    """
+    text = config.env_kwargs
+    example = "such as '{\"size\": 5}'"
+    if not isinstance(text, str):
+        raise ValueError(f"`env_kwargs` must be the text of a JSON object {example}, got "
+                         f"{type(text).__name__} {text!r}")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"`env_kwargs` must be a JSON object {example}, got {text!r} ({e})") \
+            from None
+    if not isinstance(value, dict):
+        raise ValueError(f"`env_kwargs` must be a JSON object {example}, got {text!r} "
+                         f"(a {type(value).__name__})")
+    return value

@@ -15,7 +15,7 @@ Nothing here touches files, clocks or signals: that is `jit_env.cli`'s job.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -24,7 +24,7 @@ from jax.sharding import Mesh
 
 from jit_env import _core, specs, wrappers
 from jit_env.agents._agent import Agent, AgentState, Metrics
-from jit_env.agents._config import TrainingConfig
+from jit_env.agents._config import TrainingConfig, env_kwargs
 from jit_env.envs import make
 from jit_env.rollout import rollout
 
@@ -75,16 +75,25 @@ class Trainer(NamedTuple):
     run: Callable[..., tuple[TrainState, Metrics]]
 
 
-def make_single_env(env_id: str) -> _core.Environment:
-    """``make(env_id)``, wrapped in `ClipAction` if its actions are bounded floats.
+def make_single_env(env_id: str | _core.Environment,
+                    kwargs: Mapping[str, Any] | None = None) -> _core.Environment:
+    """``make(env_id, **kwargs)``, wrapped in `ClipAction` if its actions are bounded floats.
 
     The environment an agent acts in, unbatched (training batches it; evaluation
     and animations use it as is).
 
+    Args:
+      env_id: any string `jit_env.make` accepts (a registered, entry-point or
+        suite id, or ``"module:attr"``), or an `Environment` object, used as is.
+      kwargs: keyword arguments for `jit_env.make` (none with an object).
+
     Raises:
-      KeyError: for an unregistered ``env_id`` (from `jit_env.make`, naming close ids).
+      KeyError: for an unknown ``env_id`` (from `jit_env.make`, naming close ids).
+      ImportError / AttributeError / TypeError: from `jit_env.make`, for a
+        ``module:attr`` that cannot be imported or is not an `Environment`.
+      ValueError: if ``kwargs`` are given with an `Environment` object.
     """
-    env = make(env_id)
+    env = _base_env(env_id, kwargs)
     action_spec = env.action_spec()
     if isinstance(action_spec, specs.BoundedArray) and jnp.issubdtype(
         action_spec.dtype, jnp.floating
@@ -93,8 +102,31 @@ def make_single_env(env_id: str) -> _core.Environment:
     return env
 
 
+def _base_env(env: str | _core.Environment, kwargs: Mapping[str, Any] | None) -> _core.Environment:
+    if isinstance(env, _core.Environment):
+        if kwargs:
+            raise ValueError(f"environment keyword arguments {dict(kwargs)} were given with an "
+                             f"Environment object ({env}); they only apply to a string")
+        return env
+    return make(env, **dict(kwargs or {}))
+
+
+def _config_env(config: TrainingConfig, env: _core.Environment | None
+                ) -> tuple[str | _core.Environment, dict[str, Any]]:
+    """``(config.env, its parsed env_kwargs)``, or ``(env, {})`` for an `Environment` object."""
+    if env is None:
+        return config.env, env_kwargs(config)
+    if not isinstance(env, _core.Environment):
+        raise TypeError(f"`env` must be a jit_env.Environment (or None: config.env), got "
+                        f"{type(env).__name__}; name environments by string in config.env")
+    if env_kwargs(config):
+        raise ValueError(f"`config.env_kwargs` = {config.env_kwargs!r} was given with an "
+                         f"Environment object `env` ({env}); it only applies to config.env")
+    return env, {}
+
+
 def make_training_env(
-    env_id: str,
+    env_id: str | _core.Environment,
     num_envs: int,
     *,
     normalize_observations: bool = False,
@@ -102,8 +134,9 @@ def make_training_env(
     gamma: float = 0.99,
     mesh: Mesh | None = None,
     axis_name: str = "batch",
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> tuple[_core.Environment, _core.Environment]:
-    """The training stack around ``make(env_id)``, a fixed batch of ``num_envs``.
+    """The training stack around ``make(env_id, **env_kwargs)``, a fixed batch of ``num_envs``.
 
     From the inside out: ``make`` (with the registered `TimeLimit`); `ClipAction`
     when the action spec is a bounded float array (a Gaussian policy's samples
@@ -119,13 +152,14 @@ def make_training_env(
     whose statistics have no batch axis and stay replicated.
 
     Args:
-      env_id: environment id for `jit_env.make`.
+      env_id: a string for `jit_env.make` or an `Environment` object (`make_single_env`).
       num_envs: batch size ``B``, a positive int.
       normalize_observations: add `NormalizeObservation`.
       normalize_rewards: add `NormalizeReward`.
       gamma: discount of `NormalizeReward`.
       mesh: optional device mesh for `Shard`.
       axis_name: the mesh axis the batch is split over.
+      env_kwargs: keyword arguments for `jit_env.make` (strings only).
 
     Returns:
       ``(batched_env, single_env)``: the stack, whose TimeStep leaves are
@@ -139,7 +173,7 @@ def make_training_env(
         divisible by the size of mesh axis ``axis_name`` (from `Shard`).
       TypeError: if ``mesh`` is not a ``jax.sharding.Mesh``.
     """
-    single = make_single_env(env_id)
+    single = make_single_env(env_id, env_kwargs)
     base = single.env if isinstance(single, wrappers.ClipAction) else single
     env: _core.Environment = wrappers.VmapAutoReset(single, num_envs)
     if mesh is not None:
@@ -183,6 +217,7 @@ def make_trainer(
     *,
     mesh: Mesh | None = None,
     axis_name: str = "batch",
+    env: _core.Environment | None = None,
 ) -> Trainer:
     """Builds the training functions for ``config`` and an agent factory.
 
@@ -193,6 +228,10 @@ def make_trainer(
         its ``axis_name`` axis with `jit_env.wrappers.Shard` (every step of every
         rollout), and parameters are replicated.
       axis_name: mesh axis for the environment batch.
+      env: an `Environment` object to train on instead of
+        ``make(config.env, **config.env_kwargs)`` (then ``config.env_kwargs``
+        must be ``"{}"``); the same stack is built around it, and evaluation
+        (``eval_every``) plays it too.
 
     With ``config.eval_every = N > 0``, ``run`` evaluates the agent greedily
     (`evaluate_policy`, ``config.eval_episodes`` whole episodes on their own
@@ -212,15 +251,21 @@ def make_trainer(
       ValueError: if ``num_envs`` is not divisible by the mesh axis size, or from
         the factory on a bad config or unsupported specs.
       KeyError: for an unregistered ``config.env``.
+      ImportError / AttributeError / TypeError: for a ``config.env`` that names
+        no importable `Environment` (from `jit_env.make`); TypeError for an
+        ``env`` that is not an `Environment`.
     """
+    base_env, base_kwargs = _config_env(config, env)
+    given_env = env  # evaluation rebuilds config.env, or plays the object given
     env, single = make_training_env(
-        config.env,
+        base_env,
         config.num_envs,
         normalize_observations=config.normalize_observations,
         normalize_rewards=config.normalize_rewards,
         gamma=config.gamma,
         mesh=mesh,
         axis_name=axis_name,
+        env_kwargs=base_kwargs,
     )
     env_spec = specs.make_environment_spec(single)
     agent = agent_factory(config, env_spec)
@@ -254,7 +299,8 @@ def make_trainer(
     def evaluation(state: TrainState) -> dict[str, jax.Array]:
         key = jax.random.fold_in(state.key, _EVAL_KEY_SALT)
         returns, lengths = evaluate_policy(config, agent, state.agent_state, state.env_state,
-                                           key, episodes=config.eval_episodes)
+                                           key, episodes=config.eval_episodes,
+                                           env=given_env)
         return {"eval_return": returns.mean(), "eval_return_std": returns.std(),
                 "eval_length": lengths.astype(jnp.float32).mean()}
 
@@ -316,6 +362,7 @@ def train(
     mesh: Mesh | None = None,
     axis_name: str = "batch",
     sweep: dict[str, Any] | None = None,
+    env: _core.Environment | None = None,
 ) -> tuple[TrainState, Metrics]:
     """Trains from scratch: one pure function of ``(config, key)``.
 
@@ -336,6 +383,8 @@ def train(
       mesh: optional device mesh for the environment batch (see `make_trainer`).
       axis_name: the mesh axis the environment batch is split over.
       sweep: optional ``{field: [value, ...]}``.
+      env: an `Environment` object to train on instead of ``config.env`` (see
+        `make_trainer`); e.g. ``train(PPOConfig(), key, env=GridWorld(5))``.
 
     Returns:
       ``(final TrainState, metrics)`` with metrics stacked over
@@ -349,7 +398,7 @@ def train(
     """
     factory = default_factory(config) if agent_factory is None else agent_factory
     if sweep is None:
-        trainer = make_trainer(config, factory, mesh=mesh, axis_name=axis_name)
+        trainer = make_trainer(config, factory, mesh=mesh, axis_name=axis_name, env=env)
         return trainer.run(trainer.init(key), config.num_updates)
     from jit_env.agents._sweep import stacked_values, sweep_grid
 
@@ -357,25 +406,29 @@ def train(
 
     def one(point: dict[str, Any]) -> tuple[TrainState, Metrics]:
         trainer = make_trainer(dataclasses.replace(config, **point), factory, mesh=mesh,
-                               axis_name=axis_name)
+                               axis_name=axis_name, env=env)
         return trainer.run(trainer.init(key), config.num_updates)
 
     return jax.vmap(one)(values)
 
 
-def make_evaluation_env(config: TrainingConfig, env_state: Any = None) -> _core.Environment:
+def make_evaluation_env(config: TrainingConfig, env_state: Any = None, *,
+                        env: _core.Environment | None = None) -> _core.Environment:
     """The unbatched environment a trained agent is evaluated in.
 
-    `make_single_env` ``(config.env)``; when ``config.normalize_observations``,
-    behind a frozen `NormalizeObservation` whose ``reset`` starts from the
-    training run's statistics (``env_state.stats``, the outermost wrapper's
-    state), so the agent sees observations on the scale it was trained on.
-    Rewards are the environment's own (never normalised).
+    `make_single_env` ``(config.env, config.env_kwargs)`` (or of ``env``); when
+    ``config.normalize_observations``, behind a frozen `NormalizeObservation`
+    whose ``reset`` starts from the training run's statistics
+    (``env_state.stats``, the outermost wrapper's state), so the agent sees
+    observations on the scale it was trained on. Rewards are the environment's
+    own (never normalised).
 
     Args:
       config: the run's `TrainingConfig`.
       env_state: one seed's training environment state (unbatched over seeds);
         only read when ``config.normalize_observations``.
+      env: the `Environment` object the run trained on, if it was given one
+        (`make_trainer`'s ``env``).
 
     Returns:
       An unbatched environment (batch it with `jit_env.wrappers.Vmap`).
@@ -383,7 +436,7 @@ def make_evaluation_env(config: TrainingConfig, env_state: Any = None) -> _core.
     Raises:
       ValueError: if ``config.normalize_observations`` and ``env_state`` is None.
     """
-    env = make_single_env(config.env)
+    env = make_single_env(*_config_env(config, env))
     if not config.normalize_observations:
         return env
     if env_state is None:
@@ -441,6 +494,7 @@ def evaluate_policy(
     *,
     episodes: int,
     policy: str = "greedy",
+    env: _core.Environment | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Plays ``episodes`` fresh episodes with a trained agent, all in parallel: pure, jittable.
 
@@ -465,6 +519,7 @@ def evaluate_policy(
       key: PRNG key.
       episodes: number of episodes (static).
       policy: ``"greedy"`` (default) or ``"sample"`` (see `evaluation_policy`).
+      env: the `Environment` object the run trained on, if any (`make_evaluation_env`).
 
     Returns:
       ``(returns [episodes] float32, lengths [episodes] int32)``; rewards are the
@@ -477,9 +532,9 @@ def evaluate_policy(
     if not isinstance(episodes, int) or isinstance(episodes, bool) or episodes <= 0:
         raise ValueError(f"`episodes` must be a positive int, got {episodes!r}")
     act, params = evaluation_policy(agent, agent_state, policy)
-    env = wrappers.Vmap(make_evaluation_env(config, env_state))
+    batched = wrappers.Vmap(make_evaluation_env(config, env_state, env=env))
     reset_key, act_key = jax.random.split(key)
-    state, ts = env.reset(jax.random.split(reset_key, episodes))
+    state, ts = batched.reset(jax.random.split(reset_key, episodes))
 
     def cond(carry):
         return ~carry[3].all()
@@ -488,7 +543,7 @@ def evaluate_policy(
         state, ts, ret, done, key, length, pstate = carry
         key, k = jax.random.split(key)
         action, pstate, _ = act(params, ts, pstate, k)
-        state, ts = env.step(state, action)
+        state, ts = batched.step(state, action)
         ret = ret + jnp.where(done, 0.0, ts.reward)
         length = length + (~done).astype(jnp.int32)
         done = done | ts.last()

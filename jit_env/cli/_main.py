@@ -14,8 +14,12 @@ written to ``config.json``, and schedules over the run's length follow it),
 refused by name. Ctrl-C / SIGTERM stop training before the next chunk (exit
 130 / 143); a non-finite metric stops it before its checkpoint (exit 1,
 ``--no-stop-on-nan`` trains on). ``jit-env eval runs/NAME`` reports
-evaluation returns and can write an animation. ``jit-env list`` lists
-environments and algorithms. Bad input gets a one-line error and exit status 2.
+evaluation returns and can write an animation. ``jit-env list`` lists the
+environments by suite, the installed extras and the algorithms
+(`jit_env.cli._listing`). ``--env`` takes every string `jit_env.make` does,
+a user's ``package.module:attr`` included, with ``--env-kwargs`` (a JSON
+object); ``config.json`` records both. Bad input gets a one-line error and
+exit status 2.
 """
 
 from __future__ import annotations
@@ -142,7 +146,7 @@ class Eval:
 
 @dataclasses.dataclass
 class List:
-    """List the registered environments and the algorithms."""
+    """List the environments by suite, which extras are installed, and the algorithms."""
 
 
 class CLIError(Exception):
@@ -228,14 +232,9 @@ def _cmd_eval(args: Eval) -> int:
 
 
 def _cmd_list() -> int:
-    import jit_env
+    from jit_env.cli._listing import listing
 
-    print("environments:")
-    for env_id in jit_env.registered_ids():
-        print(f"  {env_id}")
-    print("algorithms:")
-    for name, algorithm in ALGORITHMS.items():
-        print(f"  {name:16s} {algorithm.description}")
+    print(listing())
     return 0
 
 

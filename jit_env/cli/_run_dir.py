@@ -81,12 +81,35 @@ def run_fingerprint(algo: str, config: Any, seed: int, num_seeds: int,
     config without ``total_steps`` (a run may be extended), the seeds and the sweep."""
     values = dataclasses.asdict(config)
     values.pop("total_steps", None)
+    if values.get("env_kwargs") == "{}":  # the default: runs from before the field keep theirs
+        values.pop("env_kwargs")
     entries: dict[str, Any] = {"algo": algo, "config": values, "seed": seed,
                                "num_seeds": num_seeds}
     if sweep is not None:
         entries["sweep"] = sweep
     desc = json.dumps(entries, sort_keys=True)
     return hashlib.sha256(desc.encode()).hexdigest()[:16]
+
+
+def check_environment(config: Any, *, where: str) -> None:
+    """Builds ``config.env`` with ``config.env_kwargs`` once, to report a bad one in one line.
+
+    Raises:
+      RunDirError: ``"<where>: environment '<env>' (kwargs ...): <why>"`` for an
+        unknown id or suite, a ``module:attr`` that cannot be imported, has no
+        such attribute or is not an `Environment`, keyword arguments it does
+        not take, or a missing extra.
+    """
+    from jit_env.agents._config import env_kwargs
+    from jit_env.agents._loop import make_single_env
+
+    try:
+        kwargs = env_kwargs(config)
+        make_single_env(config.env, kwargs)
+    except (KeyError, ImportError, AttributeError, TypeError, ValueError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        shown = f" with --env-kwargs {config.env_kwargs}" if config.env_kwargs != "{}" else ""
+        raise RunDirError(f"{where}: environment {config.env!r}{shown}: {message}") from None
 
 
 def check_run_settings(config: Any, num_seeds: int, chunk_updates: int, *, where: str) -> None:
@@ -235,6 +258,7 @@ def read_run_config(run_dir: Path, *, total_steps: int | None = None) -> RunConf
     num_seeds = _int_entry(payload, "num_seeds", path)
     chunk = _int_entry(payload, "chunk_updates", path)
     check_run_settings(config, num_seeds, chunk, where=str(path))
+    check_environment(config, where=str(path))
     from jit_env.agents._sweep import sweep_grid
     from jit_env.cli._loggers import LOGGERS
 

@@ -141,6 +141,7 @@ class TrainingSession:
         get_algorithm(algo)
         config = config.validate()
         run_dir.check_run_settings(config, num_seeds, chunk_updates, where="--chunk-updates")
+        run_dir.check_environment(config, where="--env")
         session = cls(path, algo, config, seed, num_seeds, chunk_updates,
                       stop_on_nan=stop_on_nan, loggers=tuple(loggers), sweep=sweep,
                       target_return=target_return)

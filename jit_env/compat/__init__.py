@@ -6,6 +6,7 @@
 | `to_gymnasium(env)` | a ``gymnasium.Env`` |
 | `to_gymnasium_vector(env, num_envs)` | a ``gymnasium.vector.VectorEnv``, one jitted vmapped step |
 | `from_gymnax(gymnax_env, env_params)` | a pure jit_env `Environment` |
+| `to_gymnax(env, params)` | a gymnax ``Environment`` (gymnax 1.x ``reset`` / ``step`` / spaces) |
 | `spec_to_space` / `space_to_spec` | jit_env spec <-> gymnasium space |
 | `spec_to_dm_spec` / `dm_spec_to_spec` | jit_env spec <-> ``dm_env.specs`` |
 | `register_gymnax_ids()` | ``jit_env.envs.make("gymnax/<id>")`` for every gymnax id |
@@ -21,7 +22,13 @@ from __future__ import annotations
 from jit_env.compat._dm_env import to_dm_env
 from jit_env.compat._dm_specs import dm_spec_to_spec, spec_to_dm_spec
 from jit_env.compat._gymnasium import to_gymnasium
-from jit_env.compat._gymnax import FromGymnax, GymnaxState, from_gymnax, register_gymnax_ids
+from jit_env.compat._gymnax import (
+    FromGymnax,
+    GymnaxState,
+    from_gymnax,
+    register_gymnax_ids,
+    to_gymnax,
+)
 from jit_env.compat._legacy import make_deepmind_wrapper, make_gymnasium_wrapper
 from jit_env.compat._spaces import space_to_spec, spec_to_space
 from jit_env.compat._vector import to_gymnasium_vector
@@ -40,4 +47,5 @@ __all__ = [
     "to_dm_env",
     "to_gymnasium",
     "to_gymnasium_vector",
+    "to_gymnax",
 ]

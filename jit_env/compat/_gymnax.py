@@ -1,4 +1,4 @@
-"""`from_gymnax`: a gymnax environment as a pure jit_env `Environment`.
+"""`from_gymnax`: a gymnax environment as a pure jit_env `Environment`; `to_gymnax` back.
 
 gymnax's ``step`` auto-resets internally and (since gymnax 1.0) returns
 ``(obs, state, reward, terminated, truncated, info)`` with the pre-reset
@@ -72,6 +72,23 @@ def _space_to_spec(space: Any, like: Any, gymnax_spaces: Any) -> specs.Spec:
     return _leaf_spec(space, like, gymnax_spaces)
 
 
+def _strong(tree: Any) -> Any:
+    """``tree`` with every weakly typed leaf made strongly typed, of the same dtype.
+
+    gymnax states mix weak and strong types for one leaf: Pendulum's ``reset``
+    sets ``last_u=jnp.array(0.0)`` (weak float32) and its ``step`` stores the
+    float32 action (gymnax/environments/classic_control/pendulum.py), so a
+    jitted ``step`` would compile twice. Values and dtypes are unchanged.
+    """
+
+    def strong(x: Any) -> Any:
+        if isinstance(x, jax.Array) and getattr(x, "weak_type", False):  # keys have none
+            return jax.lax.convert_element_type(x, x.dtype)
+        return x
+
+    return jax.tree.map(strong, tree)
+
+
 class FromGymnax(_core.Environment):
     """A gymnax environment as a pure jit_env environment (built by `from_gymnax`).
 
@@ -92,14 +109,17 @@ class FromGymnax(_core.Environment):
         super().__init__(renderer=renderer)
         self._gymnax_env = gymnax_env
         self._params = gymnax_env.default_params if env_params is None else env_params
-        key = jax.random.key(0)
-        obs_like, state_like = jax.eval_shape(
-            lambda k: gymnax_env.reset(k, self._params), key
+        obs_like, _ = jax.eval_shape(
+            lambda k: gymnax_env.reset(k, self._params), jax.ShapeDtypeStruct((2,), jnp.uint32)
         )
-        self._observation_spec = _space_to_spec(
-            gymnax_env.observation_space(self._params), obs_like, gymnax_spaces
-        )
-        action_space = gymnax_env.action_space(self._params)
+        # gymnax builds its spaces with jnp operations (e.g. CartPole's
+        # ``observation_space``, gymnax/environments/classic_control/cartpole.py),
+        # which are staged out, as tracers, when this adapter is built inside
+        # ``jax.jit``; evaluated at compile time they stay concrete arrays.
+        with jax.ensure_compile_time_eval():
+            observation_space = gymnax_env.observation_space(self._params)
+            action_space = gymnax_env.action_space(self._params)
+            self._observation_spec = _space_to_spec(observation_space, obs_like, gymnax_spaces)
         if isinstance(action_space, gymnax_spaces.Discrete):
             action_like = jax.ShapeDtypeStruct((), np.dtype(action_space.dtype))
         elif isinstance(action_space, gymnax_spaces.Box):
@@ -111,7 +131,8 @@ class FromGymnax(_core.Environment):
                 f"from_gymnax supports Discrete and Box action spaces, got "
                 f"{type(action_space).__name__}"
             )
-        self._action_spec = _leaf_spec(action_space, action_like, gymnax_spaces)
+        with jax.ensure_compile_time_eval():
+            self._action_spec = _leaf_spec(action_space, action_like, gymnax_spaces)
 
     @property
     def gymnax_env(self) -> Any:
@@ -134,8 +155,8 @@ class FromGymnax(_core.Environment):
         params = self._params if options is None else options
         key, reset_key = jax.random.split(key)
         observation, env_state = self._gymnax_env.reset(reset_key, params)
-        state = GymnaxState(key=key, env_state=env_state, params=params)
-        return state, _core.restart(observation)
+        state = GymnaxState(key=key, env_state=_strong(env_state), params=params)
+        return state, _core.restart(_strong(observation))
 
     def step(self, state: GymnaxState, action: Any) -> tuple[GymnaxState, _core.TimeStep]:
         """Splits ``state.key`` and calls gymnax ``step(key, state, action, params)``.
@@ -174,10 +195,10 @@ class FromGymnax(_core.Environment):
             step_type=jnp.where(done, _core.StepType.LAST, _core.StepType.MID),
             reward=jnp.asarray(reward).astype(jnp.float32),
             discount=jnp.where(done, discount, jnp.ones((), jnp.float32)),
-            observation=observation,
+            observation=_strong(observation),
             extras=None,
         )
-        return GymnaxState(key=key, env_state=env_state, params=state.params), timestep
+        return GymnaxState(key=key, env_state=_strong(env_state), params=state.params), timestep
 
     def observation_spec(self) -> specs.Spec:
         """gymnax's observation space, with the dtype gymnax actually returns."""
@@ -279,3 +300,61 @@ def register_gymnax_ids(prefix: str = "gymnax/") -> tuple[str, ...]:
         register(prefix + env_id, "jit_env.compat._gymnax:make_gymnax", gymnax_id=env_id)
         ids.append(prefix + env_id)
     return tuple(sorted(ids))
+
+
+def to_gymnax(env: _core.Environment, params: Any = None) -> Any:
+    """Wraps a jit_env environment as a gymnax ``Environment``.
+
+    Code written against gymnax 1.x (PureJaxRL-style training scripts,
+    gymnax's own ``LogWrapper`` / ``FlattenObservationWrapper``) runs on any
+    jit_env environment unchanged:
+
+    * ``reset(key, params=None) -> (obs, state)`` is ``env.reset(key,
+      options=params)`` (``params`` defaults to ``default_params``, the
+      ``params`` given here).
+    * ``step(key, state, action, params=None) -> (obs, state, reward,
+      terminated, truncated, info)`` is gymnax's own base-class ``step``:
+      ``env.step`` and, where the episode ended, the observation and state
+      of ``reset(key_reset, params)`` (``key_reset`` split from ``key`` by
+      gymnax), with the pre-reset observation in
+      ``info["final_observation"]``. ``terminated`` is a ``LAST`` TimeStep
+      with discount 0, ``truncated`` a ``LAST`` with any other discount (a
+      `jit_env.wrappers.TimeLimit`); ``info["discount"]`` is the TimeStep's
+      discount. The jit_env state keeps the parameters it was reset with and
+      its own key, so ``step``'s ``params`` only reach the auto-reset and
+      ``key`` only draws that reset.
+    * ``observation_space`` / ``action_space`` are the specs as gymnax
+      spaces (``jit_env.compat._to_gymnax.spec_to_gymnax_space``);
+      ``num_actions`` and ``name`` as gymnax has them.
+
+    Every call is pure and jittable (gymnax jits ``reset`` / ``step`` with
+    ``self`` static) and vmaps over keys and states as gymnax environments do.
+
+    Args:
+      env: a `jit_env.Environment` that does not reset itself (not inside
+        `jit_env.wrappers.AutoReset`: gymnax resets); e.g.
+        ``jit_env.make("CartPole-v1")``, with its time limit.
+      params: the ``options`` of ``env.reset`` when gymnax passes none
+        (default ``None``: the environment's own defaults).
+
+    Returns:
+      A ``gymnax.environments.environment.Environment`` subclass instance
+      (``jit_env.compat._to_gymnax.ToGymnax``); its state is a
+      ``ToGymnaxState``.
+
+    Raises:
+      ImportError: ``"to_gymnax needs: pip install 'jit-env[gymnax]'"``.
+      TypeError: if ``env`` is not a `jit_env.Environment`, or a spec has no
+        gymnax space (e.g. a ``DiscreteArray`` of uint8 or of several values).
+
+    Reference: gymnax 1.0.1 ``gymnax/environments/environment.py``
+    (``Environment.step`` / ``reset`` / ``step_env`` / ``reset_env`` /
+    ``is_truncated``) and ``gymnax/environments/spaces.py``.
+    """
+    require("gymnax.environments.environment", "to_gymnax")
+    if not isinstance(env, _core.Environment):
+        raise TypeError(f"to_gymnax: `env` must be a jit_env.Environment, got "
+                        f"{type(env).__name__}")
+    from jit_env.compat._to_gymnax import ToGymnax
+
+    return ToGymnax(env, params)

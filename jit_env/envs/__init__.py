@@ -4,7 +4,10 @@
 `jit_env.wrappers.TimeLimit` with its registered episode limit);
 `registered_ids` lists them; `register` adds one. Importing this package
 registers the classic-control environments (`jit_env.envs.classic_control`)
-and, where present, the bsuite ones (`jit_env.envs.bsuite`).
+and, where present, the bsuite ones (`jit_env.envs.bsuite`). `make` also
+builds a user's ``"package.module:attr"``, the ids installed packages register
+through the ``jit_env.envs`` entry-point group, and ``"gymnax/<id>"``
+(`jit_env.envs._registry` lists the forms).
 """
 
 from __future__ import annotations

@@ -4,6 +4,33 @@ Environments are registered under gymnasium's ids (``"CartPole-v1"``) with an
 entry point and, optionally, an episode limit that `make` applies as a
 `jit_env.wrappers.TimeLimit` (truncation), exactly as ``gymnasium.make`` adds
 its ``TimeLimit`` wrapper.
+
+`make` understands four kinds of environment string, in this order:
+
+1. a registered id (``"CartPole-v1"``, ``"Catch-bsuite"``, or one registered
+   with `register`);
+2. an id registered by an installed package through the ``jit_env.envs``
+   entry-point group (read with ``importlib.metadata`` the first time an id
+   is not found, or `registered_ids` is called), e.g. in its
+   ``pyproject.toml``::
+
+       [project.entry-points."jit_env.envs"]
+       "GridWorld-v0" = "my_pkg.envs:GridWorld"
+
+   (the name is the id, the value a ``module:attr`` as in 4; gymnasium's
+   plugins use the ``gymnasium.envs`` group the same way,
+   ``gymnasium/envs/registration.py`` ``load_plugin_envs``);
+3. a suite id ``"<suite>/<id>"`` of a lazily registered suite, today
+   ``"gymnax/<id>"`` (every gymnax environment through
+   `jit_env.compat.from_gymnax`, registered on first use; needs the
+   ``gymnax`` extra);
+4. ``"package.module:attr"``, naming a `jit_env.Environment` subclass, a
+   factory returning one, or an instance (then without keyword arguments),
+   imported when `make` is called; no time limit is added.
+
+The same string (with the keyword arguments) therefore names an environment
+everywhere: `jit_env.make`, ``TrainingConfig.env`` and ``jit-env train --env``,
+whose run directory records it so that ``jit-env eval`` rebuilds it.
 """
 
 from __future__ import annotations
@@ -11,7 +38,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import importlib.metadata
 import types
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,6 +67,15 @@ class EnvSpec:
 
 
 _REGISTRY: dict[str, EnvSpec] = {}
+
+ENTRY_POINT_GROUP = "jit_env.envs"
+"""The ``importlib.metadata`` entry-point group installed packages register ids in."""
+
+_SUITES = {"gymnax": "jit_env.compat._gymnax:register_gymnax_ids"}
+"""Lazily registered suites: prefix -> ``module:function`` registering ``prefix/<id>``."""
+
+_PLUGIN_SUITES: dict[str, str] = {}  # id -> the distribution whose entry point registered it
+_plugins_loaded = False
 
 
 def register(
@@ -116,24 +154,132 @@ def _same(a: EnvSpec, b: EnvSpec) -> bool:
 
 
 def spec(env_id: str) -> EnvSpec:
-    """The registration record of ``env_id``.
+    """The registration record of ``env_id`` (see the module docstring for the forms).
+
+    A ``"module:attr"`` string that is not a registered id gets a record of
+    its own (not registered): entry point ``env_id``, no time limit.
 
     Raises:
-      KeyError: if ``env_id`` is not registered; the message lists close
-        matches.
+      KeyError: if ``env_id`` is not registered (nor by an installed
+        package), naming close matches; for ``"<suite>/<id>"`` of a known
+        suite without that id, listing the suite's ids; for an unknown
+        suite, listing the known ones.
+      ImportError: for ``"gymnax/<id>"`` without gymnax (names the extra).
+      ValueError: for a ``module:attr`` string with an empty side.
       TypeError: if ``env_id`` is not a string.
     """
     if not isinstance(env_id, str):
         raise TypeError(f"`env_id` must be a str, got {type(env_id).__name__}")
-    try:
+    if env_id in _REGISTRY:
         return _REGISTRY[env_id]
-    except KeyError:
-        close = difflib.get_close_matches(env_id, list(_REGISTRY), n=3, cutoff=0.5)
+    load_plugins()
+    if env_id in _REGISTRY:
+        return _REGISTRY[env_id]
+    suite, slash, name = env_id.partition("/")
+    if slash and ":" not in env_id:
+        if suite not in _SUITES:
+            prefixes = sorted({i.split("/", 1)[0] for i in _REGISTRY if "/" in i} | set(_SUITES))
+            raise KeyError(
+                f"No environment registered with id {env_id!r}: unknown suite {suite!r} "
+                f"(suites with '<suite>/<id>' ids: {', '.join(prefixes)})"
+            )
+        _load_suite(suite, env_id)
+        if env_id in _REGISTRY:
+            return _REGISTRY[env_id]
+        ids = sorted(i for i in _REGISTRY if i.startswith(suite + "/"))
+        close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise KeyError(
-            f"No environment registered with id {env_id!r}.{hint} "
-            "See jit_env.registered_ids() for every id."
-        ) from None
+        raise KeyError(f"No environment {name!r} in suite {suite!r}.{hint} Its ids: {ids}")
+    if ":" in env_id:
+        module, _, attr = env_id.partition(":")
+        if not module or not attr:
+            raise ValueError(
+                f"environment {env_id!r}: a 'module:attr' string needs both sides, e.g. "
+                "'my_pkg.envs:GridWorld'"
+            )
+        return EnvSpec(env_id, env_id, None, types.MappingProxyType({}))
+    close = difflib.get_close_matches(env_id, list(_REGISTRY), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise KeyError(
+        f"No environment registered with id {env_id!r}.{hint} "
+        "See jit_env.registered_ids() (or `jit-env list`) for every id; your own "
+        "environment can be named as 'package.module:ClassOrFactory'."
+    ) from None
+
+
+def _load_suite(suite: str, env_id: str) -> None:
+    """Runs the registering function of a lazily registered suite."""
+    module_name, _, attr = _SUITES[suite].partition(":")
+    register_suite = getattr(importlib.import_module(module_name), attr)
+    try:
+        register_suite()
+    except ImportError as error:
+        raise ImportError(f"environment {env_id!r}: {error}") from error
+
+
+def load_plugins(*, reload: bool = False) -> tuple[str, ...]:
+    """Registers the ids of every installed package's ``jit_env.envs`` entry points.
+
+    Each entry point's name is an id and its value a ``"module:attr"`` naming an
+    `Environment` class or factory (imported only by `make`). Called by `spec` and
+    `registered_ids`; the entry points are read once per process (``reload``
+    reads them again, e.g. after installing a package).
+
+    Returns:
+      The ids registered by entry points, sorted.
+
+    Warns:
+      RuntimeWarning: for an entry point whose id is already registered with
+        another entry point, or whose value is not ``module:attr`` (skipped,
+        naming the distribution; the others are registered).
+
+    Reference: ``importlib.metadata.entry_points(group=...)`` (Python 3.10+).
+    """
+    global _plugins_loaded
+    if _plugins_loaded and not reload:
+        return tuple(sorted(_PLUGIN_SUITES))
+    _plugins_loaded = True
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(entry_point, "dist", None)
+        dist_name = dist.name if dist is not None else "plugins"
+        target = f"{entry_point.module}:{entry_point.attr}" if entry_point.attr else ""
+        try:
+            register(entry_point.name, target)
+        except (TypeError, ValueError) as error:
+            warnings.warn(
+                f"jit_env: skipping the {ENTRY_POINT_GROUP!r} entry point "
+                f"{entry_point.name!r} = {entry_point.value!r} of {dist_name}: {error}",
+                RuntimeWarning, stacklevel=2,
+            )
+            continue
+        _PLUGIN_SUITES[entry_point.name] = dist_name
+    return tuple(sorted(_PLUGIN_SUITES))
+
+
+def suite_of(env_id: str) -> str:
+    """The suite a registered id belongs to (``jit-env list`` groups by it).
+
+    ``jit_env.envs.<suite>`` for the bundled environments (``"classic_control"``,
+    ``"bsuite"``), ``"gymnax"`` for ``gymnax/<id>``, the distribution's name for an
+    id registered by an entry point, else the top-level package of the entry
+    point (e.g. ``"my_pkg"`` for ``register("X-v0", "my_pkg.envs:X")``).
+
+    Raises:
+      KeyError: if ``env_id`` is not registered.
+    """
+    if env_id in _PLUGIN_SUITES:
+        return _PLUGIN_SUITES[env_id]
+    entry_point = spec(env_id).entry_point
+    if isinstance(entry_point, str):
+        module = entry_point.partition(":")[0]
+    else:
+        module = getattr(entry_point, "__module__", None) or type(entry_point).__module__
+    parts = module.split(".")
+    if parts[:2] == ["jit_env", "envs"] and len(parts) > 2:
+        return parts[2]
+    if parts[:2] == ["jit_env", "compat"]:
+        return env_id.split("/", 1)[0] if "/" in env_id else "compat"
+    return parts[0]
 
 
 def make(env_id: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> _core.Environment:
@@ -152,13 +298,41 @@ def make(env_id: str, *, max_episode_steps: int | None = None, **kwargs: Any) ->
 
     Raises:
       KeyError: if ``env_id`` is unknown; the message lists close matches
-        (difflib).
-      TypeError: if the entry point does not return a `jit_env.Environment`.
+        (difflib), or the suite's ids (see `spec`).
+      ImportError: if a ``module:attr``'s module cannot be imported (naming
+        it), or a suite's extra is missing (naming the extra).
+      AttributeError: if the module has no such attribute (naming both).
+      TypeError: if the entry point is not an `Environment` class, factory or
+        instance, does not return a `jit_env.Environment`, or is an instance
+        and keyword arguments were given.
       ValueError: if ``max_episode_steps < 1``.
     """
     record = spec(env_id)
     constructor = _resolve(record.entry_point)
-    env = constructor(**{**record.kwargs, **kwargs})
+    if isinstance(constructor, _core.Environment):  # a module-level instance
+        if kwargs or record.kwargs:
+            raise TypeError(
+                f"make({env_id!r}): the entry point is an environment instance, which takes "
+                f"no keyword arguments; got {sorted({**record.kwargs, **kwargs})}"
+            )
+        env = constructor
+    else:
+        if isinstance(constructor, type) and not issubclass(constructor, _core.Environment):
+            raise TypeError(
+                f"make({env_id!r}): {constructor.__module__}.{constructor.__qualname__} is a "
+                "class but not a jit_env.Environment subclass"
+            )
+        if not callable(constructor):
+            raise TypeError(
+                f"make({env_id!r}): the entry point is a {type(constructor).__name__}, not a "
+                "jit_env.Environment class, factory or instance"
+            )
+        arguments = {**record.kwargs, **kwargs}
+        try:
+            env = constructor(**arguments)
+        except TypeError as error:  # e.g. a keyword the constructor does not take
+            raise TypeError(f"make({env_id!r}) with keyword arguments {arguments}: {error}") \
+                from error
     if not isinstance(env, _core.Environment):
         raise TypeError(
             f"make({env_id!r}): the entry point returned {type(env).__name__}, "
@@ -175,18 +349,34 @@ def make(env_id: str, *, max_episode_steps: int | None = None, **kwargs: Any) ->
 
 
 def registered_ids() -> tuple[str, ...]:
-    """Every registered id, sorted."""
+    """Every registered id, sorted (with the entry points' ids, `load_plugins`).
+
+    Lazily registered suites (``gymnax/<id>``) are listed once they are
+    registered, by a first ``make("gymnax/...")`` or
+    `jit_env.compat.register_gymnax_ids`.
+    """
+    load_plugins()
     return tuple(sorted(_REGISTRY))
 
 
-def _resolve(entry_point: Callable[..., _core.Environment] | str) -> Callable[..., Any]:
+def _resolve(entry_point: Callable[..., _core.Environment] | str) -> Any:
     if not isinstance(entry_point, str):
         return entry_point
     module_name, _, attr = entry_point.partition(":")
-    module = importlib.import_module(module_name)
     try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise AttributeError(
-            f"entry point {entry_point!r}: module {module_name!r} has no attribute {attr!r}"
-        ) from None
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        where = "" if getattr(error, "name", None) == module_name else f" ({error})"
+        raise ImportError(
+            f"entry point {entry_point!r}: cannot import module {module_name!r}{where}; is "
+            "its package installed, or its directory on PYTHONPATH?"
+        ) from error
+    value: Any = module
+    for part in attr.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            raise AttributeError(
+                f"entry point {entry_point!r}: module {module_name!r} has no attribute {attr!r}"
+            ) from None
+    return value

@@ -8,6 +8,7 @@ split(key)`` before every reset and step).
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 
 import jax
@@ -18,6 +19,7 @@ from gymnasium.utils.env_checker import check_env
 
 from jit_env import StepType, compat
 from jit_env.compat import from_gymnax, to_gymnasium
+from jit_env.testing import check_env as check_jit_env
 
 gymnax = pytest.importorskip("gymnax")
 from gymnax.environments import spaces as gymnax_spaces  # noqa: E402
@@ -217,3 +219,83 @@ def test_register_gymnax_ids(monkeypatch):
 def test_bad_gymnax_env_raises():
     with pytest.raises(TypeError, match="`gymnax_env`"):
         from_gymnax(object())
+
+
+# ------------------------------------------------------------------ regressions (#20) --
+def test_from_gymnax_builds_inside_jit():
+    """gymnax builds CartPole's observation space with jnp ops; under jit they were
+    tracers and `_leaf_spec`'s ``np.asarray`` raised TracerArrayConversionError."""
+    gymnax_env, params = gymnax.make("CartPole-v1")
+    eager = from_gymnax(gymnax_env, params)
+
+    def first_observation(key):
+        adapter = from_gymnax(gymnax_env, params)  # built while tracing
+        assert repr(adapter.observation_spec()) == repr(eager.observation_spec())
+        return adapter.reset(key)[1].observation
+
+    key = jax.random.key(1)
+    np.testing.assert_array_equal(jax.jit(first_observation)(key), eager.reset(key)[1].observation)
+
+
+def test_train_on_a_gymnax_id_traces_under_jit(monkeypatch):
+    """The issue's reproduction: ``jax.jit(lambda k: train(PPOConfig(env="gymnax/..."), k))``."""
+    from jit_env.agents import PPOConfig, train
+    from jit_env.envs import _registry
+
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))  # gymnax ids stay here
+    config = PPOConfig(env="gymnax/CartPole-v1", num_envs=2, num_steps=4, total_steps=8,
+                       update_epochs=1, num_minibatches=1, hidden_sizes=(4,))
+    _, metrics = jax.eval_shape(lambda k: train(config, k), jax.random.PRNGKey(0))
+    assert metrics["episode_return"].shape == (1,)
+
+
+def test_pendulum_compiles_its_step_once():
+    """gymnax Pendulum resets ``last_u`` to a weak float32 and steps it to a strong one;
+    the adapter's state is strongly typed, so a jitted step traces once (check_env)."""
+    adapter = from_gymnax(*gymnax.make("Pendulum-v1"))
+    state, _ = adapter.reset(jax.random.key(0))
+    assert not any(x.weak_type for x in jax.tree.leaves(state.env_state))
+    report = check_jit_env(adapter, num_steps=10, checks=["single_trace"],
+                              raise_on_failure=False)
+    assert report.failures == {}
+
+
+@pytest.mark.slow  # a subprocess
+def test_a_broken_gymnax_install_is_not_reported_as_missing(tmp_path):
+    """gymnax imports ``six`` (gymnax/utils/load_mnist.py) without declaring it. Without six
+    the message named the extra the user already had; now it names six."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_six.py"
+    script.write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'six' or name.startswith('six.'):\n"
+        "            raise ModuleNotFoundError(f\"No module named {name!r}\", name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from jit_env.compat import from_gymnax\n"
+        "try:\n"
+        "    from_gymnax(object())\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.strip()
+    assert out == ("from_gymnax needs gymnax, which is installed but cannot be imported: "
+                   "No module named 'six' (pip install six, or reinstall 'jit-env[gymnax]')")
+
+
+def test_the_gymnax_extra_installs_six():
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    from jit_env.compat._optional import EXTRAS
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    names = {re.split(r"[<>=!\[ ;]", r, maxsplit=1)[0] for r in extras["gymnax"]}
+    assert names == {"gymnax", "six"}
+    # Every extra `jit-env list` reports is one of pyproject's (minus the bundles).
+    assert set(EXTRAS) == set(extras) - {"dev", "docs", "all"}
