@@ -245,11 +245,12 @@ def _sharded_batch_size(env: _core.Environment) -> int | None:
     `NormalizeObservation`, ...) down ``.env`` links, so a batch wrapped in them is
     still checked against the mesh.
     """
-    while env is not None:
-        num = getattr(env, "num", None)
+    layer: Any = env
+    while layer is not None:
+        num = getattr(layer, "num", None)
         if isinstance(num, int):
             return num
-        env = getattr(env, "env", None)
+        layer = getattr(layer, "env", None)
     return None
 
 
