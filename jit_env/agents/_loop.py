@@ -248,6 +248,7 @@ def make_trainer(
       KeyError: for an unregistered ``config.env``.
     """
     episodic = getattr(config, "rollout", "steps") == "episodes"
+    env: _core.Environment
     if episodic:
         if mesh is not None:
             raise ValueError("`mesh` is not supported with `rollout`='episodes'")

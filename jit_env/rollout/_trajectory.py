@@ -442,8 +442,8 @@ class Trajectory:
             if self.policy_states is None:
                 raise ValueError("`recurrence`='reuse' needs the per-step `policy_states`: "
                                  "roll out with `return_states=True`")
-            fn = lambda ts, s, a: evaluate_fn(params, ts, s, a)[1]
-            return jax.vmap(fn)(source, self.policy_states, self.actions)
+            reuse = lambda ts, s, a: evaluate_fn(params, ts, s, a)[1]
+            return jax.vmap(reuse)(source, self.policy_states, self.actions)
 
         def body(state, x):
             ts, a = x
