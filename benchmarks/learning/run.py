@@ -5,7 +5,8 @@ default config (`jit_env.cli.ALGORITHMS`), ``jax.vmap`` over
 ``--num-seeds`` keys in one ``jax.jit``. Columns:
 
 * ``steps``: environment steps per seed (``config.total_steps`` rounded down to
-  whole updates).
+  whole updates); for whole-episode rows, the padded ``num_envs * horizon`` per
+  update (the real, unpadded steps are printed to stderr).
 * ``compile s``: ``jax.jit(...).trace().lower().compile()`` after ``jax.clear_caches()``
   (one measurement; tracing included).
 * ``run s``: median over ``--repeats`` blocked calls of the compiled program (all
@@ -142,6 +143,10 @@ def run_row(row: Row, num_seeds: int, repeats: int, scale: float, eval_episodes:
                                                             policy=eval_policy)[0]))
     evals = np.asarray(play(final_state.agent_state, final_state.env_state,
                             jax.random.split(jax.random.PRNGKey(1), num_seeds))).mean(axis=1)
+    if "valid_steps" in metrics:  # whole episodes: steps counts the padded horizon
+        real = np.asarray(metrics["valid_steps"], np.int64).sum(axis=1)
+        print(f"{row.label or row.algo}: unpadded steps per seed {real.mean():,.0f} "
+              f"(min {real.min():,}, max {real.max():,})", file=sys.stderr)
     return {
         "steps": config.num_updates * config.steps_per_update,
         "compile": compile_s,

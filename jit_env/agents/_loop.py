@@ -180,7 +180,7 @@ def _whole_episode_metrics(trajectory: Trajectory) -> dict[str, jax.Array]:
 
     As rlx's ``REINFORCE.train`` averages the reward and length of every sampled
     episode (``rlx/algos/reinforce.py``), an episode still running at the horizon
-    counts with its return so far. ``env_steps`` is the number of real (unpadded)
+    counts with its return so far. ``valid_steps`` is the number of real (unpadded)
     environment steps of the update.
     """
     tr = trajectory.transitions()
@@ -192,7 +192,7 @@ def _whole_episode_metrics(trajectory: Trajectory) -> dict[str, jax.Array]:
         "episode_return_min": returns.min(),
         "episode_return_max": returns.max(),
         "episode_length": lengths.astype(jnp.float32).mean(),
-        "env_steps": lengths.sum().astype(jnp.int32),
+        "valid_steps": lengths.sum().astype(jnp.int32),
     }
 
 
@@ -235,7 +235,8 @@ def make_trainer(
     steps (`jit_env.rollout.episodes` on `make_single_env`, reset with the
     update's rollout key, recurrent state from ``initial_policy_state``); the
     episode metrics count every episode (`_whole_episode_metrics`) and add
-    ``env_steps``, the real steps of the update; ``Trainer.env`` is
+    ``valid_steps``, the real (unpadded) steps of the update (the run's step count, like
+    ``steps_per_update``, counts the padded ``num_envs * horizon``); ``Trainer.env`` is
     `make_single_env` batched with `jit_env.wrappers.Vmap`.
 
     Returns:

@@ -9,7 +9,9 @@ end: the environment is no longer stepped (its state and TimeStep are frozen at
 the ``LAST`` one), so every padding transition starts from a ``LAST`` TimeStep and
 is invalid by the rule every consumer already follows
 (`jit_env.rollout.Transitions.valid`); padding actions and extras are zeros. The
-validity mask is ``trajectory.transitions().valid``.
+validity mask is ``trajectory.transitions().valid``. The scan costs ``horizon``
+steps of every episode however early it ends (the padding is computed, then
+discarded by ``jnp.where``).
 
 Two differences from rlx, both from that representation: rlx appends one extra
 entry for the state after the last step (reward 0, an action sampled there) that

@@ -74,7 +74,7 @@ def test_one_update_is_the_agents_update_on_episodes(config, factory):
     lengths = valid.sum(0)
     assert lengths.min() > 0
     assert lengths.max() < HORIZON  # every episode ended and was padded
-    assert int(metrics["env_steps"]) == lengths.sum()
+    assert int(metrics["valid_steps"]) == lengths.sum()
     assert int(metrics["episodes"]) == config.num_envs
     np.testing.assert_allclose(metrics["episode_length"], lengths.mean())
     np.testing.assert_allclose(metrics["episode_return"], lengths.mean())
