@@ -1,4 +1,4 @@
-"""REINFORCE and A2C trained on whole episodes (``rollout="episodes"``, rlx's rollout unit).
+"""REINFORCE, A2C (and IMPALA) trained on whole episodes (``rollout="episodes"``, rlx's rollout unit).
 
 One update of `make_trainer` is the agent's update on `jit_env.rollout.episodes`
 with the documented keys; padding after an episode's end changes nothing; the
@@ -18,6 +18,7 @@ from jit_env import rollout as rl
 from jit_env.agents import make_trainer
 from jit_env.agents._loop import make_single_env
 from jit_env.agents.a2c import A2CConfig, make_a2c
+from jit_env.agents.impala import IMPALAConfig, make_impala
 from jit_env.agents.reinforce import REINFORCEConfig, make_reinforce
 
 HORIZON = 60  # CartPole-v1 episodes of a random policy end after ~10-60 steps
@@ -26,6 +27,10 @@ CASES = [
                      total_steps=4 * HORIZON * 2, hidden_sizes=(16,)), make_reinforce),
     (A2CConfig(rollout="episodes", horizon=HORIZON, num_envs=4, total_steps=4 * HORIZON * 2,
                hidden_sizes=(16,)), make_a2c),
+    # IMPALA (V-trace, lagged behaviour parameters) shares the config fields; Catch: 9 steps
+    pytest.param(IMPALAConfig(rollout="episodes", horizon=HORIZON, num_envs=4,
+                              total_steps=4 * HORIZON * 2, hidden_sizes=(16,)), make_impala,
+                 marks=pytest.mark.slow),
 ]
 
 
@@ -52,7 +57,7 @@ def test_steps_per_update_counts_the_padded_horizon():
     assert dataclasses.replace(config, rollout="steps").steps_per_update == 15
 
 
-@pytest.mark.parametrize(("config", "factory"), CASES, ids=["reinforce", "a2c"])
+@pytest.mark.parametrize(("config", "factory"), CASES, ids=["reinforce", "a2c", "impala"])
 def test_one_update_is_the_agents_update_on_episodes(config, factory):
     trainer = make_trainer(config, factory)
     state = trainer.init(jax.random.PRNGKey(0))
@@ -69,16 +74,18 @@ def test_one_update_is_the_agents_update_on_episodes(config, factory):
     for x, y in zip(jax.tree.leaves(new_state.agent_state.params), jax.tree.leaves(expected.params)):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-4 * config.learning_rate)
     np.testing.assert_array_equal(new_state.key, key)
-    # metrics: sums over the mask (CartPole's reward is 1 per step)
+    # metrics: sums over the mask, each episode's rewards from its reset to its LAST
     valid = np.asarray(traj.transitions().valid)
     lengths = valid.sum(0)
     assert lengths.min() > 0
     assert lengths.max() < HORIZON  # every episode ended and was padded
+    reward = np.asarray(traj.timesteps.reward)
+    returns = np.array([reward[1 : n + 1, b].sum() for b, n in enumerate(lengths)])
     assert int(metrics["valid_steps"]) == lengths.sum()
     assert int(metrics["episodes"]) == config.num_envs
     np.testing.assert_allclose(metrics["episode_length"], lengths.mean())
-    np.testing.assert_allclose(metrics["episode_return"], lengths.mean())
-    np.testing.assert_allclose(metrics["episode_return_min"], lengths.min())
+    np.testing.assert_allclose(metrics["episode_return"], returns.mean(), rtol=1e-6)
+    np.testing.assert_allclose(metrics["episode_return_min"], returns.min())
 
     # Padding changes nothing: overwrite every TimeStep after the LAST one, and the
     # padded actions, with garbage; the update is the same.
@@ -88,7 +95,8 @@ def test_one_update_is_the_agents_update_on_episodes(config, factory):
     garbage = dataclasses.replace(
         traj,
         timesteps=traj.timesteps.replace(
-            observation=jnp.where(after[..., None], noise, traj.timesteps.observation),
+            observation=jnp.where(after.reshape(after.shape + (1,) * (noise.ndim - 2)), noise,
+                                  traj.timesteps.observation),
             reward=jnp.where(after, 7.0, traj.timesteps.reward)),
         actions=jnp.where(~valid, 1 - traj.actions, traj.actions),
     )
@@ -100,7 +108,7 @@ def test_one_update_is_the_agents_update_on_episodes(config, factory):
 def test_episodes_refuse_a_mesh():
     mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("batch",))
     with pytest.raises(ValueError, match="`mesh` is not supported with `rollout`='episodes'"):
-        make_trainer(CASES[0][0], make_reinforce, mesh=mesh)
+        make_trainer(REINFORCEConfig(rollout="episodes"), make_reinforce, mesh=mesh)
 
 
 def test_cli_flags_select_episodes():
