@@ -31,7 +31,8 @@ On whole episodes (``rollout="episodes"``, ``horizon``: each update is
 ``REINFORCE.train`` samples ``batch_size`` episodes, dasayan05/rlx
 ``rlx/algos/reinforce.py``) no return is cut by the rollout except at the
 horizon, where the baseline bootstraps (``baseline=False``: masked out, as
-above); padding after an episode's end is invalid and out of the loss.
+above, where rlx keeps the return so far); padding after an episode's end is
+invalid and out of the loss.
 
 Defaults: 8 environments × 500 steps (4,000 steps per update, Spinning Up VPG's
 ``steps_per_epoch``), γ = 0.99, 64-64 tanh, advantages standardised per update
