@@ -292,3 +292,31 @@ def test_rollout_rejects_bad_num_steps():
     state, ts = env.reset(jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="num_steps"):
         rl.rollout(env, _policy, 0.0, state, ts, jax.random.PRNGKey(0), 0)
+
+
+def test_rollout_return_states_stores_env_and_acting_policy_states():
+    env = jit_env.wrappers.Vmap(_Walk())
+    state, ts = env.reset(jax.random.split(jax.random.PRNGKey(0), 2))
+
+    def counting_policy(params, ts, pstate, key):
+        del params
+        action = jax.random.bernoulli(key, 0.5, ts.step_type.shape).astype(jnp.int32)
+        return action, pstate + 1.0, {}
+
+    _, traj = rl.rollout(env, counting_policy, None, state, ts, jax.random.PRNGKey(3), 4,
+                         policy_state=jnp.full((2,), 5.0), return_states=True)
+    # the states a Python loop reaches replaying the stored actions (the walk is deterministic)
+    expected = [state]
+    for t in range(4):
+        state, _ = env.step(state, traj.actions[t])
+        expected.append(state)
+    for name in ("pos", "t"):
+        np.testing.assert_array_equal(getattr(traj.env_states, name),
+                                      np.stack([np.asarray(getattr(s, name)) for s in expected]))
+    # acting states: reset to 0 at the FIRST step, then +1 per step
+    np.testing.assert_array_equal(traj.policy_states[:, 0], [0.0, 1.0, 2.0, 3.0])
+    _, plain = rl.rollout(env, counting_policy, None, expected[0], ts, jax.random.PRNGKey(3), 4,
+                          policy_state=jnp.full((2,), 5.0))
+    assert plain.env_states is None
+    assert plain.policy_states is None
+    np.testing.assert_array_equal(plain.actions, traj.actions)

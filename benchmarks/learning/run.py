@@ -5,7 +5,8 @@ default config (`jit_env.cli.ALGORITHMS`), ``jax.vmap`` over
 ``--num-seeds`` keys in one ``jax.jit``. Columns:
 
 * ``steps``: environment steps per seed (``config.total_steps`` rounded down to
-  whole updates).
+  whole updates); for whole-episode rows, the padded ``num_envs * horizon`` per
+  update (the real, unpadded steps are printed to stderr).
 * ``compile s``: ``jax.jit(...).trace().lower().compile()`` after ``jax.clear_caches()``
   (one measurement; tracing included).
 * ``run s``: median over ``--repeats`` blocked calls of the compiled program (all
@@ -65,6 +66,7 @@ class Row(NamedTuple):
     target: float | None
     reference: str
     overrides: dict = {}
+    label: str = ""  # shown instead of ``algo``; --rows accepts it too
 
 
 # Published references. rl-zoo: rl-baselines3-zoo ``benchmark.md`` (one trained agent,
@@ -84,6 +86,18 @@ ROWS = (
         "88.3 ± 2.6 (rl-zoo ppo, 20k steps, gSDE)", {"env": "MountainCarContinuous-v0"}),
     # Off-policy rows: 64-64 networks (the defaults are RL-Zoo's 256-256 / 400-300, which
     # take several times longer on a 2-core CPU); run with --eval-policy greedy.
+    # Whole-episode rollouts (rlx's rollout unit, `jit_env.rollout.episodes`): each update
+    # is num_envs = 8 episodes of at most 500 steps; steps count the padded horizon
+    # (8 x 500 per update). rlx (dasayan05/rlx) publishes no number: its README shows a
+    # plot (extra/exp.png) and main.py stops training at a running reward of 480 on
+    # CartPole-v1. On whole episodes A2C's GAE(lambda=1) advantage is REINFORCE-with-
+    # baseline's; the two rows differ by their optimiser defaults (A2C: 3e-3 here).
+    Row("reinforce", "CartPole-v1", None, "none published (rlx: a plot, no number)",
+        {"rollout": "episodes", "horizon": 500, "total_steps": 1_000_000},
+        "reinforce-episodes"),
+    Row("a2c", "CartPole-v1", None, "none published (rlx: a plot, no number)",
+        {"rollout": "episodes", "horizon": 500, "total_steps": 1_000_000,
+         "learning_rate": 3e-3}, "a2c-episodes"),
     Row("sac", "Pendulum-v1", -200.0, "-157.0 ± 88.7 (rl-zoo sac, 20k steps)",
         {"hidden_sizes": (64, 64)}),
     Row("td3", "Pendulum-v1", -200.0, "-151.9 ± 90.2 (rl-zoo td3, 20k steps)",
@@ -129,6 +143,10 @@ def run_row(row: Row, num_seeds: int, repeats: int, scale: float, eval_episodes:
                                                             policy=eval_policy)[0]))
     evals = np.asarray(play(final_state.agent_state, final_state.env_state,
                             jax.random.split(jax.random.PRNGKey(1), num_seeds))).mean(axis=1)
+    if "valid_steps" in metrics:  # whole episodes: steps counts the padded horizon
+        real = np.asarray(metrics["valid_steps"], np.int64).sum(axis=1)
+        print(f"{row.label or row.algo}: unpadded steps per seed {real.mean():,.0f} "
+              f"(min {real.min():,}, max {real.max():,})", file=sys.stderr)
     return {
         "steps": config.num_updates * config.steps_per_update,
         "compile": compile_s,
@@ -153,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="1/10 of the steps, 2 seeds")
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.rows.split(",")))
-    rows = [r for r in ROWS if not wanted or r.algo in wanted]
+    rows = [r for r in ROWS if not wanted or r.algo in wanted or r.label in wanted]
     num_seeds, scale = (2, 0.1) if args.quick else (args.num_seeds, 1.0)
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, {num_seeds} seeds"
           + (" (quick: 1/10 of the steps)" if args.quick else ""), file=sys.stderr)
@@ -167,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             mark = lambda value: "✓" if value >= row.target else "✗"
             target = f"≥ {row.target:g}: train {mark(r['mean'])}, eval {mark(r['eval_mean'])}"
-        line = (f"| {row.algo} | {row.env} | {r['steps']:,} | {r['compile']:.1f} | "
+        line = (f"| {row.label or row.algo} | {row.env} | {r['steps']:,} | {r['compile']:.1f} | "
                 f"{r['run']:.1f} | {r['mean']:.2f} ± {r['std']:.2f} ({r['worst']:.2f}) | "
                 f"{r['eval_mean']:.2f} ± {r['eval_std']:.2f} ({r['eval_worst']:.2f}) | "
                 f"{target} | {row.reference} |")

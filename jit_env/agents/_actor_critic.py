@@ -74,6 +74,12 @@ class ActorCriticConfig(TrainingConfig):
         each update.
       hidden_sizes: widths of the policy and value MLPs.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
+      rollout: ``"steps"`` (each update: ``num_steps`` steps of ``num_envs``
+        auto-resetting environments) or ``"episodes"`` (each update: ``num_envs``
+        whole episodes from reset, at most ``horizon`` steps each,
+        `jit_env.rollout.episodes`; rlx's rollout unit, ``rlx/algos/reinforce.py``).
+      horizon: most steps of an episode with ``rollout="episodes"`` (rlx's
+        ``--horizon``, default 500); ``num_steps`` is then unused.
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (
@@ -91,10 +97,19 @@ class ActorCriticConfig(TrainingConfig):
     normalize_advantages: bool = False
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
+    rollout: str = "steps"
+    horizon: int = 500
+
+    @property
+    def steps_per_update(self) -> int:
+        """``num_envs * num_steps``, or ``num_envs * horizon`` (padding included) for episodes."""
+        if self.rollout == "episodes":
+            return self.num_envs * self.horizon
+        return self.num_envs * self.num_steps
 
     def problems(self) -> list[str]:
         """`TrainingConfig.problems` plus the shared actor-critic checks."""
-        problems = super().problems()
+        problems = super().problems() + rollout_problems(self)
         for name in ("learning_rate", "optimizer_eps", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
@@ -108,6 +123,25 @@ class ActorCriticConfig(TrainingConfig):
         if not 0.0 <= self.rmsprop_decay < 1.0:
             problems.append(f"`rmsprop_decay` must be in [0, 1), got {self.rmsprop_decay}")
         return problems + network_problems(self.hidden_sizes, self.activation)
+
+
+ROLLOUTS = ("steps", "episodes")
+"""The values of ``ActorCriticConfig.rollout``."""
+
+
+def rollout_problems(config: ActorCriticConfig) -> list[str]:
+    """The problems of ``rollout`` / ``horizon`` (``rollout="episodes"`` runs unnormalised)."""
+    if config.rollout not in ROLLOUTS:
+        return [f"`rollout` must be one of {list(ROLLOUTS)}, got {config.rollout!r}"]
+    problems = []
+    if config.horizon <= 0:
+        problems.append(f"`horizon` must be positive, got {config.horizon}")
+    if config.rollout == "episodes":
+        for name in ("normalize_observations", "normalize_rewards"):
+            if getattr(config, name):
+                problems.append(f"`{name}` is not supported with `rollout`='episodes' "
+                                "(statistics shared across a batch of episodes)")
+    return problems
 
 
 class ActorCriticExtra(NamedTuple):

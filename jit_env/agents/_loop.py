@@ -1,7 +1,9 @@
 """The pure training loop shared by the bundled agents, and pure evaluation.
 
 One update = one `jit_env.rollout.rollout` of ``num_steps`` over the batched,
-auto-resetting environment, then ``agent.update`` on the `Trajectory`. The
+auto-resetting environment (or, with a config's ``rollout="episodes"``, ``num_envs``
+whole episodes from `jit_env.rollout.episodes`), then ``agent.update`` on the
+`Trajectory`. The
 whole run is ``lax.scan`` over updates, so `train` is one pure function that
 ``jax.jit`` compiles whole and ``jax.vmap`` batches over seeds. `Trainer.run`
 runs a fixed number of updates so that a host can report between jitted chunks
@@ -26,7 +28,7 @@ from jit_env import _core, specs, wrappers
 from jit_env.agents._agent import Agent, AgentState, Metrics
 from jit_env.agents._config import TrainingConfig, env_kwargs
 from jit_env.envs import make
-from jit_env.rollout import rollout
+from jit_env.rollout import Trajectory, episodes, rollout
 
 AgentFactory = Callable[[Any, specs.EnvironmentSpec], Agent]
 """``factory(config, env_spec) -> Agent``, e.g. `jit_env.agents.make_ppo`."""
@@ -37,8 +39,10 @@ class TrainState(NamedTuple):
 
     Attributes:
       agent_state: parameters, optimiser state and update count.
-      env_state: state of the batched environment ``[B, ...]``.
-      timestep: the current batched TimeStep ``[B, ...]``.
+      env_state: state of the batched environment ``[B, ...]`` (with
+        ``rollout="episodes"``: of the initial reset, unused since every update
+        resets).
+      timestep: the current batched TimeStep ``[B, ...]`` (idem).
       policy_state: recurrent state ``[B, ...]`` or ``None``.
       key: PRNG key (legacy ``uint32[2]``, so checkpoints serialise as plain arrays).
     """
@@ -205,6 +209,27 @@ def _episode_metrics(timesteps: _core.TimeStep) -> dict[str, jax.Array]:
     }
 
 
+def _whole_episode_metrics(trajectory: Trajectory) -> dict[str, jax.Array]:
+    """`_episode_metrics` of a batch of `episodes`: every episode counts, cut or not.
+
+    As rlx's ``REINFORCE.train`` averages the reward and length of every sampled
+    episode (``rlx/algos/reinforce.py``), an episode still running at the horizon
+    counts with its return so far. ``valid_steps`` is the number of real (unpadded)
+    environment steps of the update.
+    """
+    tr = trajectory.transitions()
+    lengths = tr.valid.sum(axis=0)
+    returns = (tr.r_t * tr.valid).sum(axis=0).astype(jnp.float32)
+    return {
+        "episodes": jnp.asarray(returns.size, jnp.int32),
+        "episode_return": returns.mean(),
+        "episode_return_min": returns.min(),
+        "episode_return_max": returns.max(),
+        "episode_length": lengths.astype(jnp.float32).mean(),
+        "valid_steps": lengths.sum().astype(jnp.int32),
+    }
+
+
 EVAL_METRICS = ("eval_return", "eval_return_std", "eval_length")
 """The metrics of an evaluation during training (NaN in updates without one)."""
 
@@ -244,12 +269,22 @@ def make_trainer(
     Metrics gain `EVAL_METRICS` (mean and std of the returns and the mean
     length, float32; NaN in updates without an evaluation).
 
+    With ``config.rollout == "episodes"`` (`jit_env.agents.ActorCriticConfig`),
+    each update plays ``num_envs`` fresh episodes of at most ``config.horizon``
+    steps (`jit_env.rollout.episodes` on `make_single_env`, reset with the
+    update's rollout key, recurrent state from ``initial_policy_state``); the
+    episode metrics count every episode (`_whole_episode_metrics`) and add
+    ``valid_steps``, the real (unpadded) steps of the update (the run's step count, like
+    ``steps_per_update``, counts the padded ``num_envs * horizon``); ``Trainer.env`` is
+    `make_single_env` batched with `jit_env.wrappers.Vmap`.
+
     Returns:
       The `Trainer`; ``init(key)`` takes one PRNG key (legacy ``uint32[2]``).
 
     Raises:
       ValueError: if ``num_envs`` is not divisible by the mesh axis size, or from
-        the factory on a bad config or unsupported specs.
+        the factory on a bad config or unsupported specs; with
+        ``rollout="episodes"`` and a ``mesh`` (not supported).
       KeyError: for an unregistered ``config.env``.
       ImportError / AttributeError / TypeError: for a ``config.env`` that names
         no importable `Environment` (from `jit_env.make`); TypeError for an
@@ -257,16 +292,25 @@ def make_trainer(
     """
     base_env, base_kwargs = _config_env(config, env)
     given_env = env  # evaluation rebuilds config.env, or plays the object given
-    env, single = make_training_env(
-        base_env,
-        config.num_envs,
-        normalize_observations=config.normalize_observations,
-        normalize_rewards=config.normalize_rewards,
-        gamma=config.gamma,
-        mesh=mesh,
-        axis_name=axis_name,
-        env_kwargs=base_kwargs,
-    )
+    episodic = getattr(config, "rollout", "steps") == "episodes"
+    if episodic:
+        if mesh is not None:
+            raise ValueError("`mesh` is not supported with `rollout`='episodes'")
+        episode_env = make_single_env(base_env, base_kwargs)
+        env = wrappers.Vmap(episode_env)
+        single = (episode_env.env if isinstance(episode_env, wrappers.ClipAction)
+                  else episode_env)
+    else:
+        env, single = make_training_env(
+            base_env,
+            config.num_envs,
+            normalize_observations=config.normalize_observations,
+            normalize_rewards=config.normalize_rewards,
+            gamma=config.gamma,
+            mesh=mesh,
+            axis_name=axis_name,
+            env_kwargs=base_kwargs,
+        )
     env_spec = specs.make_environment_spec(single)
     agent = agent_factory(config, env_spec)
 
@@ -277,7 +321,24 @@ def make_trainer(
         policy_state = agent.initial_policy_state((config.num_envs,))
         return TrainState(agent_state, env_state, timestep, policy_state, key)
 
+    def update_on_episodes(state: TrainState) -> tuple[TrainState, Metrics]:
+        key, rollout_key, update_key = jax.random.split(state.key, 3)
+        trajectory = episodes(
+            episode_env,
+            agent.act,
+            agent.act_params(state.agent_state),
+            rollout_key,
+            config.horizon,  # type: ignore[attr-defined]  # an ActorCriticConfig
+            num_episodes=config.num_envs,
+            policy_state=agent.initial_policy_state((config.num_envs,)),
+        )
+        agent_state, metrics = agent.update(state.agent_state, trajectory, update_key)
+        metrics = dict(metrics) | _whole_episode_metrics(trajectory)
+        return state._replace(agent_state=agent_state, key=key), metrics
+
     def update(state: TrainState) -> tuple[TrainState, Metrics]:
+        if episodic:
+            return update_on_episodes(state)
         key, rollout_key, update_key = jax.random.split(state.key, 3)
         carry, trajectory = rollout(
             env,

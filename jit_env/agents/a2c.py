@@ -9,6 +9,12 @@ default ``gae_lambda = 1`` they are A3C's n-step advantages
 ``Σ_k γ^k r_{t+k} + γ^n v(s_{t+n}) − v(s_t)``, bootstrapped at the rollout end and
 at time-limit truncations (from the true final observation), not at terminations.
 
+With ``rollout="episodes"`` each update is ``num_envs`` whole episodes
+(`jit_env.rollout.episodes`); with ``gae_lambda = 1`` the advantage is then the
+Monte-Carlo return minus the baseline, rlx's ``ActorCritic`` ("REINFORCE with
+Value-baseline", dasayan05/rlx ``rlx/algos/actorcritic.py``), except that rlx never
+bootstraps while here a time-limit truncation and the horizon bootstrap from ``v``.
+
 Defaults are SB3 2.x ``A2C``'s (``n_steps=5``, ``gamma=0.99``, ``gae_lambda=1.0``,
 ``ent_coef=0.0``, ``vf_coef=0.5``, ``max_grad_norm=0.5``, RMSprop ``lr=7e-4``,
 ``alpha=0.99``, ``eps=1e-5``, ``normalize_advantage=False``, ``MlpPolicy`` 64-64 tanh

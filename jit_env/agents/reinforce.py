@@ -26,6 +26,14 @@ every episode end):
   (CartPole-v1: 500) so that most transitions count. The critic of
   `ActorCritic` is then unused (its parameters never change).
 
+On whole episodes (``rollout="episodes"``, ``horizon``: each update is
+``num_envs`` episodes from reset, `jit_env.rollout.episodes`, as rlx's
+``REINFORCE.train`` samples ``batch_size`` episodes, dasayan05/rlx
+``rlx/algos/reinforce.py``) no return is cut by the rollout except at the
+horizon, where the baseline bootstraps (``baseline=False``: masked out, as
+above, where rlx keeps the return so far); padding after an episode's end is
+invalid and out of the loss.
+
 Defaults: 8 environments × 500 steps (4,000 steps per update, Spinning Up VPG's
 ``steps_per_epoch``), γ = 0.99, 64-64 tanh, advantages standardised per update
 (Spinning Up VPG), entropy bonus 0. The optimiser (Adam, ``lr=1e-2`` annealed

@@ -1,29 +1,7 @@
-"""Scan-based rollouts and the `Trajectory` that turns TimeSteps into operator inputs.
+"""`Trajectory`, the time-major record of a rollout, its `Transitions`, and `concatenate`.
 
-`rollout` runs a policy in an environment (single or batched) for ``T`` steps in
-one ``lax.scan`` and returns a time-major `Trajectory`:
-
-- ``trajectory.timesteps``: the ``T + 1`` TimeSteps ``[T + 1, B, ...]`` — the one the
-  rollout started from, then one per step;
-- ``trajectory.actions``: the ``T`` actions ``[T, B, ...]``;
-- ``trajectory.extras``: what the policy returned per step (log-probabilities,
-  values, …) ``[T, B, ...]``;
-- ``trajectory.policy_state``: the policy state at the start (recurrent policies).
-
-Transition ``t`` goes from ``timesteps[t]`` to ``timesteps[t + 1]`` under
-``actions[t]``. Its reward and discount are those of ``timesteps[t + 1]``. It
-*ends an episode* when ``timesteps[t + 1]`` is ``LAST`` (no auto-reset, or
-``AutoReset(mode="next_step")``) or is a ``FIRST`` returned by ``step`` (same-step
-auto-reset). An ended transition is a *termination* when its discount is 0 and
-a *truncation* otherwise; the observation to bootstrap from is
-``timesteps[t + 1].extras["final_observation"]`` when present (same-step
-auto-reset puts the true last observation there) and ``observation`` otherwise.
-A transition that starts from a ``LAST`` TimeStep (the reset step of
-``next_step`` mode, whose action is ignored) is *invalid* and is masked out.
-
-The policy signature is ``policy(params, timestep, policy_state, key) ->
-(action, policy_state, extras)``: it sees the whole (batched) TimeStep and gets
-one key per step.
+The semantics of step types, discounts and final observations are those of the
+`jit_env.rollout` package docstring.
 """
 
 from __future__ import annotations
@@ -36,8 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, ops
-
-__all__ = ["RolloutCarry", "Trajectory", "Transitions", "concatenate", "rollout"]
 
 if TYPE_CHECKING:  # chex.dataclass is opaque to type checkers.
     from dataclasses import dataclass
@@ -99,19 +75,34 @@ class Trajectory:
       actions: ``[T, *batch, ...]``.
       extras: policy extras, a pytree of ``[T, *batch, ...]`` arrays (``{}`` if none).
       policy_state: policy state at the start of the rollout (``None`` for a
-        feed-forward policy).
+        feed-forward policy), leaves ``[*batch, ...]``.
+      env_states: ``None``, or (``return_states=True``) the environment states
+        aligned with ``timesteps``, leaves ``[T + 1, *batch, ...]``: enough to
+        render a stored rollout without simulating it again.
+      policy_states: ``None``, or (``return_states=True`` with a recurrent
+        policy) the recurrent state each action was computed from (after the
+        reset at ``FIRST``), leaves ``[T, *batch, ...]``; what
+        ``evaluate(..., recurrence="reuse")`` reads.
 
-    Indexing ``trajectory[a:b]`` slices time (transitions ``a`` to ``b``, so
-    TimeSteps ``a`` to ``b`` inclusive). All methods are pure and jittable except
-    `episode_returns` / `episode_lengths`, which return host NumPy arrays.
+    Indexing: ``trajectory[a:b]`` slices time (transitions ``a`` to ``b``, so
+    TimeSteps ``a`` to ``b`` inclusive); ``trajectory[a:b, index]`` also selects
+    along the first batch axis (the episodes of `jit_env.rollout.episodes`),
+    ``index`` an int, a slice or an integer array, as NumPy indexing does. All
+    methods are pure and jittable except `episode_returns` / `episode_lengths`,
+    which return host NumPy arrays.
 
-    Follows rlx's ``Rollout`` and the DESIGN.md data flow.
+    Follows rlx's ``Rollout`` (dasayan05/rlx ``rlx/rollout.py``: slicing,
+    ``shuffle``, ``+``, ``mc_returns``, ``vectorize``; here `__getitem__`,
+    `shuffle`, `concatenate`, `discounted_returns`, `flatten`) and the DESIGN.md
+    data flow.
     """
 
     timesteps: _core.TimeStep
     actions: Any
     extras: Any
     policy_state: Any = None
+    env_states: Any = None
+    policy_states: Any = None
 
     # ----------------------------------------------------------------- shape --
     @property
@@ -124,7 +115,20 @@ class Trajectory:
         """Batch shape ``()`` for a single environment, ``(B,)`` for a batch."""
         return tuple(self.timesteps.step_type.shape[1:])
 
-    def __getitem__(self, index: slice) -> Trajectory:
+    def __getitem__(self, index: Any) -> Trajectory:
+        """``traj[a:b]`` (time) or ``traj[a:b, index]`` (time, then first batch axis).
+
+        Raises:
+          TypeError: for anything but a contiguous time slice, optionally with one
+            batch index.
+          ValueError: if the time slice selects no transition, or a batch index is
+            given for a trajectory without a batch axis.
+        """
+        batch_index: Any = None
+        if isinstance(index, tuple):
+            if len(index) != 2:
+                raise TypeError(f"`index` must be traj[a:b] or traj[a:b, i], got {index!r}")
+            index, batch_index = index
         if not isinstance(index, slice) or index.step not in (None, 1):
             raise TypeError(
                 f"`index` must be a contiguous time slice like traj[a:b], got {index!r}"
@@ -132,12 +136,64 @@ class Trajectory:
         start, stop, _ = index.indices(self.num_steps)
         if stop <= start:
             raise ValueError(f"`index` {index!r} selects no transition of {self.num_steps}")
-        return Trajectory(
+        if start == 0:
+            policy_state = self.policy_state
+        elif self.policy_states is not None:
+            policy_state = jax.tree.map(lambda x: x[start], self.policy_states)
+        else:
+            policy_state = None
+        out = Trajectory(
             timesteps=jax.tree.map(lambda x: x[start : stop + 1], self.timesteps),
             actions=jax.tree.map(lambda x: x[start:stop], self.actions),
             extras=jax.tree.map(lambda x: x[start:stop], self.extras),
-            policy_state=self.policy_state if start == 0 else None,
+            policy_state=policy_state,
+            env_states=jax.tree.map(lambda x: x[start : stop + 1], self.env_states),
+            policy_states=jax.tree.map(lambda x: x[start:stop], self.policy_states),
         )
+        if batch_index is None or (
+            isinstance(batch_index, slice) and batch_index == slice(None)
+        ):
+            return out
+        if not self.batch_shape:
+            raise ValueError(f"batch index {batch_index!r} given, but the trajectory has no "
+                             "batch axis (batch shape ())")
+        if isinstance(batch_index, bool) or not (
+            isinstance(batch_index, (int, slice))
+            or jnp.issubdtype(jnp.asarray(batch_index).dtype, jnp.integer)
+        ):
+            raise TypeError(f"batch index must be an int, a slice or an integer array, got "
+                            f"{batch_index!r}")
+        take = lambda x: x[:, batch_index]
+        return Trajectory(
+            timesteps=jax.tree.map(take, out.timesteps),
+            actions=jax.tree.map(take, out.actions),
+            extras=jax.tree.map(take, out.extras),
+            policy_state=jax.tree.map(lambda x: x[batch_index], out.policy_state),
+            env_states=jax.tree.map(take, out.env_states),
+            policy_states=jax.tree.map(take, out.policy_states),
+        )
+
+    def shuffle(self, key: jax.Array) -> Trajectory:
+        """The trajectory with its first batch axis (its episodes) in a random order.
+
+        rlx's ``Rollout.shuffle`` (``rlx/rollout.py``) shuffles the time steps of one
+        episode and leaves a recurrent rollout alone; here time stays in order
+        (transitions are defined by consecutive TimeSteps) and whole episodes
+        (batch rows) are permuted, recurrent states with them. To shuffle single
+        transitions, use `minibatches` (or `flatten` and permute).
+
+        Args:
+          key: PRNG key for ``jax.random.permutation``.
+
+        Returns:
+          ``self[:, perm]`` for a random permutation ``perm`` of ``range(B)``.
+
+        Raises:
+          ValueError: if the trajectory has no batch axis.
+        """
+        if not self.batch_shape:
+            raise ValueError("shuffle needs a batch of episodes [T, B], got batch shape ()")
+        return self[:, jax.random.permutation(key, self.batch_shape[0])]
 
     # ----------------------------------------------------- per-transition data --
     def transitions(self) -> Transitions:
@@ -345,25 +401,49 @@ class Trajectory:
                 return x.reshape((num_minibatches, rows // num_minibatches) + x.shape[1:])
         return jax.tree.map(split, data)
 
-    def evaluate(self, evaluate_fn: Callable[..., tuple[Any, Any]], params: Any) -> Any:
+    def evaluate(
+        self,
+        evaluate_fn: Callable[..., tuple[Any, Any]],
+        params: Any,
+        *,
+        recurrence: str = "rebuild",
+    ) -> Any:
         """Recomputes policy outputs for the stored observations and actions.
 
         Args:
           evaluate_fn: ``evaluate_fn(params, timestep, policy_state, action) ->
             (policy_state, extras)`` (e.g. log-probabilities and values of the
             given actions).
-          params: parameters of the policy to evaluate.
+          params: parameters of the policy to evaluate (any policy: rlx's
+            ``PGAgent.evaluate`` of a "dry" rollout under another network).
+          recurrence: for a recurrent trajectory (``policy_state`` not None),
+            ``"rebuild"`` replays the recurrence under ``params`` with
+            ``lax.scan`` from the stored initial state, reset to zeros at
+            ``FIRST`` steps as in `rollout` (rlx ``PGAgent.evaluate(rollout,
+            recurrence=True)``, ``rlx/agent.py``); ``"reuse"`` evaluates every
+            step at once (``vmap`` over time) from the stored ``policy_states``
+            that acted (rlx ``recurrence=False``). Ignored for a feed-forward one.
 
         Returns:
-          The extras, ``[T, *batch, ...]``. A feed-forward policy
-          (``policy_state is None``) is evaluated on all steps at once; a
-          recurrent one is replayed with ``lax.scan`` from the stored initial
-          state, reset to zeros at ``FIRST`` steps as in `rollout`.
+          The extras, ``[T, *batch, ...]``. A feed-forward policy is evaluated on
+          all steps at once.
+
+        Raises:
+          ValueError: for an unknown ``recurrence``, or ``"reuse"`` on a recurrent
+            trajectory without ``policy_states`` (roll out with ``return_states=True``).
         """
+        if recurrence not in ("rebuild", "reuse"):
+            raise ValueError(f"`recurrence` must be 'rebuild' or 'reuse', got {recurrence!r}")
         source = jax.tree.map(lambda x: x[:-1], self.timesteps)
         if self.policy_state is None:
             fn = lambda ts, a: evaluate_fn(params, ts, None, a)[1]
             return jax.vmap(fn)(source, self.actions)
+        if recurrence == "reuse":
+            if self.policy_states is None:
+                raise ValueError("`recurrence`='reuse' needs the per-step `policy_states`: "
+                                 "roll out with `return_states=True`")
+            reuse = lambda ts, s, a: evaluate_fn(params, ts, s, a)[1]
+            return jax.vmap(reuse)(source, self.policy_states, self.actions)
 
         def body(state, x):
             ts, a = x
@@ -383,112 +463,62 @@ def _reset_where_first(policy_state: Any, first: jax.Array) -> Any:
     return jax.tree.map(reset, policy_state)
 
 
+def _joined(values: list[Any], name: str, join: Callable[..., Any]) -> Any:
+    """``join`` over the leaves of ``values``; None if all are None, else all must be given."""
+    given = [v is not None for v in values]
+    if not any(given):
+        return None
+    if not all(given):
+        raise ValueError(f"`{name}` is None in some trajectories and not in others")
+    return jax.tree.map(join, *values)
+
+
 def concatenate(trajectories: Sequence[Trajectory], axis: str = "time") -> Trajectory:
-    """Joins trajectories along time (consecutive rollouts) or batch.
+    """Joins trajectories along time (consecutive rollouts) or batch (e.g. episodes).
+
+    rlx's ``Rollout.__add__`` (``rlx/rollout.py``) appends one episode's steps to
+    another's; a batch of padded episodes (`jit_env.rollout.episodes`) is joined
+    along ``"batch"`` instead, which keeps each episode a row.
 
     Args:
       trajectories: along ``"time"``, consecutive rollouts: each one's first
         TimeStep is the previous one's last; along ``"batch"``, rollouts of the
-        same length over different environments (batch axis 1).
+        same length over different environments (batch axis 1), such as
+        episodes of the same ``horizon``.
       axis: ``"time"`` or ``"batch"``.
 
+    Returns:
+      The joined `Trajectory`; ``env_states`` and ``policy_states`` are joined
+      like ``timesteps`` and ``actions`` (``None`` if absent from all).
+
     Raises:
-      ValueError: on an unknown ``axis`` or an empty sequence.
+      ValueError: on an unknown ``axis``, an empty sequence, or ``env_states`` /
+        ``policy_states`` present in some trajectories only.
     """
     if not trajectories:
         raise ValueError("`trajectories` is empty")
+    field = lambda name: [getattr(t, name) for t in trajectories]
     if axis == "time":
         first = trajectories[0]
-        timesteps = jax.tree.map(
-            lambda *xs: jnp.concatenate([xs[0]] + [x[1:] for x in xs[1:]], axis=0),
-            *[t.timesteps for t in trajectories],
-        )
+        join_steps = lambda *xs: jnp.concatenate([xs[0]] + [x[1:] for x in xs[1:]], axis=0)
         cat = lambda *xs: jnp.concatenate(xs, axis=0)
         return Trajectory(
-            timesteps=timesteps,
-            actions=jax.tree.map(cat, *[t.actions for t in trajectories]),
-            extras=jax.tree.map(cat, *[t.extras for t in trajectories]),
+            timesteps=jax.tree.map(join_steps, *field("timesteps")),
+            actions=jax.tree.map(cat, *field("actions")),
+            extras=jax.tree.map(cat, *field("extras")),
             policy_state=first.policy_state,
+            env_states=_joined(field("env_states"), "env_states", join_steps),
+            policy_states=_joined(field("policy_states"), "policy_states", cat),
         )
     if axis == "batch":
         cat = lambda *xs: jnp.concatenate(xs, axis=1)
-        states = [t.policy_state for t in trajectories]
         return Trajectory(
-            timesteps=jax.tree.map(cat, *[t.timesteps for t in trajectories]),
-            actions=jax.tree.map(cat, *[t.actions for t in trajectories]),
-            extras=jax.tree.map(cat, *[t.extras for t in trajectories]),
-            policy_state=None
-            if states[0] is None
-            else jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=0), *states),
+            timesteps=jax.tree.map(cat, *field("timesteps")),
+            actions=jax.tree.map(cat, *field("actions")),
+            extras=jax.tree.map(cat, *field("extras")),
+            policy_state=_joined(field("policy_state"), "policy_state",
+                                 lambda *xs: jnp.concatenate(xs, axis=0)),
+            env_states=_joined(field("env_states"), "env_states", cat),
+            policy_states=_joined(field("policy_states"), "policy_states", cat),
         )
     raise ValueError(f"`axis` must be 'time' or 'batch', got {axis!r}")
-
-
-class RolloutCarry(NamedTuple):
-    """What a rollout leaves behind, to start the next one from."""
-
-    env_state: Any
-    timestep: _core.TimeStep
-    policy_state: Any
-    key: jax.Array
-
-
-def rollout(
-    env: _core.Environment,
-    policy: Policy,
-    params: Any,
-    env_state: Any,
-    timestep: _core.TimeStep,
-    key: jax.Array,
-    num_steps: int,
-    *,
-    policy_state: Any = None,
-) -> tuple[RolloutCarry, Trajectory]:
-    """Runs ``policy`` in ``env`` for ``num_steps`` steps in one ``lax.scan``.
-
-    Args:
-      env: a single or batched (vmapped / sharded) environment; wrap it in an
-        auto-reset wrapper to run across episode boundaries.
-      policy: ``policy(params, timestep, policy_state, key) -> (action,
-        policy_state, extras)``.
-      params: policy parameters (closed over, not carried).
-      env_state, timestep: where to start, from ``env.reset`` or a previous rollout.
-      key: PRNG key; split into one key per step.
-      num_steps: ``T`` (static).
-      policy_state: initial recurrent state (leaves ``[*batch, ...]``) or
-        ``None``. It is reset to zeros at ``FIRST`` steps inside the scan.
-
-    Returns:
-      ``(carry, trajectory)``: the final env state, TimeStep, policy state and
-      a fresh key, and the time-major `Trajectory`.
-
-    Raises:
-      ValueError: if ``num_steps`` is not a positive int.
-    """
-    if not isinstance(num_steps, int) or num_steps <= 0:
-        raise ValueError(f"`num_steps` must be a positive int, got {num_steps!r}")
-    carry_key, scan_key = jax.random.split(key)
-    step_keys = jax.random.split(scan_key, num_steps)
-    initial_policy_state = policy_state
-
-    def body(carry, step_key):
-        state, ts, pstate = carry
-        if pstate is not None:
-            pstate = _reset_where_first(pstate, ts.first())
-        action, pstate, extras = policy(params, ts, pstate, step_key)
-        state, next_ts = env.step(state, action)
-        return (state, next_ts, pstate), (next_ts, action, extras)
-
-    (env_state, last_ts, policy_state), (timesteps, actions, extras) = jax.lax.scan(
-        body, (env_state, timestep, policy_state), step_keys
-    )
-    timesteps = jax.tree.map(
-        lambda first, rest: jnp.concatenate([first[None], rest], axis=0), timestep, timesteps
-    )
-    trajectory = Trajectory(
-        timesteps=timesteps,
-        actions=actions,
-        extras={} if extras is None else extras,
-        policy_state=initial_policy_state,
-    )
-    return RolloutCarry(env_state, last_ts, policy_state, carry_key), trajectory
