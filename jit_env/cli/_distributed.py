@@ -132,7 +132,7 @@ def _reachable(address: str, timeout: float = 1.0) -> bool:
 def _missing_message(settings: dict[str, Any], timeout: float) -> str:
     address, n, i = (settings["coordinator_address"], settings["num_processes"],
                      settings["process_id"])
-    who = f"process {i} of {n}"
+    who = f"process {i} of {n}" if i is not None and n is not None else "this process"
     if address is not None and not _reachable(address):
         return (f"jit-env: error: {who}: nothing answered at the coordinator address "
                 f"{address} within {timeout:g} s (is process 0 running, and is "
@@ -167,6 +167,9 @@ def initialize(
         message is printed on stderr); ``os._exit`` by default, since the main
         thread is blocked inside JAX.
 
+    With ``num_processes == 1`` nothing is joined: the run is this one process
+    with all its local devices (e.g. every GPU of one host).
+
     Returns:
       The settings used: ``coordinator_address``, ``num_processes``,
       ``process_id`` (as JAX reports them after joining).
@@ -178,6 +181,8 @@ def initialize(
     if not timeout > 0:
         raise DistributedError(f"--distributed-timeout must be positive, got {timeout}")
     settings = resolve_settings(coordinator_address, num_processes, process_id)
+    if settings["num_processes"] == 1:  # every local device of this process: nothing to join
+        return {"coordinator_address": None, "num_processes": 1, "process_id": 0}
     # Only CPU collectives read it; gloo is JAX's default in recent versions.
     with contextlib.suppress(AttributeError):  # a jax without the option
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
