@@ -24,13 +24,16 @@ two things was missing (nothing listens at the coordinator address, or the
 coordinator is up but a peer never joined) and exits with `EXIT_MISSING_PEER`.
 Once running, a process that dies stops sending heartbeats; JAX's coordination
 service then terminates the others within ``timeout`` seconds (its
-``heartbeat_timeout_seconds``), naming the task that went silent.
+``heartbeat_timeout_seconds``), naming the task that went silent. A SIGINT or
+SIGTERM that reaches any process stops all of them before the same chunk
+(`stop_requested`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import sys
 import threading
@@ -291,6 +294,33 @@ def any_process(flag: int) -> int:
     from jax.experimental import multihost_utils
 
     return int(np.max(multihost_utils.process_allgather(np.int32(flag))))
+
+
+def stop_requested(local: int | None, chunk_index: int) -> int | None:
+    """The signal that stops every process before this chunk, or ``None``: a collective.
+
+    ``local`` is the signal this process caught (`jit_env.cli._signals`), or ``None``;
+    the largest over the processes wins, so a Ctrl-C seen by one process stops all
+    of them before the same chunk. SIGTERM never reaches Python in a distributed
+    run: JAX's preemption service (on by default, ``jax_enable_preemption_service``)
+    catches it in every process, and all processes agree on the chunk to stop at
+    (``multihost_utils.reached_preemption_sync_point``, JAX
+    ``jax/experimental/multihost_utils.py``); ``chunk_index`` counts the chunks this
+    invocation ran, from 0, as that protocol needs (consecutive, the same on every
+    process). A single process gets its own ``local`` back.
+    """
+    if jax.process_count() == 1:
+        return local
+    flag = any_process(local or 0)
+    if flag:
+        return flag
+    from jax.experimental import multihost_utils
+
+    try:
+        preempted = multihost_utils.reached_preemption_sync_point(chunk_index)
+    except RuntimeError:  # the preemption service is switched off
+        preempted = False
+    return int(signal.SIGTERM) if preempted else None
 
 
 def failed_processes(failed: bool) -> list[int]:

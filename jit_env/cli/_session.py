@@ -467,11 +467,13 @@ class TrainingSession:
                         done=update * steps_per_update)
         wall_offset = self.start_wall - (time.perf_counter() - t0)
         stopped_by: str | int | None = None  # a signal number, "nan" or "interrupt"
+        chunks_run = 0
         try:
             while update < total:
                 requested = _signals.requested()  # the one point signals are read
                 if self.distributed:  # one process signalled: all stop before this chunk
-                    requested = _distributed.any_process(requested or 0) or None
+                    requested = _distributed.stop_requested(requested, chunks_run)
+                    chunks_run += 1
                 if requested is not None:
                     stopped_by = requested
                     break

@@ -208,6 +208,13 @@ def test_two_processes_match_one_and_only_process_zero_writes(tmp_path):
     assert "finished at update 2/2" in first[0][1]
     assert "finished" not in first[1][1]  # only process 0 prints the summary
     run = cwd0 / "run"
+    # Process 0 refuses the directory (it holds a run): process 1 learns it and stops too.
+    (rc0, _, err0), (rc1, _, err1) = _group([*FLAGS, "--total-steps", "128", "--out", "run"],
+                                            _free_port(), [cwd0, cwd1])
+    assert (rc0, rc1) == (2, 2), (err0[-2000:], err1[-2000:])
+    assert "run already holds a run; use --resume" in err0
+    assert "process 0 could not open the run directory run (see its error); process 1 " \
+           "stops too" in err1
     second = _group(["--resume", str(run), "--total-steps", "256", "--no-progress"],
                     _free_port(), [cwd0, cwd1])
     for rc, _, err in second:
@@ -279,3 +286,34 @@ def test_a_killed_worker_stops_the_others(tmp_path):
     print(f"\nthe survivor exited {waited:.1f} s after its peer was killed (rc {rc})")
     # The run directory is still resumable: its checkpoint and config were written.
     assert (cwd0 / "run" / "checkpoints" / "latest.msgpack").exists()
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_process_stops_every_process_before_the_same_chunk(tmp_path):
+    cwd0, cwd1 = tmp_path / "p0", tmp_path / "p1"
+    cwd0.mkdir()
+    cwd1.mkdir()
+    port = _free_port()
+    args = [*FLAGS, "--total-steps", str(64 * 100_000), "--chunk-updates", "1", "--out", "run"]
+    procs = [_start(_cli_code(), 2, [cwd0, cwd1][i],
+                    ["train", *args, "--distributed", "--coordinator-address",
+                     f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i),
+                     "--distributed-timeout", "30"]) for i in (0, 1)]
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not (cwd0 / "run" / "config.json").exists():
+            assert time.monotonic() < deadline, "the run never started"
+            assert procs[0].poll() is None, procs[0].stderr.read()
+            time.sleep(0.5)
+        procs[1].send_signal(signal.SIGTERM)  # the worker only, not process 0
+        (rc0, out0, err0), (rc1, _, err1) = _finish(procs, 120)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+    assert (rc0, rc1) == (143, 143), (err0[-2000:], err1[-2000:])
+    assert "interrupted at update" in out0
+    # Stopped between chunks: the checkpoint and metrics.csv agree on the update count.
+    update = int(out0.split("interrupted at update ")[1].split("/")[0])
+    assert _metrics_csv(cwd0 / "run")["update"][-1] == update
+    assert list(cwd1.iterdir()) == []
