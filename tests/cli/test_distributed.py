@@ -317,3 +317,18 @@ def test_a_signal_to_one_process_stops_every_process_before_the_same_chunk(tmp_p
     update = int(out0.split("interrupted at update ")[1].split("/")[0])
     assert _metrics_csv(cwd0 / "run")["update"][-1] == update
     assert list(cwd1.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_one_process_uses_its_local_devices_without_joining(tmp_path, capsys):
+    # `--num-processes 1` (one multi-GPU host): no coordinator, a mesh over the local
+    # devices (here the one CPU device); the same run as without --distributed.
+    args = [*FLAGS, "--total-steps", "128"]
+    assert cli.main(["train", *args, "--out", str(tmp_path / "plain")]) == 0
+    assert cli.main(["train", *args, "--out", str(tmp_path / "mesh"), "--distributed",
+                     "--num-processes", "1"]) == 0
+    assert "finished at update 2/2" in capsys.readouterr().out
+    plain, mesh = _metrics_csv(tmp_path / "plain"), _metrics_csv(tmp_path / "mesh")
+    for name in ("loss", "value_loss", "entropy"):
+        np.testing.assert_allclose(mesh[name], plain[name], rtol=1e-6, err_msg=name)
+    assert (tmp_path / "mesh" / "checkpoints" / "latest.msgpack").exists()
