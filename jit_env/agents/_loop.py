@@ -442,6 +442,11 @@ def train(
       agent_factory: defaults to the bundled agent of ``config``'s class
         (`default_factory`: `PPOConfig` → PPO, `DQNConfig` → DQN, ...).
       mesh: optional device mesh for the environment batch (see `make_trainer`).
+        It may span processes: after ``jax.distributed.initialize()``, a mesh
+        over ``jax.devices()`` shards the batch over every device of every
+        process, each process running this same call; the metrics and
+        parameters come back replicated, so every process reads the same
+        values (docs/scaling.md; ``jit-env train --distributed``).
       axis_name: the mesh axis the environment batch is split over.
       sweep: optional ``{field: [value, ...]}``.
       env: an `Environment` object to train on instead of ``config.env`` (see

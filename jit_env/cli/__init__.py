@@ -16,7 +16,9 @@ Private modules: ``_main`` (argument parsing, subcommands), ``_registry``
 resume), ``_programs`` (compiled programs, reused within a process),
 ``_signals`` (SIGINT / SIGTERM read once per chunk), ``_run_dir`` (the run
 directory's files, config checks), ``_files`` (atomic writes, the lock, no
-links), ``_checkpoint``, ``_evaluate`` (``jit-env eval``).
+links), ``_checkpoint``, ``_evaluate`` (``jit-env eval``), ``_distributed``
+(``--distributed``: `jax.distributed`, the global mesh, process 0 writes),
+``_progress`` (the progress bar).
 
 Needs the ``agents`` extra: ``pip install 'jit-env[agents]'``.
 """

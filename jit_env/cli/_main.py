@@ -10,7 +10,8 @@ directory is created; ``--overwrite`` replaces a run already there.
 on the CPU the result equals an uninterrupted run bit for bit. With
 ``--resume``, only ``--total-steps`` (extending or shortening the run; it is
 written to ``config.json``, and schedules over the run's length follow it),
-``--[no-]progress`` and ``--[no-]stop-on-nan`` may be given: any other flag is
+``--[no-]progress``, ``--[no-]stop-on-nan`` and the ``--distributed`` flags may
+be given: any other flag is
 refused by name. Ctrl-C / SIGTERM stop training before the next chunk (exit
 130 / 143); a non-finite metric stops it before its checkpoint (exit 1,
 ``--no-stop-on-nan`` trains on). ``jit-env eval runs/NAME`` reports
@@ -107,10 +108,35 @@ def train_command(algo: str = "ppo") -> type:
                 "Stop after the chunk in which the mean episode return (the evaluation "
                 "return with --eval-every) reaches this; config.json records when.")],
              dataclasses.field(default=None)),
+            *_DISTRIBUTED_FIELDS,
         ],
         namespace={"__doc__": "Train an agent and write a run directory (config, metrics.csv, "
                               "returns.png, checkpoints)."},
     )
+
+
+_DISTRIBUTED_FIELDS = [
+    ("distributed", Annotated[bool, _option(
+        "One run over several processes (jax.distributed): the environment batch is "
+        "sharded over every device of every process; only process 0 writes. Start the "
+        "same command in every process (docs: Scaling).")], dataclasses.field(default=False)),
+    ("coordinator_address", Annotated[str | None, _option(
+        "With --distributed: host:port of process 0 (default $JIT_ENV_COORDINATOR_ADDRESS, "
+        "$JAX_COORDINATOR_ADDRESS, or JAX's cluster detection, e.g. SLURM).")],
+     dataclasses.field(default=None)),
+    ("num_processes", Annotated[int | None, _option(
+        "With --distributed: the number of processes (default $JIT_ENV_NUM_PROCESSES or "
+        "JAX's cluster detection).")], dataclasses.field(default=None)),
+    ("process_id", Annotated[int | None, _option(
+        "With --distributed: this process's index, 0 to --num-processes - 1 (default "
+        "$JIT_ENV_PROCESS_ID or JAX's cluster detection).")], dataclasses.field(default=None)),
+    ("distributed_timeout", Annotated[float, _option(
+        "With --distributed: seconds to wait for every process to join, and after which "
+        "a silent process stops the others.")], dataclasses.field(default=120.0)),
+]
+DISTRIBUTED_FLAGS = ("distributed", "coordinator-address", "num-processes", "process-id",
+                     "distributed-timeout")
+"""The flags of a distributed run (`jit_env.cli._distributed`); ``--resume`` takes them too."""
 
 
 def _algo_from_argv(argv: list[str]) -> str:
@@ -162,7 +188,7 @@ def _default_chunk(num_updates: int) -> int:
     return 1
 
 
-RESUME_FLAGS = ("resume", "total-steps", "progress", "stop-on-nan")
+RESUME_FLAGS = ("resume", "total-steps", "progress", "stop-on-nan", *DISTRIBUTED_FLAGS)
 """The flags ``jit-env train --resume DIR`` honours (each also as ``--no-…`` where boolean)."""
 
 
@@ -177,20 +203,35 @@ def _flags_given(argv: list[str]) -> list[str]:
     return names
 
 
+def _mesh(args: Any, argv: list[str]) -> Any:
+    """Joins the distributed run for ``--distributed`` and returns its global mesh (else None)."""
+    if not args.distributed:
+        given = sorted(set(_flags_given(argv)) & set(DISTRIBUTED_FLAGS[1:]))
+        if given:
+            raise CLIError(f"{', '.join('--' + n for n in given)} only apply with --distributed")
+        return None
+    from jit_env.cli import _distributed
+
+    _distributed.initialize(args.coordinator_address, args.num_processes, args.process_id,
+                            timeout=args.distributed_timeout)
+    return _distributed.global_mesh()
+
+
 def _cmd_train(args: Any, argv: list[str]) -> int:
     from jit_env.cli._session import TrainingSession
 
+    mesh = _mesh(args, argv)
     if args.resume is not None:
         refused = sorted({f"--{n}" for n in _flags_given(argv)} - {f"--{n}" for n in RESUME_FLAGS})
         if refused:
             raise CLIError(
                 f"--resume continues the run as {args.resume}/config.json says; it cannot "
                 f"honour {', '.join(refused)} (only --total-steps, to extend the run, and "
-                "--[no-]progress, --[no-]stop-on-nan)"
+                "--[no-]progress, --[no-]stop-on-nan, the --distributed flags)"
             )
         total = args.config.total_steps if "total-steps" in _flags_given(argv) else None
         session = TrainingSession.resume(args.resume, total_steps=total,
-                                         stop_on_nan=args.stop_on_nan)
+                                         stop_on_nan=args.stop_on_nan, mesh=mesh)
     else:
         if args.num_seeds <= 0:
             raise CLIError(f"--num-seeds must be positive, got {args.num_seeds}")
@@ -207,7 +248,7 @@ def _cmd_train(args: Any, argv: list[str]) -> int:
             out, args.algo, config, seed=args.seed, num_seeds=args.num_seeds, chunk_updates=chunk,
             overwrite=args.overwrite, stop_on_nan=args.stop_on_nan,
             loggers=tuple(n for n in args.logger if n != "csv"), sweep=sweep,
-            target_return=args.target_return,
+            target_return=args.target_return, mesh=mesh,
         )
     return session.run(progress=args.progress)
 

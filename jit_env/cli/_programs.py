@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jit_env.agents import Trainer, TrainingConfig, TrainState, make_trainer
 from jit_env.agents._sweep import stacked_values, sweep_grid
@@ -38,22 +39,47 @@ class Program:
 
     In a sweep the leading axis holds ``num_runs = G · num_seeds`` runs, grid
     point major (run ``r`` is point ``r // num_seeds`` with seed ``r % num_seeds``);
-    ``init`` still takes the ``num_seeds`` keys (each point uses the same ones).
+    ``init`` still takes the ``num_seeds`` keys (each point uses the same ones;
+    ``keys`` is their shape). ``mesh``: see `program`.
     """
 
     trainer: Trainer
     init: Callable[[jax.Array], TrainState]
     template: Any
     chunk_updates: int
-    _jitted_chunk: Any
+    _chunk_fn: Callable[[TrainState, jax.Array], tuple[TrainState, Any]]
     chunk: jax.stages.Compiled | None = None
     num_runs: int = 1
+    mesh: Mesh | None = None
+    keys: Any = None
+    _shardings: Any = None
+
+    def state_shardings(self) -> Any:
+        """With a ``mesh``: the shardings of ``init``'s state (from its compiled
+        ``output_shardings``), which the chunk takes and returns; else ``None``."""
+        if self.mesh is None:
+            return None
+        if self._shardings is None:
+            init: Any = self.init  # a jax.jit function
+            self._shardings = init.lower(self.keys).compile().output_shardings
+        return self._shardings
 
     def compile_chunk(self) -> jax.stages.Compiled:
         """The compiled chunk (compiled now if it was not yet)."""
         if self.chunk is None:
             start = jax.ShapeDtypeStruct((), jnp.int32)
-            self.chunk = self._jitted_chunk.lower(self.template, start).compile()
+            template = self.template
+            if self.mesh is not None:  # in and out: the state's shardings (see `program`)
+                shardings = self.state_shardings()
+                template = jax.tree.map(lambda t, s: jax.ShapeDtypeStruct(t.shape, t.dtype,
+                                                                          sharding=s),
+                                        self.template, shardings)
+                metrics = NamedSharding(self.mesh, PartitionSpec())
+                start = jax.ShapeDtypeStruct((), jnp.int32, sharding=metrics)
+                jitted = jax.jit(self._chunk_fn, out_shardings=(shardings, metrics))
+            else:
+                jitted = jax.jit(self._chunk_fn)
+            self.chunk = jitted.lower(template, start).compile()
         return self.chunk
 
     def initial_state(self, keys: jax.Array) -> TrainState:
@@ -61,7 +87,9 @@ class Program:
 
         XLA compiles without the GIL, so the two overlap on a multi-core CPU.
         """
-        if self.chunk is not None:
+        if self.chunk is not None or self.mesh is not None:
+            if self.mesh is not None:
+                self.compile_chunk()  # compiles init too (its shardings), so not in parallel
             return self.init(keys)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pending = pool.submit(self.compile_chunk)
@@ -91,8 +119,14 @@ def over_seeds(fn: Callable, num_seeds: int) -> Callable:
 
 
 def program(algo: str, config: TrainingConfig, num_seeds: int, chunk_updates: int,
-            sweep: dict | None = None) -> Program:
+            sweep: dict | None = None, mesh: Mesh | None = None) -> Program:
     """The (cached) `Program` of a run; nothing is compiled until it is needed.
+
+    With a ``mesh`` (``jit-env train --distributed``: every device of every
+    process) the environment batch is sharded over its ``"batch"`` axis
+    (`jit_env.agents.make_trainer`), and the compiled chunk takes and returns the
+    state with the shardings ``init`` gives it, so chunk after chunk the state
+    stays where it is.
 
     With a ``sweep`` (``{field: [values]}``, `jit_env.agents._sweep.sweep_grid`), the
     agent and trainer of every run are built under ``jax.vmap`` over the runs'
@@ -103,30 +137,31 @@ def program(algo: str, config: TrainingConfig, num_seeds: int, chunk_updates: in
         unsupported config) or the sweep, before anything is written.
     """
     key = (algo, type(config).__name__, json.dumps(dataclasses.asdict(config), sort_keys=True),
-           num_seeds, chunk_updates, json.dumps(sweep, sort_keys=True))
+           num_seeds, chunk_updates, json.dumps(sweep, sort_keys=True), mesh)
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
         return _PROGRAMS[key]
     factory = get_algorithm(algo).factory
-    trainer = make_trainer(config, factory)
+    trainer = make_trainer(config, factory, mesh=mesh)
     keys = jax.eval_shape(lambda: jax.random.split(jax.random.PRNGKey(0), num_seeds))
     if sweep is None:
         init = jax.jit(over_seeds(trainer.init, num_seeds))
-        jitted_chunk = jax.jit(lambda s, start: over_seeds(
-            lambda x: trainer.run(x, chunk_updates, start), num_seeds)(s))
+        def chunk_fn(s, start):
+            return over_seeds(lambda x: trainer.run(x, chunk_updates, start), num_seeds)(s)
         num_runs = num_seeds
     else:
         points = sweep_grid(config, sweep)
         num_runs = len(points) * num_seeds
         values = {k: jnp.repeat(v, num_seeds) for k, v in stacked_values(points).items()}
-        point_trainer = lambda v: make_trainer(dataclasses.replace(config, **v), factory)
+        point_trainer = lambda v: make_trainer(dataclasses.replace(config, **v), factory,
+                                               mesh=mesh)
         init = jax.jit(lambda k: jax.vmap(lambda v, key: point_trainer(v).init(key))(
             values, jnp.tile(k, (len(points), 1))))
-        jitted_chunk = jax.jit(lambda s, start: jax.vmap(
-            lambda v, x: point_trainer(v).run(x, chunk_updates, start))(values, s))
+        def chunk_fn(s, start):
+            return jax.vmap(lambda v, x: point_trainer(v).run(x, chunk_updates, start))(values, s)
     template = jax.eval_shape(init, keys)
-    _PROGRAMS[key] = Program(trainer, init, template, chunk_updates, jitted_chunk,
-                             num_runs=num_runs)
+    _PROGRAMS[key] = Program(trainer, init, template, chunk_updates, chunk_fn,
+                             num_runs=num_runs, mesh=mesh, keys=keys)
     while len(_PROGRAMS) > MAX_PROGRAMS:
         _PROGRAMS.popitem(last=False)
     return _PROGRAMS[key]

@@ -37,10 +37,11 @@ from jit_env.agents import TrainingConfig, TrainState
 from jit_env.agents._loop import EVAL_METRICS
 from jit_env.agents._sweep import sweep_grid
 from jit_env.cli import _checkpoint as checkpoint
-from jit_env.cli import _files, _programs, _signals, _sweep
+from jit_env.cli import _distributed, _files, _programs, _signals, _sweep
 from jit_env.cli import _run_dir as run_dir
 from jit_env.cli._files import RunWriteError
 from jit_env.cli._loggers import open_loggers
+from jit_env.cli._progress import Progress as _Progress
 from jit_env.cli._registry import get_algorithm
 
 
@@ -110,9 +111,21 @@ class TrainingSession:
     loggers: tuple[str, ...] = ()
     sweep: dict | None = None
     target_return: float | None = None
+    mesh: Any = None
     _lock: _files.RunLock | None = None
     _config_written: bool = False
     _created_dir: bool = False
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes the run directory, logs and prints: always, except
+        in a distributed run (``mesh`` over several processes), where only process 0 does."""
+        return self.mesh is None or _distributed.is_writer()
+
+    @property
+    def distributed(self) -> bool:
+        """Whether this run spans several processes (`jit_env.cli._distributed`)."""
+        return self.mesh is not None and jax.process_count() > 1
 
     @property
     def fingerprint(self) -> str:
@@ -126,9 +139,13 @@ class TrainingSession:
                num_seeds: int, chunk_updates: int, overwrite: bool = False,
                stop_on_nan: bool = True, loggers: tuple[str, ...] = (),
                sweep: dict | None = None,
-               target_return: float | None = None) -> TrainingSession:
+               target_return: float | None = None, mesh: Any = None) -> TrainingSession:
         """Prepares a new run in ``path``: everything is checked before the directory is
         created; the first files are written by `run`, after the first chunk.
+
+        With a ``mesh`` over several processes (``--distributed``), every process
+        builds the program and only process 0 touches ``path``; if it cannot,
+        every process raises.
 
         Raises:
           run_dir.RunDirError: if ``path`` already holds a run (``config.json``) and
@@ -144,7 +161,22 @@ class TrainingSession:
         run_dir.check_environment(config, where="--env")
         session = cls(path, algo, config, seed, num_seeds, chunk_updates,
                       stop_on_nan=stop_on_nan, loggers=tuple(loggers), sweep=sweep,
-                      target_return=target_return)
+                      target_return=target_return, mesh=mesh)
+        if not session.distributed:
+            session._open_new(overwrite)
+            return session
+        session.program()  # on every process: the same checks, the same errors
+        failure = None
+        if session.writes:
+            try:
+                session._open_new(overwrite)
+            except (run_dir.RunDirError, OSError, ValueError, KeyError) as e:
+                failure = e
+        _distributed.agree(failure, f"open the run directory {path}")
+        return session
+
+    def _open_new(self, overwrite: bool) -> None:
+        path, session = self.path, self
         if (path / "config.json").exists() and not overwrite:
             raise run_dir.RunDirError(
                 f"{path} already holds a run; use --resume {path}, --overwrite or another --out"
@@ -166,11 +198,10 @@ class TrainingSession:
         except BaseException:
             session.close()
             raise
-        return session
 
     @classmethod
     def resume(cls, path: Path, *, total_steps: int | None = None,
-               stop_on_nan: bool = True) -> TrainingSession:
+               stop_on_nan: bool = True, mesh: Any = None) -> TrainingSession:
         """Re-opens the run in ``path`` for writing, at its last good checkpoint.
 
         Takes the run's lock, checks ``config.json`` as a new run's flags are
@@ -183,19 +214,51 @@ class TrainingSession:
           total_steps: a new length of the run (environment steps per seed), at
             least the steps already done; ``config.json`` is updated.
           stop_on_nan: as in `create`.
+          mesh: as in `create`; in a distributed run every process reads
+            ``path`` (so it must be on a file system they share) and only
+            process 0 takes the lock and writes.
 
         Raises:
           run_dir.RunDirError: one line, if the directory is locked, holds links,
             or its config, checkpoints or metrics are unusable.
         """
         path = Path(path)
+        if mesh is not None and jax.process_count() > 1:
+            return cls._resume_distributed(path, total_steps, stop_on_nan, mesh)
+        return cls._resume(path, total_steps, stop_on_nan, mesh)
+
+    @classmethod
+    def _resume_distributed(cls, path: Path, total_steps: int | None, stop_on_nan: bool,
+                            mesh: Any) -> TrainingSession:
+        failure, session = None, None
+        try:
+            if _distributed.is_writer():
+                session = cls._resume(path, total_steps, stop_on_nan, mesh)
+            else:  # reads only: no lock, no truncation, no config.json
+                session = cls._open(path, total_steps, mesh)
+                session.stop_on_nan = stop_on_nan
+                session._config_written = True
+        except (run_dir.RunDirError, OSError, ValueError, KeyError) as e:
+            failure = e
+        try:
+            _distributed.agree(failure, f"resume {path}")
+        except BaseException:
+            if session is not None:
+                session.close()
+            raise
+        assert session is not None
+        return session
+
+    @classmethod
+    def _resume(cls, path: Path, total_steps: int | None, stop_on_nan: bool,
+                mesh: Any) -> TrainingSession:
         run_dir.read_config(path)  # a clear error before anything is created in path
         _files.check_no_links(path, run_dir.RUN_FILES)
         lock = _files.RunLock(path)
         try:
             for d in (path, path / "checkpoints"):
                 _files.remove_strays(d)
-            session = cls._open(path, total_steps)
+            session = cls._open(path, total_steps, mesh)
             session.stop_on_nan = stop_on_nan
             session._lock = lock
             for note in run_dir.truncate_metrics(path, session.start_update):
@@ -222,10 +285,10 @@ class TrainingSession:
         return cls._open(Path(path), None)
 
     @classmethod
-    def _open(cls, path: Path, total_steps: int | None) -> TrainingSession:
+    def _open(cls, path: Path, total_steps: int | None, mesh: Any = None) -> TrainingSession:
         rc = run_dir.read_run_config(path, total_steps=total_steps)
         session = cls(path, rc.algo, rc.config, rc.seed, rc.num_seeds, rc.chunk_updates,
-                      loggers=rc.loggers, sweep=rc.sweep)
+                      loggers=rc.loggers, sweep=rc.sweep, mesh=mesh)
         session._restore()
         done, total = session.start_update, session.config.num_updates
         if done > total:
@@ -294,7 +357,7 @@ class TrainingSession:
     def program(self) -> _programs.Program:
         """This run's (cached) `jit_env.cli._programs.Program`."""
         return _programs.program(self.algo, self.config, self.num_seeds, self.chunk_updates,
-                                 self.sweep)
+                                 self.sweep, mesh=self.mesh)
 
     @property
     def num_runs(self) -> int:
@@ -305,6 +368,8 @@ class TrainingSession:
         return jax.random.split(jax.random.PRNGKey(self.seed), self.num_seeds)
 
     def _write_config(self, **record: Any) -> None:
+        if not self.writes:
+            return
         extra: dict[str, Any] = {"loggers": list(self.loggers)}
         if self.sweep is not None:
             extra["sweep"] = self.sweep
@@ -313,7 +378,14 @@ class TrainingSession:
                              **extra, **record)
 
     def _save(self, state: TrainState, update: int, wall: float) -> None:
-        """``latest`` := this state; ``previous`` := the old ``latest`` (hard link)."""
+        """``latest`` := this state; ``previous`` := the old ``latest`` (hard link).
+
+        In a distributed run every process calls it (the sharded leaves are
+        gathered, a collective); only process 0 writes."""
+        if self.mesh is not None:
+            state = _distributed.to_host(state)
+        if not self.writes:
+            return
         ckpt_dir = self.path / "checkpoints"
         ckpt_dir.mkdir(exist_ok=True)
         latest = ckpt_dir / "latest.msgpack"
@@ -326,6 +398,8 @@ class TrainingSession:
 
     def _discard_if_empty(self) -> None:
         """Removes the directory `create` made for a run that never wrote a file."""
+        if not self.writes:
+            return
         if not self._created_dir:
             (self.path / ".lock").unlink(missing_ok=True)
             return
@@ -374,6 +448,10 @@ class TrainingSession:
         if self.state is None:
             state = program.initial_state(self._keys())
             run_chunk = program.compile_chunk()
+        elif self.mesh is not None:
+            state = _distributed.to_global(self.state, program.state_shardings())
+            if self.start_update < total:
+                run_chunk = program.compile_chunk()
         else:
             state = jax.tree.map(jnp.asarray, self.state)
             if self.start_update < total:  # a finished run compiles nothing
@@ -385,14 +463,20 @@ class TrainingSession:
         last_return = last_eval = math.nan
         reached: dict | None = None
         points = sweep_grid(self.config, self.sweep) if self.sweep is not None else None
-        bar = _Progress(total * steps_per_update, enabled=progress,
+        writes = self.writes
+        bar = _Progress(total * steps_per_update, enabled=progress and writes,
                         done=update * steps_per_update)
         wall_offset = self.start_wall - (time.perf_counter() - t0)
         stopped_by: str | int | None = None  # a signal number, "nan" or "interrupt"
+        chunks_run = 0
         try:
             while update < total:
-                if _signals.requested() is not None:  # the one point signals are read
-                    stopped_by = _signals.requested()
+                requested = _signals.requested()  # the one point signals are read
+                if self.distributed:  # one process signalled: all stop before this chunk
+                    requested = _distributed.stop_requested(requested, chunks_run)
+                    chunks_run += 1
+                if requested is not None:
+                    stopped_by = requested
                     break
                 _loop_point("start")
                 chunk_start = time.perf_counter()
@@ -412,7 +496,7 @@ class TrainingSession:
                             row.update(config=r // self.num_seeds,
                                        **points[r // self.num_seeds])
                         rows.append(row)
-                if writer is None:
+                if writer is None and writes:
                     sweep_columns = ["config", *points[0]] if points is not None else []
                     writer = run_dir.MetricsWriter(self.path, [*metrics.keys(), *sweep_columns])
                     loggers = open_loggers(
@@ -422,7 +506,8 @@ class TrainingSession:
                                 "num_seeds": self.num_seeds, "sweep": self.sweep,
                                 **dataclasses.asdict(self.config)},
                     )
-                writer.write(rows)
+                if writer is not None:
+                    writer.write(rows)
                 for logger in loggers:
                     logger.write([{k: (v.item() if isinstance(v, np.generic) else v)
                                    for k, v in row.items()} for row in rows])
@@ -430,8 +515,10 @@ class TrainingSession:
                 problem = first_non_finite(metrics, update + 1) if self.stop_on_nan else None
                 if problem is not None:
                     stopped_by = "nan"
-                    print(f"jit-env: error: {problem}; training stopped, the last checkpoint "
-                          f"is update {saved} (--no-stop-on-nan trains on)", file=sys.stderr)
+                    if writes:
+                            print(f"jit-env: error: {problem}; training stopped, the last "
+                              f"checkpoint is update {saved} (--no-stop-on-nan trains on)",
+                              file=sys.stderr)
                     break
                 self._save(new_state, update + chunk, wall)
                 _loop_point("checkpoint")
@@ -481,13 +568,14 @@ class TrainingSession:
                     writer.close()
             for logger in loggers:
                 logger.close()
-        if self._config_written:
+        if self._config_written and writes:
             try:
                 run_dir.plot_returns(self.path, title=f"{self.algo} on {self.config.env}")
             except OSError as e:  # the run is saved; the plot is drawn from metrics.csv
                 _warn(f"cannot write {self.path / 'returns.png'}: {e.strerror or e}")
-        if self._config_written and points is not None:
-            self._summarize_sweep(points)
+        if self._config_written and points is not None and writes:
+            _sweep.summarize_run(self.path, points, self.num_seeds, self.config.steps_per_update,
+                                 f"{self.algo} on {self.config.env}: sweep")
         status = "finished" if stopped_by is None else "stopped" if stopped_by == "nan" \
             else "interrupted"
         if reached is not None:
@@ -495,80 +583,18 @@ class TrainingSession:
                       f"({'evaluation' if 'eval_return' in metrics else 'training'} return "
                       f"{last_eval if 'eval_return' in metrics else last_return:.1f}) after "
                       f"{reached['wall_time']:.1f} s; stopped")
-        print(
-            f"{status} at update {saved}/{total} ({saved * steps_per_update} steps per seed); "
-            f"mean return of the last chunk's episodes {last_return:.1f}; "
-            + (f"last evaluation return {last_eval:.1f}; " if not math.isnan(last_eval) else "")
-            + f"compile {compile_time:.1f} s; "
-            + (f"run directory {self.path}" if self._config_written else "no run directory kept")
-        )
+        if writes:
+            print(
+                f"{status} at update {saved}/{total} ({saved * steps_per_update} steps per "
+                f"seed); mean return of the last chunk's episodes {last_return:.1f}; "
+                + (f"last evaluation return {last_eval:.1f}; " if not math.isnan(last_eval)
+                   else "")
+                + f"compile {compile_time:.1f} s; "
+                + (f"run directory {self.path}" if self._config_written
+                   else "no run directory kept")
+            )
         if stopped_by is None:
             return 0
         if stopped_by == "nan":
             return 1
         return _signals.exit_status(2 if stopped_by == "interrupt" else int(stopped_by))
-
-
-    def _summarize_sweep(self, points: list) -> None:
-        """Writes ``sweep.csv`` and ``sweep.png`` from ``metrics.csv`` and prints the table."""
-        rows = run_dir.read_metrics(self.path)
-        updates = sorted({int(r["update"]) for r in rows})
-        shape = (len(points), self.num_seeds, len(updates))
-        where = {u: i for i, u in enumerate(updates)}
-
-        def grid(name: str) -> np.ndarray:
-            out = np.full(shape, np.nan)
-            for r in rows:
-                out[int(r["config"]), int(r["seed"]), where[int(r["update"])]] = r.get(name,
-                                                                                     np.nan)
-            return out
-
-        returns = grid("episode_return")
-        final = _sweep.final_returns(returns)
-        evaluation = _sweep.last_finite(grid("eval_return")) if "eval_return" in rows[0] \
-            else None
-        summary = _sweep.summarize(points, final, evaluation)
-        try:
-            _sweep.write_summary(self.path, summary)
-            steps = np.asarray(updates, np.float64) * self.config.steps_per_update
-            _sweep.plot_sweep(self.path, points, steps, returns,
-                              f"{self.algo} on {self.config.env}: sweep")
-        except OSError as e:
-            _warn(f"cannot write the sweep summary: {e.strerror or e}")
-        print(_sweep.format_table(summary, list(points[0])))
-
-
-class _Progress:
-    """A rich progress bar (or nothing) showing steps, steps/s and the latest return."""
-
-    def __init__(self, total: int, *, enabled: bool, done: int = 0):
-        self._bar = None
-        if not enabled:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("steps · {task.fields[rate]} steps/s · return {task.fields[ret]}"),
-            TimeElapsedColumn(),
-        )
-        self._task = self._bar.add_task("train", total=total, completed=done, rate="-", ret="-")
-        self._bar.start()
-
-    def advance(self, steps: int, rate: float, ret: float, eval_ret: float = math.nan) -> None:
-        if self._bar is not None:
-            text = "-" if math.isnan(ret) else f"{ret:.1f}"
-            if not math.isnan(eval_ret):
-                text += f" · eval {eval_ret:.1f}"
-            self._bar.update(self._task, advance=steps, rate=f"{rate:,.0f}", ret=text)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None

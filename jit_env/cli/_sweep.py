@@ -196,3 +196,37 @@ def plot_sweep(path: Path, points: Sequence[Mapping[str, float]], env_steps: np.
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def summarize_run(path: Path, points: list, num_seeds: int, steps_per_update: int,
+                  title: str) -> None:
+    """Writes a sweep run's ``sweep.csv`` and ``sweep.png`` from its ``metrics.csv`` and
+    prints the table (`summarize`, `format_table`); a file that cannot be written is a
+    warning on stderr, since the run itself is saved."""
+    import sys
+
+    from jit_env.cli import _run_dir as run_dir
+
+    rows = run_dir.read_metrics(path)
+    updates = sorted({int(r["update"]) for r in rows})
+    shape = (len(points), num_seeds, len(updates))
+    where = {u: i for i, u in enumerate(updates)}
+
+    def grid(name: str) -> np.ndarray:
+        out = np.full(shape, np.nan)
+        for r in rows:
+            out[int(r["config"]), int(r["seed"]), where[int(r["update"])]] = r.get(name, np.nan)
+        return out
+
+    returns = grid("episode_return")
+    final = final_returns(returns)
+    evaluation = last_finite(grid("eval_return")) if "eval_return" in rows[0] else None
+    summary = summarize(points, final, evaluation)
+    try:
+        write_summary(path, summary)
+        steps = np.asarray(updates, np.float64) * steps_per_update
+        plot_sweep(path, points, steps, returns, title)
+    except OSError as e:
+        print(f"jit-env: warning: cannot write the sweep summary: {e.strerror or e}",
+              file=sys.stderr)
+    print(format_table(summary, list(points[0])))
