@@ -4,7 +4,8 @@
 `jit_env.wrappers.TimeLimit` with its registered episode limit);
 `registered_ids` lists them; `register` adds one. Importing this package
 registers the classic-control environments (`jit_env.envs.classic_control`)
-and, where present, the bsuite ones (`jit_env.envs.bsuite`).
+and, where present, the bsuite ones (`jit_env.envs.bsuite`), and Slime
+Volleyball (`jit_env.envs.slime`).
 """
 
 from __future__ import annotations
@@ -61,3 +62,7 @@ if importlib.util.find_spec("jit_env.envs.bsuite") is not None:
     from jit_env.envs import bsuite  # noqa: F401  (importing it registers the bsuite ids)
 
     __all__ = sorted([*__all__, "bsuite"])
+
+from jit_env.envs import slime  # noqa: E402  (importing it registers the Slime Volleyball ids)
+
+__all__ = sorted([*__all__, "slime"])
