@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from jit_env.envs import classic_control
+from jit_env.envs import classic_control, slime
 from jit_env.envs._registry import EnvSpec, make, register, registered_ids, spec
 from jit_env.envs._rendering import render_video
 from jit_env.envs.classic_control import (
@@ -55,6 +55,7 @@ __all__ = [
     "register",
     "registered_ids",
     "render_video",
+    "slime",
     "spec",
 ]
 
@@ -63,6 +64,3 @@ if importlib.util.find_spec("jit_env.envs.bsuite") is not None:
 
     __all__ = sorted([*__all__, "bsuite"])
 
-from jit_env.envs import slime  # noqa: E402  (importing it registers the Slime Volleyball ids)
-
-__all__ = sorted([*__all__, "slime"])

@@ -56,7 +56,8 @@ def one_step(game: _game.Game, action: jax.Array, serve_ball: jax.Array):
 def test_fixture_covers_the_edges():
     """The recorded trajectories contain what they are meant to test."""
     results = np.concatenate([DATA[f"{s}/results"] for s in SCENARIOS])
-    assert (results == 1).any() and (results == -1).any()
+    assert (results == 1).any()
+    assert (results == -1).any()
     assert DATA["last_life/states"][-1][13:15].min() == 0  # a match ended
     ceiling = DATA["ceiling/states"]
     assert np.any(np.diff(np.sign(ceiling[:, 4])) < 0)  # the ball's vy flipped at the top
@@ -114,7 +115,8 @@ def test_baseline_matches_the_reference_forward_pass():
 def test_baseline_weights_are_slimevolleygyms_count():
     weight, bias = _baseline.baseline_weights()
     assert weight.size + bias.size == 112  # 105 weights + 7 biases (the "120" counts 8 unused)
-    assert weight[0, 0] == np.float32(7.5719) and bias[-1] == np.float32(-0.0685)
+    assert weight[0, 0] == np.float32(7.5719)
+    assert bias[-1] == np.float32(-0.0685)
 
 
 def test_buttons_to_discrete_matches_set_action():
@@ -140,7 +142,8 @@ def test_multi_agent_env_contract():
 def test_single_agent_view_contract():
     env = jit_env.make("SlimeVolley-v0")
     assert env.agent_ids is None
-    assert env.observation_spec().shape == (12,) and int(env.action_spec().num_values) == 6
+    assert env.observation_spec().shape == (12,)
+    assert int(env.action_spec().num_values) == 6
     check_env(env, num_steps=20, batch_size=2)
 
 
@@ -156,7 +159,8 @@ def test_step_observation_reward_and_termination():
         np.testing.assert_array_equal(ts.reward, [-result, result])
         np.testing.assert_allclose(ts.observation, states[t + 1][16:40].reshape(2, 12) / 10,
                                    atol=1e-5)
-    assert bool(ts.last()) and np.all(np.asarray(ts.discount) == 0)
+    assert bool(ts.last())
+    assert np.all(np.asarray(ts.discount) == 0)
     assert np.asarray(state.game.lives).min() == 0
 
 
@@ -187,9 +191,12 @@ def test_serve_is_random_and_key_split_only_on_points():
     assert bool(jnp.all(jax.random.key_data(state2.key) == jax.random.key_data(state.key)))
     balls = jax.vmap(lambda k: env.reset(k)[0].game.ball)(jax.random.split(jax.random.key(1), 4000))
     vx, vy = np.asarray(balls[:, 3]), np.asarray(balls[:, 4])
-    assert -20 <= vx.min() < -19.5 and 19.5 < vx.max() < 20
-    assert 10 <= vy.min() < 10.1 and 24.9 < vy.max() < 25
-    assert abs(vx.mean()) < 0.6 and abs(vy.mean() - 17.5) < 0.3  # uniform means, 4000 draws
+    assert -20 <= vx.min() < -19.5
+    assert 19.5 < vx.max() < 20
+    assert 10 <= vy.min() < 10.1
+    assert 24.9 < vy.max() < 25
+    assert abs(vx.mean()) < 0.6
+    assert abs(vy.mean() - 17.5) < 0.3
 
 
 def test_vmap_over_many_games_and_per_agent_episode_statistics():
@@ -197,7 +204,8 @@ def test_vmap_over_many_games_and_per_agent_episode_statistics():
         wrappers.VmapAutoReset(jit_env.make("SlimeVolleyMultiAgent-v0", max_episode_steps=50), 64)
     )
     state, ts = env.reset(jax.random.key(0))
-    assert ts.observation.shape == (64, 2, 12) and ts.reward.shape == (64, 2)
+    assert ts.observation.shape == (64, 2, 12)
+    assert ts.reward.shape == (64, 2)
 
     def body(carry, key):
         state, total = carry
@@ -216,7 +224,8 @@ def test_render():
     env = slime.SlimeVolley(width=240)
     state, _ = env.reset(jax.random.key(0))
     image = np.asarray(jax.jit(env.render)(state))
-    assert image.shape == (100, 240, 3) and image.dtype == np.uint8
+    assert image.shape == (100, 240, 3)
+    assert image.dtype == np.uint8
     np.testing.assert_array_equal(image[-1, 120], _render.GROUND_COLOR)  # bottom row: ground
     np.testing.assert_array_equal(image[50, 5], _render.BACKGROUND_COLOR)
     # Ball at (0, 12): pixel column 120, row 100 - 12 * 5 = 40.

@@ -2,10 +2,14 @@
 
 Importing this package registers:
 
-| id | what | observation | action | episode limit |
+| id | entry point | observation | action | limit |
 |---|---|---|---|---|
-| ``SlimeVolley-v0`` | `slime_volley_vs_baseline`: the right agent vs the 2015 baseline | float32 [12] | int32, 6 values | 3000 |
-| ``SlimeVolleyMultiAgent-v0`` | `SlimeVolley`: both agents (``agent_ids == ("left", "right")``) | float32 [2, 12] | int32 [2], 6 values | 3000 |
+| ``SlimeVolley-v0`` | `slime_volley_vs_baseline` | float32 [12] | int32, 6 values | 3000 |
+| ``SlimeVolleyMultiAgent-v0`` | `SlimeVolley` | float32 [2, 12] | int32 [2], 6 values | 3000 |
+
+``SlimeVolley-v0`` is the right agent against the 2015 baseline (slimevolleygym's
+``SlimeVolley-v0``); ``SlimeVolleyMultiAgent-v0`` is both agents
+(``agent_ids == ("left", "right")``).
 
 ``jit_env.make("SlimeVolley-v0", action_mode="binary")`` gives slimevolleygym's
 ``MultiBinary(3)`` controls instead (int32 [3]). See

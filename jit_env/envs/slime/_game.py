@@ -157,7 +157,7 @@ def _move_ball(ball: jax.Array) -> jax.Array:
 
 
 def _bounce(ball: jax.Array, p: jax.Array, radius: float) -> jax.Array:
-    """``if ball.isColliding(p): ball.bounce(p)`` for ``p = (x, y, vx, vy)`` of radius ``radius``."""
+    """``if ball.isColliding(p): ball.bounce(p)``, ``p = (x, y, vx, vy)`` of radius ``radius``."""
     x, y, prev_x, vx, vy = ball
     px, py, pvx, pvy = p
     r = BALL_RADIUS + radius

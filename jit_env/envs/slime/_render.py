@@ -41,13 +41,15 @@ def draw(game: _game.Game, width: int) -> jax.Array:
     def to_px(x: jax.Array | float, y: jax.Array | float) -> tuple[jax.Array, jax.Array]:
         return (jnp.float32(x) + _game.REF_W / 2) * factor, jnp.float32(y) * factor
 
-    def rect(image: jax.Array, x0: float, y0: float, x1: float, y1: float, color: tuple) -> jax.Array:
+    def rect(
+        image: jax.Array, x0: float, y0: float, x1: float, y1: float, color: tuple
+    ) -> jax.Array:
         (a, b), (c, d) = to_px(x0, y0), to_px(x1, y1)
         corners = jnp.stack([jnp.stack([a, b]), jnp.stack([a, d]), jnp.stack([c, d]),
                              jnp.stack([c, b])])
         return _rendering.paint(image, _rendering.polygon_mask(image, corners), color)
 
-    def disc(image: jax.Array, x: jax.Array, y: jax.Array, r: float, color: tuple,
+    def disc(image: jax.Array, x: jax.Array | float, y: jax.Array | float, r: float, color: tuple,
              upper: bool = False, show: jax.Array | bool = True) -> jax.Array:
         cx, cy = to_px(x, y)
         mask = _rendering.disc_mask(image, cx, cy, r * factor)

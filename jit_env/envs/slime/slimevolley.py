@@ -47,14 +47,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env._multiagent import FixedOpponent, Opponent
 from jit_env.envs.slime import _baseline, _game, _render
-from jit_env.wrappers._multiagent import FixedOpponent, Opponent
 
 AGENT_IDS = ("left", "right")
 ACTION_TABLE = np.array(
     [[0, 0, 0], [1, 0, 0], [1, 0, 1], [0, 0, 1], [0, 1, 1], [0, 1, 0]], np.int32
 )
-"""slimevolleygym's ``SlimeVolleyEnv.action_table``: discrete action -> (forward, backward, jump)."""
+"""slimevolleygym's ``SlimeVolleyEnv.action_table``: action -> (forward, backward, jump)."""
 _MODES = ("discrete", "binary")
 
 
@@ -143,7 +143,9 @@ class SlimeVolley(_core.Environment):
         state = SlimeVolleyState(key, game)
         return state, _core.restart(self._observation(game), shape=(2,))
 
-    def from_game(self, key: jax.Array, game: _game.Game) -> tuple[SlimeVolleyState, _core.TimeStep]:
+    def from_game(
+        self, key: jax.Array, game: _game.Game
+    ) -> tuple[SlimeVolleyState, _core.TimeStep]:
         """A state at a given game position (e.g. one read from slimevolleygym), as a MID step."""
         game = jax.tree.map(jnp.asarray, game)
         state = SlimeVolleyState(key, game)
