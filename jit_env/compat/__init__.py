@@ -4,6 +4,7 @@
 |---|---|
 | `to_dm_env(env, key)` | a stateful ``dm_env.Environment`` |
 | `to_gymnasium(env)` | a ``gymnasium.Env`` |
+| `to_pettingzoo(env)` | a PettingZoo ``ParallelEnv`` (multi-agent) |
 | `to_gymnasium_vector(env, num_envs)` | a ``gymnasium.vector.VectorEnv``, one jitted vmapped step |
 | `from_gymnax(gymnax_env, env_params)` | a pure jit_env `Environment` |
 | `spec_to_space` / `space_to_spec` | jit_env spec <-> gymnasium space |
@@ -11,7 +12,7 @@
 | `register_gymnax_ids()` | ``jit_env.envs.make("gymnax/<id>")`` for every gymnax id |
 | `make_deepmind_wrapper()` / `make_gymnasium_wrapper()` | jit_env 0.1.5's API |
 
-dm_env, gymnasium and gymnax are optional: they are imported when an adapter
+dm_env, gymnasium, gymnax and pettingzoo are optional: they are imported when an adapter
 is called, and a missing one raises
 ``ImportError("to_gymnasium needs: pip install 'jit-env[gymnasium]'")``.
 """
@@ -23,6 +24,7 @@ from jit_env.compat._dm_specs import dm_spec_to_spec, spec_to_dm_spec
 from jit_env.compat._gymnasium import to_gymnasium
 from jit_env.compat._gymnax import FromGymnax, GymnaxState, from_gymnax, register_gymnax_ids
 from jit_env.compat._legacy import make_deepmind_wrapper, make_gymnasium_wrapper
+from jit_env.compat._pettingzoo import to_pettingzoo
 from jit_env.compat._spaces import space_to_spec, spec_to_space
 from jit_env.compat._vector import to_gymnasium_vector
 
@@ -40,4 +42,5 @@ __all__ = [
     "to_dm_env",
     "to_gymnasium",
     "to_gymnasium_vector",
+    "to_pettingzoo",
 ]

@@ -15,6 +15,7 @@ _EXTRAS = {
     "dm_env": "jit-env[dm_env]",
     "gymnasium": "jit-env[gymnasium]",
     "gymnax": "jit-env[gymnax]",
+    "pettingzoo": "jit-env[pettingzoo]",
 }
 
 
