@@ -234,3 +234,26 @@ def test_render():
     np.testing.assert_array_equal(image[100 - 9, 180 - 5], _render.AGENT_COLORS[1])
     coins = (image[:20] == np.array(_render.COIN_COLOR)).all(-1).sum()
     assert coins > 0
+
+
+@pytest.mark.parametrize("mode", ["binary", "discrete"])
+def test_single_agent_view_is_the_game_with_the_baseline_on_the_left(mode):
+    """SlimeVolley-v0 equals the two-player game driven by hand: the baseline's buttons
+    from the left agent's previous observation, its recurrent outputs carried."""
+    view = slime.slime_volley_vs_baseline(mode)
+    game = slime.SlimeVolley(mode)
+    key = jax.random.key(7)
+    vstate, vts = view.reset(key)
+    gstate = vstate.inner  # the same game state, reached through reset's key split
+    _, gts = game.from_game(gstate.key, gstate.game)
+    carry = _baseline.baseline_initial_carry()
+    vstep, gstep = jax.jit(view.step), jax.jit(game.step)
+    rng = np.random.default_rng(0)
+    for _ in range(80):
+        buttons, carry = _baseline.baseline_forward(carry, gts.observation[0])
+        left = buttons if mode == "binary" else slime.buttons_to_discrete(buttons)
+        right = (rng.integers(0, 2, 3) if mode == "binary" else rng.integers(0, 6)).astype(np.int32)
+        vstate, vts = vstep(vstate, jnp.asarray(right))
+        gstate, gts = gstep(gstate, jnp.stack([left, jnp.asarray(right)]))
+        np.testing.assert_array_equal(vts.observation, gts.observation[1])
+        assert float(vts.reward) == float(gts.reward[1])
