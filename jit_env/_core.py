@@ -175,6 +175,21 @@ class Environment(
         """The innermost environment (``self`` for an unwrapped one)."""
         return self
 
+    @property
+    def agent_ids(self) -> tuple[str, ...] | None:
+        """The agents' names, in the order of the agent axis; ``None`` for one agent.
+
+        A multi-agent environment (``docs/multi_agent.md``) returns a tuple of
+        ``N >= 2`` distinct strings. Its observation, action, reward and
+        discount then carry the agents on their leading axis (after any batch
+        axes): observation spec leaves ``[N, ...]``, action ``[N, ...]``,
+        reward and discount ``float32 [N]``; ``step_type`` is one scalar
+        shared by all agents (an episode ends for everyone; an agent that is
+        out early has discount 0). `Wrapper` forwards it; wrappers that give
+        a single-agent view (`jit_env.wrappers.FixedOpponent`) return ``None``.
+        """
+        return None
+
     @abc.abstractmethod
     def reset(self, key: jax.Array, *, options: EnvOptions | None = None) -> tuple[State, TimeStep]:
         """Starts an episode.
@@ -302,6 +317,11 @@ class Wrapper(
     def unwrapped(self) -> Environment:
         """The innermost environment."""
         return self._env.unwrapped
+
+    @property
+    def agent_ids(self) -> tuple[str, ...] | None:
+        """The wrapped environment's `Environment.agent_ids`."""
+        return self._env.agent_ids
 
     def __str__(self) -> str:
         return f"{type(self).__name__}({self._env})"

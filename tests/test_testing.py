@@ -347,7 +347,7 @@ def test_valid_environment_passes_and_reports():
     assert report.failures == {}
     assert report.skipped == {}
     assert report.passed == testing.CHECKS
-    assert "all 14 checks passed" in str(report)
+    assert "all 15 checks passed" in str(report)
 
 
 def test_missing_renderer_is_skipped():

@@ -4,6 +4,7 @@
 |---|---|
 | `to_dm_env(env, key)` | a stateful ``dm_env.Environment`` |
 | `to_gymnasium(env)` | a ``gymnasium.Env`` |
+| `to_pettingzoo(env)` | a PettingZoo ``ParallelEnv`` (multi-agent) |
 | `to_gymnasium_vector(env, num_envs)` | a ``gymnasium.vector.VectorEnv``, one jitted vmapped step |
 | `from_gymnax(gymnax_env, env_params)` | a pure jit_env `Environment` |
 | `to_gymnax(env, params)` | a gymnax ``Environment`` (gymnax 1.x ``reset`` / ``step`` / spaces) |
@@ -12,7 +13,7 @@
 | `register_gymnax_ids()` | ``jit_env.envs.make("gymnax/<id>")`` for every gymnax id |
 | `make_deepmind_wrapper()` / `make_gymnasium_wrapper()` | jit_env 0.1.5's API |
 
-dm_env, gymnasium and gymnax are optional: they are imported when an adapter
+dm_env, gymnasium, gymnax and pettingzoo are optional: they are imported when an adapter
 is called, and a missing one raises
 ``ImportError("to_gymnasium needs: pip install 'jit-env[gymnasium]'")``.
 """
@@ -30,6 +31,7 @@ from jit_env.compat._gymnax import (
     to_gymnax,
 )
 from jit_env.compat._legacy import make_deepmind_wrapper, make_gymnasium_wrapper
+from jit_env.compat._pettingzoo import to_pettingzoo
 from jit_env.compat._spaces import space_to_spec, spec_to_space
 from jit_env.compat._vector import to_gymnasium_vector
 
@@ -48,4 +50,5 @@ __all__ = [
     "to_gymnasium",
     "to_gymnasium_vector",
     "to_gymnax",
+    "to_pettingzoo",
 ]

@@ -27,10 +27,12 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "agents": ("flax", "optax", "tyro", "rich", "matplotlib", "imageio"),
     "tensorboard": ("tensorboardX",),
     "wandb": ("wandb",),
+    "pettingzoo": ("pettingzoo",),
 }
 """Extra name -> the top-level modules its requirements in ``pyproject.toml`` provide."""
 
-_EXTRA_OF = {"dm_env": "dm_env", "gymnasium": "gymnasium", "gymnax": "gymnax"}
+_EXTRA_OF = {"dm_env": "dm_env", "gymnasium": "gymnasium", "gymnax": "gymnax",
+             "pettingzoo": "pettingzoo"}
 
 
 def _installed(module: str) -> bool:

@@ -4,7 +4,8 @@
 `jit_env.wrappers.TimeLimit` with its registered episode limit);
 `registered_ids` lists them; `register` adds one. Importing this package
 registers the classic-control environments (`jit_env.envs.classic_control`)
-and, where present, the bsuite ones (`jit_env.envs.bsuite`). `make` also
+and, where present, the bsuite ones (`jit_env.envs.bsuite`), and Slime
+Volleyball (`jit_env.envs.slime`). `make` also
 builds a user's ``"package.module:attr"``, the ids installed packages register
 through the ``jit_env.envs`` entry-point group, and ``"gymnax/<id>"``
 (`jit_env.envs._registry` lists the forms).
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from jit_env.envs import classic_control
+from jit_env.envs import classic_control, slime
 from jit_env.envs._registry import EnvSpec, make, register, registered_ids, spec
 from jit_env.envs._rendering import render_video
 from jit_env.envs.classic_control import (
@@ -57,6 +58,7 @@ __all__ = [
     "register",
     "registered_ids",
     "render_video",
+    "slime",
     "spec",
 ]
 
@@ -64,3 +66,4 @@ if importlib.util.find_spec("jit_env.envs.bsuite") is not None:
     from jit_env.envs import bsuite  # noqa: F401  (importing it registers the bsuite ids)
 
     __all__ = sorted([*__all__, "bsuite"])
+

@@ -41,6 +41,11 @@ check                  what it asserts
 ``render``             unless ``render`` raises ``NotImplementedError``
                        (then skipped), it returns ``uint8 [H, W, 3]`` of a
                        fixed shape.
+``agents``             for a multi-agent environment (``env.agent_ids`` a
+                       tuple of ``N`` names): observation and action spec
+                       leaves lead with an axis of ``N``, reward and
+                       discount are ``[N]``, ``step_type`` is shared (one per
+                       environment). Nothing to check for one agent.
 =====================  =====================================================
 
 The checker is pure JAX plus NumPy: it needs neither pytest nor gymnasium.
@@ -58,7 +63,7 @@ import jax
 import numpy as np
 
 from jit_env import _core
-from jit_env.testing import _action_checks, _checks
+from jit_env.testing import _action_checks, _agent_checks, _checks
 from jit_env.testing._checks import CHECKS
 
 __all__ = [
@@ -208,6 +213,8 @@ def check_env(
         _action_checks.check_invalid_actions(run)
     if "render" in selected:
         run.check_render()
+    if "agents" in selected:
+        _agent_checks.check_agents(run)
     failures = {name: tuple(msgs) for name, msgs in run.out.finish().items() if msgs}
     report = CheckReport(
         env=str(env), checks=selected, failures=failures, skipped=dict(run.out.skipped)
@@ -343,3 +350,7 @@ class EnvironmentTestMixin:
     def test_render(self) -> None:
         """`check_env`'s ``render`` check on ``make_env()``."""
         self.assert_check("render")
+
+    def test_agents(self) -> None:
+        """`check_env`'s ``agents`` check on ``make_env()``."""
+        self.assert_check("agents")

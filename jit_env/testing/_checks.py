@@ -45,6 +45,7 @@ CHECKS = (
     "key_impls",
     "invalid_action",
     "render",
+    "agents",
 )
 """Names of the checks, in the order they are reported."""
 

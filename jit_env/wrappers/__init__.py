@@ -11,7 +11,9 @@ Normalisation: `NormalizeObservation`, `NormalizeReward`, `ClipReward`,
 `ExtendObservation`, `TransformObservation`. Actions: `ActionRepeat`,
 `ClipAction`, `RescaleAction`, `TransformAction`. Gradients and rewards:
 `StopGradient`, `TransformReward`. Value checks (``checkify``): `CheckFinite`,
-`ValidateAction`.
+`ValidateAction`. Multi-agent: `FixedOpponent` (a single-agent view with a
+fixed `Opponent` policy for the other agents), `agent_spec`,
+`set_opponent_params`.
 
 Recommended training stack (innermost first)::
 
@@ -35,6 +37,13 @@ read-through ``key`` / ``params`` properties, so auto-reset finds the PRNG key
 and the environment options anywhere in a stack.
 """
 
+from jit_env._multiagent import (
+    FixedOpponent,
+    FixedOpponentState,
+    Opponent,
+    agent_spec,
+    set_opponent_params,
+)
 from jit_env.wrappers._action import ActionRepeat, ClipAction, RescaleAction, TransformAction
 from jit_env.wrappers._autoreset import (
     AutoReset,
@@ -77,6 +86,8 @@ __all__ = [
     "EpisodeStatisticsState",
     "ExtendObservation",
     "ExtendObservationState",
+    "FixedOpponent",
+    "FixedOpponentState",
     "FlattenObservation",
     "FrameStack",
     "FrameStackState",
@@ -85,6 +96,7 @@ __all__ = [
     "NormalizeObservationState",
     "NormalizeReward",
     "NormalizeRewardState",
+    "Opponent",
     "RescaleAction",
     "RunningMeanStd",
     "ScaleReward",
@@ -100,4 +112,6 @@ __all__ = [
     "ValidateAction",
     "Vmap",
     "VmapAutoReset",
+    "agent_spec",
+    "set_opponent_params",
 ]

@@ -1,0 +1,219 @@
+"""Self-play PPO on Slime Volleyball, inside one compiled program, and evaluation vs the baseline.
+
+The learner plays the right agent of `jit_env.envs.slime.SlimeVolley`; the
+left agent is the **champion**, a frozen snapshot of the learner's parameters
+played by `jit_env.wrappers.FixedOpponent` (sampling from its policy, as
+slimevolleygym's champion ``best_model.predict(obs)`` does with
+``deterministic=False``). Generation 0 is the learner's own initial network
+(close to uniformly random, like slimevolleygym's random first opponent).
+The training episodes finished against the current champion are pooled; once
+``window_episodes`` of them (100, slimevolleygym's ``EVAL_EPISODES``) have
+been played, the champion is replaced by the learner if their mean score
+exceeds ``margin`` (0.5, slimevolleygym's ``BEST_THRESHOLD``), and the pool
+restarts either way. This is the champion scheme of slimevolleygym's
+``training_scripts/train_ppo_selfplay.py`` (``SelfPlayCallback``), with the
+training episodes standing in for its separate 100-episode evaluation, and
+one champion rather than a pool. The swap is
+`jit_env.wrappers.set_opponent_params` on the batched environment state, a
+``jnp.where``: no host round trip.
+
+`evaluate_vs_baseline` plays episodes of ``SlimeVolley-v0`` (the right agent
+against the 2015 baseline) and returns every episode's score, for slimevolleygym
+``TRAINING.md``'s "mean ± std over 1,000 episodes".
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jit_env import _core, specs, wrappers
+from jit_env.agents._agent import Agent, Metrics
+from jit_env.agents._loop import TrainState, _episode_metrics, evaluate_policy
+from jit_env.agents.ppo import PPOConfig, make_ppo
+from jit_env.envs import slime
+from jit_env.rollout import rollout
+
+SLIME_ID = "SlimeVolley-v0"
+
+
+class SelfPlayState(NamedTuple):
+    """The self-play run's state.
+
+    Attributes:
+      train: the PPO `jit_env.agents.TrainState` (its ``env_state`` holds the champion).
+      pool_return: sum of the scores of the episodes finished against the
+        current champion since the last check (``float32``).
+      pool_episodes: their number (``int32``).
+      generation: champions so far (``int32``, 0 = the initial network).
+    """
+
+    train: TrainState
+    pool_return: jax.Array
+    pool_episodes: jax.Array
+    generation: jax.Array
+
+
+class SelfPlayTrainer(NamedTuple):
+    """The pure functions of a self-play run (`make_self_play_trainer`).
+
+    Attributes:
+      env: the batched training environment (learner vs champion).
+      agent: the PPO `Agent`.
+      init: ``init(key) -> SelfPlayState``.
+      update: one PPO update, then the champion check.
+      run: ``run(state, num_updates) -> (state, metrics)`` (``lax.scan``).
+    """
+
+    env: _core.Environment
+    agent: Agent
+    init: Any
+    update: Any
+    run: Any
+
+
+def _opponent_params(state: Any) -> Any:
+    while not isinstance(state, wrappers.FixedOpponentState):
+        state = state.inner
+    return state.opponent_params
+
+
+def champion_opponent(agent: Agent, params: Any) -> wrappers.Opponent:
+    """An `jit_env.wrappers.Opponent` that samples from ``agent``'s policy with given parameters.
+
+    Args:
+      agent: a feed-forward agent for ``SlimeVolley-v0`` (its ``act`` accepts an
+        unbatched TimeStep, as PPO's MLP does).
+      params: its default parameters (the champion until replaced).
+    """
+
+    def act(p: Any, carry: Any, observation: jax.Array, key: jax.Array) -> Any:
+        action, _, _ = agent.act(p, _core.restart(observation), None, key)
+        return jnp.asarray(action, jnp.int32), carry
+
+    return wrappers.Opponent(init=lambda: (), act=act, params=params, stochastic=True)
+
+
+def make_self_play_trainer(
+    config: PPOConfig, *, margin: float = 0.5, window_episodes: int = 100
+) -> SelfPlayTrainer:
+    """Self-play PPO for ``SlimeVolley-v0`` (see the module docstring).
+
+    Args:
+      config: a `PPOConfig` with ``env == "SlimeVolley-v0"`` (its episode
+        limit, 3,000 steps, and the evaluation against the baseline).
+      margin: the mean score over the pool above which the learner becomes
+        the champion.
+      window_episodes: episodes pooled before each check (positive int).
+
+    Returns:
+      A `SelfPlayTrainer`.
+
+    Raises:
+      ValueError: for another ``config.env``, observation / reward
+        normalisation (the champion would need the learner's statistics), or a
+        non-positive ``window_episodes``.
+    """
+    if config.env != SLIME_ID:
+        raise ValueError(f"self-play needs config.env == {SLIME_ID!r}, got {config.env!r}")
+    if config.normalize_observations or config.normalize_rewards:
+        raise ValueError("self-play does not support normalize_observations / normalize_rewards")
+    if isinstance(window_episodes, bool) or not isinstance(window_episodes, int) or (
+        window_episodes < 1
+    ):
+        raise ValueError(f"`window_episodes` must be a positive int, got {window_episodes!r}")
+    env_spec = specs.make_environment_spec(slime.slime_volley_vs_baseline())
+    agent = make_ppo(config, env_spec)
+    placeholder = agent.init(jax.random.key(0)).params
+    single = wrappers.TimeLimit(
+        wrappers.FixedOpponent(
+            slime.SlimeVolley(), champion_opponent(agent, placeholder), agent=1
+        ),
+        3000,
+    )
+    env = wrappers.EpisodeStatistics(wrappers.VmapAutoReset(single, config.num_envs))
+    batch = config.num_envs
+
+    def broadcast(params: Any) -> Any:
+        return jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), params)
+
+    def init(key: jax.Array) -> SelfPlayState:
+        key, agent_key, env_key = jax.random.split(key, 3)
+        agent_state = agent.init(agent_key)
+        env_state, timestep = env.reset(jax.random.split(env_key, batch))
+        env_state = wrappers.set_opponent_params(env_state, broadcast(agent_state.params))
+        train = TrainState(agent_state, env_state, timestep, None, key)
+        zero = jnp.zeros((), jnp.int32)
+        return SelfPlayState(train, jnp.zeros((), jnp.float32), zero, zero)
+
+    def update(state: SelfPlayState) -> tuple[SelfPlayState, Metrics]:
+        t = state.train
+        key, rollout_key, update_key = jax.random.split(t.key, 3)
+        carry, trajectory = rollout(
+            env, agent.act, agent.act_params(t.agent_state), t.env_state, t.timestep,
+            rollout_key, config.num_steps, policy_state=t.policy_state,
+        )
+        agent_state, metrics = agent.update(t.agent_state, trajectory, update_key)
+        episodes = _episode_metrics(trajectory.timesteps)
+        extras = trajectory.timesteps.extras
+        if extras is None:  # EpisodeStatistics is the outermost wrapper: never None
+            raise ValueError("the self-play stack must report episode statistics in `extras`")
+        done = extras["episode_done"][1:]
+        finished = jnp.sum(jnp.where(done, extras["episode_return"][1:], 0.0))
+        pool_return = state.pool_return + finished
+        pool_episodes = state.pool_episodes + done.sum().astype(jnp.int32)
+        check = pool_episodes >= window_episodes
+        mean = pool_return / jnp.maximum(pool_episodes, 1)
+        promote = check & (mean > margin)
+        current = _opponent_params(carry.env_state)
+        champion = jax.tree.map(
+            lambda new, old: jnp.where(promote, new, old), broadcast(agent_state.params), current
+        )
+        env_state = wrappers.set_opponent_params(carry.env_state, champion)
+        new = SelfPlayState(
+            TrainState(agent_state, env_state, carry.timestep, carry.policy_state, key),
+            jnp.where(check, 0.0, pool_return),
+            jnp.where(check, 0, pool_episodes),
+            state.generation + promote.astype(jnp.int32),
+        )
+        metrics = dict(metrics) | episodes | {
+            "generation": new.generation,
+            "pool_mean_return": jnp.where(check, mean, jnp.nan),
+        }
+        return new, metrics
+
+    def run(state: SelfPlayState, num_updates: int) -> tuple[SelfPlayState, Metrics]:
+        return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
+
+    return SelfPlayTrainer(env, agent, init, update, run)
+
+
+def evaluate_vs_baseline(
+    config: PPOConfig,
+    agent: Agent,
+    agent_state: Any,
+    key: jax.Array,
+    *,
+    episodes: int = 1000,
+    policy: str = "greedy",
+) -> jax.Array:
+    """Scores of ``episodes`` episodes of ``SlimeVolley-v0`` against the 2015 baseline.
+
+    `jit_env.agents.evaluate_policy` on ``config`` (whose ``env`` must be
+    ``"SlimeVolley-v0"``); each episode runs to the loss of 5 lives or 3,000
+    steps. slimevolleygym ``TRAINING.md`` reports mean ± std of these over 1,000
+    episodes (random policy −4.866 ± 0.372).
+
+    Returns:
+      ``float32 [episodes]``: each episode's score (points won − points lost).
+
+    Raises:
+      ValueError: if ``config.env`` is not ``"SlimeVolley-v0"``; as `evaluate_policy`.
+    """
+    if config.env != SLIME_ID:
+        raise ValueError(f"evaluate_vs_baseline needs config.env == {SLIME_ID!r}")
+    returns, _ = evaluate_policy(config, agent, agent_state, None, key, episodes=episodes,
+                                 policy=policy)
+    return returns
