@@ -15,7 +15,7 @@ from gymnasium.utils.env_checker import check_env
 
 from jit_env import _core, compat, specs
 from jit_env.compat import make_gymnasium_wrapper, to_gymnasium
-from jit_env.envs import registered_ids
+from jit_env.envs import make, registered_ids
 
 _NORMALISED_ACTIONS_WARNING = "we recommend using a symmetric and normalized space"
 
@@ -30,7 +30,19 @@ def _normalised(space: gym.Space) -> bool:
     )
 
 
-@pytest.mark.parametrize("env_id", registered_ids())
+_SINGLE_AGENT_IDS = [i for i in registered_ids() if make(i).agent_ids is None]
+
+
+def test_multi_agent_ids_are_refused_with_a_reason():
+    """A multi-agent id (agents on the leading axis) has no gymnasium view; the error says so."""
+    multi = [i for i in registered_ids() if i not in _SINGLE_AGENT_IDS]
+    assert multi, "no multi-agent id registered"
+    for env_id in multi:
+        with pytest.raises(ValueError, match="scalar `reward_spec"):
+            to_gymnasium(make(env_id))
+
+
+@pytest.mark.parametrize("env_id", _SINGLE_AGENT_IDS)
 def test_gymnasium_check_env(env_id, make_env):
     """check_env passes with no warning at all, except gymnasium's advice to normalise a
     Box action space, which it gives for gymnasium's own Pendulum-v1 too (asserted below,
