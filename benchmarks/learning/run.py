@@ -77,6 +77,7 @@ ROWS = (
     Row("a2c", "CartPole-v1", 475.0, "500 ± 0 (rl-zoo a2c, 500k steps)"),
     Row("reinforce", "CartPole-v1", None, "none published for this config"),
     Row("impala", "Catch-bsuite", 0.9, "1.0 is the optimum (bsuite Catch)"),
+    Row("offpac", "CartPole-v1", 475.0, "none published for this config"),
     Row("recurrent_ppo", "CartPole-NoVelocity-v1", 400.0, "500 is the optimum"),
     Row("ppo", "CartPole-NoVelocity-v1", None, "feed-forward PPO, for comparison",
         {"env": "CartPole-NoVelocity-v1"}),
