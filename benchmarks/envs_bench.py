@@ -52,9 +52,12 @@ from jit_env.envs.bsuite import BSUITE_IDS
 from jit_env.envs.classic_control import CLASSIC_CONTROL_IDS
 
 BATCHES = (1, 64, 1024, 8192)
-# Every jit_env environment gymnax also has: all but the POMDP CartPole. gymnasium has
-# the classic-control ones.
-GYMNASIUM_IDS = tuple(i for i in CLASSIC_CONTROL_IDS if i != "CartPole-POMDP-v1")
+# Every jit_env environment gymnax also has: the classic-control ones that gymnasium
+# registers (not the partially observed CartPoles, nor CartPole-v0, which is CartPole-v1
+# with a shorter limit).
+GYMNASIUM_IDS = tuple(i for i in CLASSIC_CONTROL_IDS
+                      if "Incomplete" not in i and "Velocity" not in i and "POMDP" not in i
+                      and i != "CartPole-v0")
 ENV_IDS = GYMNASIUM_IDS + BSUITE_IDS
 KEY_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg", "unrolled")
 

@@ -243,6 +243,9 @@ _TINY_AGENTS = {
                   "hidden_sizes": (16,)},
     "impala": {"num_envs": 4, "num_steps": 9, "total_steps": 4 * 9 * 4, "hidden_sizes": (16,),
                "behaviour_lag": 2},
+    # Off-PAC: segments of 8 steps, learning from update 1, behaviour refreshed every 2.
+    "offpac": {"num_envs": 4, "num_steps": 8, "total_steps": 4 * 8 * 4, "buffer_size": 8,
+               "batch_size": 4, "behaviour_sync": 2, "hidden_sizes": (16,)},
     # Off-policy continuous control on Pendulum-v1: 2 envs x 4 steps, learning from step 16
     # (update 2), 4 gradient steps per update (utd 0.5).
     "sac": {"num_envs": 2, "num_steps": 4, "total_steps": 2 * 4 * 4, "buffer_size": 64,

@@ -28,6 +28,7 @@ Reproduce (CPU; several minutes per row, longer on a loaded machine)::
 
     .venv/bin/python benchmarks/learning/run.py                 # every row, 5 seeds
     .venv/bin/python benchmarks/learning/run.py --rows dqn,a2c  # rows by algorithm
+    .venv/bin/python benchmarks/learning/run.py --envs IncompleteCartPole-v1  # by environment
     .venv/bin/python benchmarks/learning/run.py --quick         # 1/10 of the steps, 2 seeds
 
 Not part of the test run. Like ``benchmarks/ppo_bench.py`` it passes
@@ -78,9 +79,15 @@ ROWS = (
     Row("a2c", "CartPole-v1", 475.0, "500 ± 0 (rl-zoo a2c, 500k steps)"),
     Row("reinforce", "CartPole-v1", None, "none published for this config"),
     Row("impala", "Catch-bsuite", 0.9, "1.0 is the optimum (bsuite Catch)"),
-    Row("recurrent_ppo", "CartPole-POMDP-v1", 400.0, "500 is the optimum"),
-    Row("ppo", "CartPole-POMDP-v1", None, "feed-forward PPO, for comparison",
-        {"env": "CartPole-POMDP-v1"}),
+    Row("offpac", "CartPole-v1", 475.0, "none published for this config"),
+    Row("recurrent_ppo", "CartPole-NoVelocity-v1", 400.0, "500 is the optimum"),
+    Row("ppo", "CartPole-NoVelocity-v1", None, "feed-forward PPO, for comparison",
+        {"env": "CartPole-NoVelocity-v1"}),
+    # rlx's IncompleteCartPole-v1 (rlx/env.py): only the angular velocity is hidden.
+    Row("recurrent_ppo", "IncompleteCartPole-v1", 400.0, "500 is the optimum",
+        {"env": "IncompleteCartPole-v1"}),
+    Row("ppo", "IncompleteCartPole-v1", None, "feed-forward PPO, for comparison",
+        {"env": "IncompleteCartPole-v1"}),
     Row("ppo_continuous", "Pendulum-v1", -250.0, "-172.2 ± 104.2 (rl-zoo ppo, 100k steps)"),
     Row("ppo_continuous", "MountainCarContinuous-v0", None,
         "88.3 ± 2.6 (rl-zoo ppo, 20k steps, gSDE)", {"env": "MountainCarContinuous-v0"}),
@@ -164,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     """Runs the selected rows and prints a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="", help="comma-separated algorithms (default: all)")
+    parser.add_argument("--envs", default="", help="comma-separated environments (default: all)")
     parser.add_argument("--num-seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--eval-episodes", type=int, default=100)
@@ -171,7 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="1/10 of the steps, 2 seeds")
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.rows.split(",")))
-    rows = [r for r in ROWS if not wanted or r.algo in wanted or r.label in wanted]
+    envs = set(filter(None, args.envs.split(",")))
+    rows = [r for r in ROWS if (not wanted or r.algo in wanted or r.label in wanted)
+            and (not envs or r.env in envs)]
     num_seeds, scale = (2, 0.1) if args.quick else (args.num_seeds, 1.0)
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, {num_seeds} seeds"
           + (" (quick: 1/10 of the steps)" if args.quick else ""), file=sys.stderr)

@@ -15,7 +15,8 @@ Algorithms (``jit-env train --algo NAME``; `jit_env.cli.ALGORITHMS`): PPO
 (`make_ppo`, discrete and Gaussian; `ContinuousPPOConfig`), recurrent PPO
 (`make_recurrent_ppo`), DQN with double / n-step / C51 / QR-DQN options
 (`make_dqn`), A2C (`make_a2c`), REINFORCE (`make_reinforce`), IMPALA with
-V-trace (`make_impala`), and for bounded continuous actions SAC (`make_sac`),
+V-trace (`make_impala`), Off-PAC with replay and a lagged behaviour network
+(`make_offpac`), and for bounded continuous actions SAC (`make_sac`),
 TD3 (`make_td3`) and DDPG (`make_ddpg`). Needs the ``agents`` extra: ``pip install
 'jit-env[agents]'`` (flax, optax).
 """
@@ -36,6 +37,7 @@ from jit_env.agents._loop import (
 from jit_env.agents.a2c import A2CConfig, make_a2c
 from jit_env.agents.dqn import DQNConfig, make_dqn
 from jit_env.agents.impala import IMPALAConfig, make_impala
+from jit_env.agents.offpac import OffPACConfig, make_offpac
 from jit_env.agents.ppo import ContinuousPPOConfig, PPOConfig, make_ppo
 from jit_env.agents.recurrent_ppo import RecurrentPPOConfig, make_recurrent_ppo
 from jit_env.agents.reinforce import REINFORCEConfig, make_reinforce
@@ -50,6 +52,7 @@ __all__ = [
     "DDPGConfig",
     "DQNConfig",
     "IMPALAConfig",
+    "OffPACConfig",
     "PPOConfig",
     "REINFORCEConfig",
     "RecurrentPPOConfig",
@@ -65,6 +68,7 @@ __all__ = [
     "make_dqn",
     "make_evaluation_env",
     "make_impala",
+    "make_offpac",
     "make_ppo",
     "make_recurrent_ppo",
     "make_reinforce",

@@ -391,12 +391,12 @@ def default_factory(config: TrainingConfig) -> AgentFactory:
     `RecurrentPPOConfig` → ``make_recurrent_ppo``, `DQNConfig` → ``make_dqn``,
     `A2CConfig` → ``make_a2c``, `REINFORCEConfig` → ``make_reinforce``,
     `IMPALAConfig` → ``make_impala``, `SACConfig` → ``make_sac``, `TD3Config` →
-    ``make_td3``, `DDPGConfig` → ``make_ddpg``.
+    ``make_td3``, `DDPGConfig` → ``make_ddpg``, `OffPACConfig` → ``make_offpac``.
 
     Raises:
       TypeError: for a config class with no bundled factory (pass ``agent_factory``).
     """
-    from jit_env.agents import a2c, dqn, impala, ppo, recurrent_ppo, reinforce, sac, td3
+    from jit_env.agents import a2c, dqn, impala, offpac, ppo, recurrent_ppo, reinforce, sac, td3
 
     factories: dict[type, AgentFactory] = {
         sac.SACConfig: sac.make_sac,
@@ -408,6 +408,7 @@ def default_factory(config: TrainingConfig) -> AgentFactory:
         a2c.A2CConfig: a2c.make_a2c,
         reinforce.REINFORCEConfig: reinforce.make_reinforce,
         impala.IMPALAConfig: impala.make_impala,
+        offpac.OffPACConfig: offpac.make_offpac,
     }
     for cls in type(config).__mro__:
         if cls in factories:

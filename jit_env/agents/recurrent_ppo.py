@@ -73,12 +73,13 @@ class RecurrentPPOConfig(PPOConfig):
     ``num_envs / num_minibatches`` whole environment sequences of ``num_steps``.
 
     Defaults: PureJaxRL ``ppo_rnn.py`` (see the module docstring) on
-    ``CartPole-POMDP-v1``, except 16 environments instead of 4 (4 sequences per
-    minibatch instead of 1, for a less noisy gradient), an LSTM instead of a
-    GRU, tanh instead of ReLU, and Adam 1e-3 instead of 2.5e-4 over 500k steps.
+    ``CartPole-NoVelocity-v1`` (formerly ``CartPole-POMDP-v1``), except 16
+    environments instead of 4 (4 sequences per minibatch instead of 1, for a less
+    noisy gradient), an LSTM instead of a GRU, tanh instead of ReLU, and Adam 1e-3
+    instead of 2.5e-4 over 500k steps.
     """
 
-    env: str = "CartPole-POMDP-v1"
+    env: str = "CartPole-NoVelocity-v1"
     num_envs: int = 16
     num_steps: int = 128
     total_steps: int = 500_000

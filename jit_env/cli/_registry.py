@@ -17,6 +17,7 @@ from jit_env.agents import (
     DDPGConfig,
     DQNConfig,
     IMPALAConfig,
+    OffPACConfig,
     PPOConfig,
     RecurrentPPOConfig,
     REINFORCEConfig,
@@ -27,6 +28,7 @@ from jit_env.agents import (
     make_ddpg,
     make_dqn,
     make_impala,
+    make_offpac,
     make_ppo,
     make_recurrent_ppo,
     make_reinforce,
@@ -79,6 +81,10 @@ ALGORITHMS: dict[str, Algorithm] = {
     "impala": Algorithm(
         IMPALAConfig, make_impala,
         "IMPALA-style off-policy actor-critic with V-trace (Espeholt et al. 2018)",
+    ),
+    "offpac": Algorithm(
+        OffPACConfig, make_offpac,
+        "Off-PAC (Degris et al. 2012): replay, truncated importance ratios, lagged behaviour",
     ),
     "sac": Algorithm(
         SACConfig, make_sac,

@@ -63,8 +63,12 @@ def _check_state(fn: str, state: Any) -> None:
     validate(fn, *((f"state.{f}", getattr(state, f), 1, "float") for f in fields))
 
 
-def _check_indices(fn: str, indices: Any, other_name: str, other_shape: tuple) -> None:
+def _check_indices(
+    fn: str, indices: Any, other_name: str, other_shape: tuple, *, scalar_ok: bool = False
+) -> None:
     validate(fn, ("indices", indices, None, "int"))
+    if scalar_ok and np.shape(indices) == ():
+        return
     if tuple(np.shape(indices)) != tuple(other_shape):
         raise ValueError(
             f"{fn}: `indices` has shape {tuple(np.shape(indices))}, expected {tuple(other_shape)} "
@@ -95,20 +99,22 @@ def normalize(state: PopArtState, unnormalized: Array, indices: Array) -> Array:
     Args:
       state: Pop-Art statistics ([O] each).
       unnormalized: values, shape [...], floating.
-      indices: output of each value, shape [...] (same as ``unnormalized``), integer.
+      indices: output of each value, shape [...] (same as ``unnormalized``), or a
+        scalar: one output's statistics for every value (rlax broadcasts it; its
+        ``examples/pop_art.py`` passes ``jnp.array(0)`` with a vector of Q-values), integer.
 
     Returns:
       normalised values, shape [...].
 
     Raises:
       TypeError: if ``state`` is not a PopArtState, or a dtype is wrong.
-      ValueError: if ``indices`` and ``unnormalized`` differ in shape.
+      ValueError: if ``indices`` is not a scalar and differs in shape from ``unnormalized``.
 
     Matches rlax 0.1.9 `rlax.normalize`.
     """
     _check_state("normalize", state)
     validate("normalize", ("unnormalized", unnormalized, None, "float"))
-    _check_indices("normalize", indices, "`unnormalized`", np.shape(unnormalized))
+    _check_indices("normalize", indices, "`unnormalized`", np.shape(unnormalized), scalar_ok=True)
     return (unnormalized - state.shift[indices]) / state.scale[indices]
 
 
@@ -118,20 +124,22 @@ def unnormalize(state: PopArtState, normalized: Array, indices: Array) -> Array:
     Args:
       state: Pop-Art statistics ([O] each).
       normalized: values, shape [...], floating.
-      indices: output of each value, shape [...] (same as ``normalized``), integer.
+      indices: output of each value, shape [...] (same as ``normalized``), or a
+        scalar: one output's statistics for every value (rlax broadcasts it; its
+        ``examples/pop_art.py`` passes ``jnp.array(0)`` with a vector of Q-values), integer.
 
     Returns:
       unnormalised values, shape [...].
 
     Raises:
       TypeError: if ``state`` is not a PopArtState, or a dtype is wrong.
-      ValueError: if ``indices`` and ``normalized`` differ in shape.
+      ValueError: if ``indices`` is not a scalar and differs in shape from ``normalized``.
 
     Matches rlax 0.1.9 `rlax.unnormalize`.
     """
     _check_state("unnormalize", state)
     validate("unnormalize", ("normalized", normalized, None, "float"))
-    _check_indices("unnormalize", indices, "`normalized`", np.shape(normalized))
+    _check_indices("unnormalize", indices, "`normalized`", np.shape(normalized), scalar_ok=True)
     return state.scale[indices] * normalized + state.shift[indices]
 
 

@@ -184,6 +184,18 @@ def _sac(cfg, state, metrics):
     assert -0.02 < float(state.agent_state.params["log_alpha"]) < -0.005
 
 
+def _offpac(cfg, state, metrics):
+    # 4 segments per rollout = batch_size: learning from update 1, 4 gradient steps each.
+    np.testing.assert_array_equal(metrics["learning"], [1, 1, 1, 1])
+    agent_state = state.agent_state
+    assert int(agent_state.step) == 4 * cfg.gradient_steps
+    assert int(agent_state.extra.replay.size) == 8  # 4 updates x 4 segments into 8 rows
+    assert int(agent_state.extra.updates) == 4
+    # behaviour_sync 2: refreshed after update 4, so the behaviour copy is the learner.
+    for a, b in zip(_leaves(agent_state.params), _leaves(agent_state.extra.behaviour_params)):
+        np.testing.assert_array_equal(a, b)
+
+
 EXPECTED = {
     "a2c": _one_step_per_update,
     "ddpg": _off_policy,
@@ -191,6 +203,7 @@ EXPECTED = {
     "td3": _off_policy,
     "dqn": _dqn,
     "impala": _one_step_per_update,
+    "offpac": _offpac,
     "ppo": _ppo_steps,
     "ppo_continuous": _ppo_steps,
     "recurrent_ppo": _recurrent,

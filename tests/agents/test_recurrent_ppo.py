@@ -58,7 +58,7 @@ def test_config_validation_names_the_field(overrides, message):
 
 def test_defaults_validate():
     cfg = RecurrentPPOConfig().validate()
-    assert cfg.env == "CartPole-POMDP-v1"
+    assert cfg.env == "CartPole-NoVelocity-v1"
     assert cfg.num_envs % cfg.num_minibatches == 0
 
 
@@ -147,9 +147,9 @@ def test_bootstrap_carry_continues_the_episode():
 def test_recurrent_ppo_beats_feed_forward_on_pomdp_cartpole():
     # 40 updates of 16 environments x 64 steps (41k steps) with Adam 2e-3.
     # Measured at full length (500k steps, 2 seeds) feed-forward PPO plateaus at
-    # 50-52 on CartPole-POMDP-v1 (it cannot see the velocities) while the
+    # 50-52 on CartPole-NoVelocity-v1 (it cannot see the velocities) while the
     # recurrent agent reaches ~415; here we ask for a clear lead early on.
-    env, total = "CartPole-POMDP-v1", 16 * 64 * 40
+    env, total = "CartPole-NoVelocity-v1", 16 * 64 * 40
     rec = RecurrentPPOConfig(env=env, num_steps=64, total_steps=total, learning_rate=2e-3)
     ff = PPOConfig(env=env, num_envs=16, num_steps=64, total_steps=total, learning_rate=2e-3)
     _, m_rec = jax.jit(lambda k: train(rec, k, make_recurrent_ppo))(jax.random.PRNGKey(0))

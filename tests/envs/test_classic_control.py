@@ -91,9 +91,14 @@ CASES = {
             param_field="gravity", param_values=(9.8, 5.0, 15.0),
         ),
         Case(
-            "CartPole-POMDP-v1", cc.CartPolePOMDP, "CartPole-v1", _cartpole_vec, _discrete(2),
-            lambda o: o[[0, 2]], _cartpole_margin, atol=1e-6, multi_steps=30, multi_atol=1e-4,
-            param_field="length", param_values=(0.5, 0.25, 1.0),
+            "CartPole-NoVelocity-v1", cc.CartPoleNoVelocity, "CartPole-v1", _cartpole_vec,
+            _discrete(2), lambda o: o[[0, 2]], _cartpole_margin, atol=1e-6, multi_steps=30,
+            multi_atol=1e-4, param_field="length", param_values=(0.5, 0.25, 1.0),
+        ),
+        Case(  # rlx's observation: gym's without its last entry (rlx/env.py)
+            "IncompleteCartPole-v1", cc.IncompleteCartPole, "CartPole-v1", _cartpole_vec,
+            _discrete(2), lambda o: o[:-1], _cartpole_margin, atol=1e-6, multi_steps=30,
+            multi_atol=1e-4,
         ),
         Case(
             "Acrobot-v1", cc.Acrobot, "Acrobot-v1",
@@ -123,9 +128,10 @@ CASES = {
     ]
 }
 IDS = sorted(CASES)
-# CartPole-POMDP-v1 shares CartPole's reset, step and renderer (only the observation
-# differs, checked by the parity and spec tests), so the slower tests skip it.
-DYNAMICS_IDS = [i for i in IDS if i != "CartPole-POMDP-v1"]
+# The partially observed CartPoles share CartPole's reset, step and renderer (only the
+# observation differs, checked by the parity and spec tests and, eagerly / jitted /
+# vmapped, by tests/envs/test_cartpole_variants.py), so the slower tests skip them.
+DYNAMICS_IDS = [i for i in IDS if i not in ("CartPole-NoVelocity-v1", "IncompleteCartPole-v1")]
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +239,7 @@ def test_multi_step_parity_with_gymnasium(env_id, gym_envs):
 # Start-state distributions: (field names, low, high) per environment, gymnasium's values.
 START = {
     "CartPole-v1": (("x", "x_dot", "theta", "theta_dot"), -0.05, 0.05),
-    "CartPole-POMDP-v1": (("x", "x_dot", "theta", "theta_dot"), -0.05, 0.05),
+    "CartPole-NoVelocity-v1": (("x", "x_dot", "theta", "theta_dot"), -0.05, 0.05),
     "Acrobot-v1": (("theta1", "theta2", "theta1_dot", "theta2_dot"), -0.1, 0.1),
     "MountainCar-v0": (("position",), -0.6, -0.4),
     "MountainCarContinuous-v0": (("position",), -0.6, -0.4),
@@ -365,7 +371,7 @@ def test_make_applies_registered_time_limit(env_id, action, length, terminates):
     assert tss.discount[-1] == (0.0 if terminates else 1.0)  # truncation keeps the discount
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "CartPole-POMDP-v1"])
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "CartPole-NoVelocity-v1"])
 def test_cartpole_truncation_at_500_and_termination(env_id):
     env = jit_env.envs.make(env_id)
     # Zero start state and no gravity or force: the cart and pole stay still for 500 steps.

@@ -13,7 +13,11 @@ from jit_env.envs import classic_control as cc
 
 CLASSIC = {
     "CartPole-v1": (cc.CartPole, 500),
-    "CartPole-POMDP-v1": (cc.CartPolePOMDP, 500),
+    "CartPole-v0": (cc.CartPole, 200),
+    "IncompleteCartPole-v1": (cc.IncompleteCartPole, 500),
+    "IncompleteCartPole-v0": (cc.IncompleteCartPole, 200),
+    "CartPole-NoVelocity-v1": (cc.CartPoleNoVelocity, 500),
+    "CartPole-POMDP-v1": (cc.CartPoleNoVelocity, 500),  # deprecated id, same class
     "Acrobot-v1": (cc.Acrobot, 500),
     "MountainCar-v0": (cc.MountainCar, 200),
     "MountainCarContinuous-v0": (cc.MountainCarContinuous, 999),

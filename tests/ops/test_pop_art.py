@@ -136,3 +136,18 @@ def test_bad_inputs_raise_naming_the_argument(wrap):
         ops.pop({"w": jnp.ones((D, NOUT))}, state, state)
     with pytest.raises(ValueError, match="`num_outputs`"):
         ops.popart(0, STEP, LB, UB)
+
+
+def test_scalar_index_broadcasts_like_rlax():
+    """rlax's examples/pop_art.py normalises a vector of Q-values with ``jnp.array(0)``."""
+    import rlax
+
+    state = ops.PopArtState(jnp.array([0.5, -1.0]), jnp.array([2.0, 4.0]), jnp.ones(2))
+    q = jnp.array([1.0, -3.0, 7.0])
+    for ours, theirs in ((ops.normalize, rlax.normalize), (ops.unnormalize, rlax.unnormalize)):
+        got = ours(state, q, jnp.array(1))
+        want = theirs(rlax.PopArtState(*state), q, jnp.array(1))
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(ops.unnormalize(state, q, jnp.array(1)), 4.0 * q - 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="`indices` has shape \\(2,\\), expected \\(3,\\)"):
+        ops.normalize(state, q, jnp.zeros(2, int))

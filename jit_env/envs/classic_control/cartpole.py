@@ -1,4 +1,10 @@
-"""CartPole (``CartPole-v1``) and its partially observable variant (``CartPole-POMDP-v1``).
+"""CartPole (``CartPole-v0``, ``CartPole-v1``) and its partially observed variants.
+
+The partially observed variants keep the dynamics and drop part of the
+observation: `IncompleteCartPole` (``IncompleteCartPole-v0`` / ``-v1``, rlx's
+``rlx/env.py``: the angular velocity dropped) and `CartPoleNoVelocity`
+(``CartPole-NoVelocity-v1``, both velocities dropped; ``CartPole-POMDP-v1`` is
+its deprecated id).
 
 Matches gymnasium 1.x ``gymnasium.envs.classic_control.cartpole.CartPoleEnv``
 (Barto, Sutton & Anderson, "Neuronlike adaptive elements that can solve
@@ -8,10 +14,11 @@ constants, explicit Euler integration with ``tau = 0.02`` s, observation,
 reward (+1 on every step *including* the terminating one; ``0`` / ``-1`` with
 ``sutton_barto_reward=True``), termination (``|x| > 2.4`` or
 ``|theta| > 12 deg``) and start distribution (every state variable uniform in
-``[-0.05, 0.05)``). The 500-step limit of ``CartPole-v1`` is added by
-``jit_env.make`` as a `jit_env.wrappers.TimeLimit` (truncation), as gymnasium
-does. The physics runs in ``float32`` (gymnasium: ``float64``, cast to
-``float32`` in the observation).
+``[-0.05, 0.05)``). The episode limits, 500 steps for ``CartPole-v1`` and 200
+for ``CartPole-v0`` (gymnasium's ``gymnasium/envs/__init__.py`` registrations,
+whose reward thresholds are 475 and 195), are added by ``jit_env.make`` as a
+`jit_env.wrappers.TimeLimit` (truncation), as gymnasium does. The physics runs
+in ``float32`` (gymnasium: ``float64``, cast to ``float32`` in the observation).
 """
 
 from __future__ import annotations
@@ -81,7 +88,7 @@ class CartPoleState(NamedTuple):
 
 
 class CartPole(_core.Environment):
-    """gymnasium's CartPole, pure and jittable (id ``CartPole-v1``).
+    """gymnasium's CartPole, pure and jittable (ids ``CartPole-v1`` and ``CartPole-v0``).
 
     Observation: float32 ``[4]`` = ``(x, x_dot, theta, theta_dot)``, bounds
     ``±(4.8, inf, 0.418879, inf)`` (gymnasium's ``Box``).
@@ -278,13 +285,41 @@ class CartPole(_core.Environment):
         return _rendering.paint(image, track, _rendering.BLACK)
 
 
-class CartPolePOMDP(CartPole):
-    """CartPole with the velocities removed from the observation (``CartPole-POMDP-v1``).
+class IncompleteCartPole(CartPole):
+    """CartPole without the pole's angular velocity: rlx's ``IncompleteCartPole-v0/v1``.
+
+    rlx (``dasayan05/rlx``, ``rlx/env.py``, classes ``IncompleteCartPolev0`` /
+    ``IncompleteCartPolev1``) wraps gym's ``CartPole-v0`` / ``CartPole-v1`` and
+    returns ``obs[:-1]`` from ``reset`` and ``step``, with the observation space
+    ``Box(low[:-1], high[:-1])`` of gym's space. So the observation here is
+    float32 ``[3]`` = ``(x, x_dot, theta)`` with bounds ``±(4.8, inf, 24 deg)``;
+    dynamics, reward, termination and start distribution are `CartPole`'s
+    (only ``theta_dot`` is hidden: a memoryless policy sees the cart's
+    velocity but not the pole's). ``IncompleteCartPole-v0`` has gymnasium's
+    ``CartPole-v0`` limit of 200 steps, ``IncompleteCartPole-v1`` the 500 of
+    ``CartPole-v1`` (applied by `jit_env.make`).
+    """
+
+    def _observation(self, state: CartPoleState) -> jax.Array:
+        return jnp.stack([state.x, state.x_dot, state.theta])
+
+    def observation_spec(self) -> specs.BoundedArray:
+        """float32 ``[3]`` = ``(x, x_dot, theta)``: gymnasium's bounds without the last entry."""
+        full = super().observation_spec()
+        return specs.BoundedArray((3,), jnp.float32, full.minimum[:-1], full.maximum[:-1],
+                                  name="observation")
+
+
+class CartPoleNoVelocity(CartPole):
+    """CartPole with both velocities removed from the observation (``CartPole-NoVelocity-v1``).
 
     Identical dynamics, reward, termination and start distribution to
     `CartPole`; the observation is float32 ``[2]`` = ``(x, theta)`` with
-    bounds ``±(4.8, 24 deg)``, so a memoryless policy cannot infer the
-    velocities (the "incomplete" CartPole used to test recurrent agents).
+    bounds ``±(4.8, 24 deg)``, so a memoryless policy cannot infer either
+    velocity. This is not rlx's "incomplete" CartPole, which hides only the
+    angular velocity (`IncompleteCartPole`). Also registered under its former
+    id ``CartPole-POMDP-v1`` (deprecated: the name does not say what is hidden),
+    and importable as its former class name ``CartPolePOMDP``.
     """
 
     def _observation(self, state: CartPoleState) -> jax.Array:
@@ -295,3 +330,7 @@ class CartPolePOMDP(CartPole):
         p = self.default_params
         high = np.array([p.x_threshold * 2, p.theta_threshold_radians * 2], np.float32)
         return specs.BoundedArray((2,), jnp.float32, -high, high, name="observation")
+
+
+CartPolePOMDP = CartPoleNoVelocity
+"""Deprecated name of `CartPoleNoVelocity` (the same class)."""
