@@ -3,15 +3,16 @@
 ``jit_env.make("CartPole-v1")`` builds a registered environment (wrapped in a
 `jit_env.wrappers.TimeLimit` with its registered episode limit);
 `registered_ids` lists them; `register` adds one. Importing this package
-registers the classic-control environments (`jit_env.envs.classic_control`)
-and, where present, the bsuite ones (`jit_env.envs.bsuite`).
+registers the classic-control environments (`jit_env.envs.classic_control`),
+the MinAtar games (`jit_env.envs.minatar`) and, where present, the bsuite
+ones (`jit_env.envs.bsuite`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 
-from jit_env.envs import classic_control
+from jit_env.envs import classic_control, minatar
 from jit_env.envs._registry import EnvSpec, make, register, registered_ids, spec
 from jit_env.envs._rendering import render_video
 from jit_env.envs.classic_control import (
@@ -51,6 +52,7 @@ __all__ = [
     "PendulumState",
     "classic_control",
     "make",
+    "minatar",
     "register",
     "registered_ids",
     "render_video",

@@ -1,0 +1,38 @@
+"""MinAtar's games, natively in JAX, under gymnax's ids.
+
+Importing this package registers:
+
+| id | class | observation | actions (minimal) | episode limit |
+|---|---|---|---|---|
+| ``Breakout-MinAtar`` | `Breakout` | bool [10, 10, 4] | 6 (3) | 1000 |
+
+The games are minatar 1.0.15's (``minatar/environments/*.py``) inside its
+``minatar.Environment`` (sticky actions with probability 0.1, difficulty
+ramping): see `MinAtarGame` and each module's docstring for the details, the
+random draws and where gymnax 1.0.1's ports (``gymnax/environments/minatar/``)
+depart from the reference. minatar itself has no time limit (its gym ids in
+``minatar/gym.py`` register none); the limits above are gymnax 1.0.1's
+``max_steps_in_episode`` (``EnvParams`` in each of its ``minatar/*.py``),
+applied by `jit_env.make` as a `jit_env.wrappers.TimeLimit` (truncation).
+"""
+
+from __future__ import annotations
+
+from jit_env.envs._registry import register
+from jit_env.envs.minatar._game import NUM_ACTIONS, MinAtarGame, MinAtarParams
+from jit_env.envs.minatar.breakout import Breakout, BreakoutState
+
+MINATAR_IDS = ("Breakout-MinAtar",)
+"""The ids this package registers."""
+
+register("Breakout-MinAtar", Breakout, max_episode_steps=1000)
+
+__all__ = [
+    "MINATAR_IDS",
+    "NUM_ACTIONS",
+    "Breakout",
+    "BreakoutState",
+    "MinAtarGame",
+    "MinAtarParams",
+]
+__all__.sort()
