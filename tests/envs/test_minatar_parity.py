@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jit_env.envs.minatar import Breakout, BreakoutState, MinAtarParams
+from jit_env.envs.minatar import Breakout, BreakoutState, Freeway, FreewayState, MinAtarParams
 
 minatar = pytest.importorskip("minatar")
 
@@ -96,6 +96,24 @@ def breakout_policy(g, _rng):
     return 3 if target > g.pos else 1 if target < g.pos else 0
 
 
+def freeway_from_reference(env, key, params) -> FreewayState:
+    g = env.env
+    return FreewayState(
+        key=key,
+        cars=_i(g.cars),
+        pos=_i(g.pos),
+        move_timer=_i(g.move_timer),
+        terminate_timer=_i(g.terminate_timer),
+        last_action=_i(env.last_action),
+        params=params,
+    )
+
+
+def freeway_policy(_g, rng):
+    """Mostly up (2), sometimes down (4)."""
+    return 2 if rng.random() < 0.8 else 4
+
+
 GAMES = {
     # id: (class, reference game name, from_reference, reset queues, step queues, policy)
     "Breakout-MinAtar": (
@@ -105,6 +123,14 @@ GAMES = {
         lambda d: {"reset": d[0:1]},
         lambda d: {"act": d[0:1]},
         breakout_policy,
+    ),
+    "Freeway-MinAtar": (
+        Freeway,
+        "freeway",
+        freeway_from_reference,
+        lambda d: {"_randomize_cars": d[0:16]},
+        lambda d: {"act": d[0:1], "_randomize_cars": d[1:17]},
+        freeway_policy,
     ),
 }
 
@@ -236,3 +262,10 @@ def test_breakout_parity_refill():
         "Breakout-MinAtar", 2, 1500, random_fraction=0.02, check=_counting(counter), inject=inject
     )
     assert seen["counts"].get("refills", 0) >= 2, seen
+
+
+def test_freeway_parity():
+    """Two full games of 2,501 steps (termination by the reference's timer), many crossings."""
+    seen = run_parity("Freeway-MinAtar", 0, 2 * 2501, random_fraction=0.3)
+    assert seen["lengths"] == [2501, 2501], seen
+    assert min(seen["returns"]) >= 5, seen  # crossings, so the cars were re-drawn

@@ -5,6 +5,7 @@ Importing this package registers:
 | id | class | observation | actions (minimal) | episode limit |
 |---|---|---|---|---|
 | ``Breakout-MinAtar`` | `Breakout` | bool [10, 10, 4] | 6 (3) | 1000 |
+| ``Freeway-MinAtar`` | `Freeway` | bool [10, 10, 7] | 6 (3) | none (terminates after 2501 steps) |
 
 The games are minatar 1.0.15's (``minatar/environments/*.py``) inside its
 ``minatar.Environment`` (sticky actions with probability 0.1, difficulty
@@ -21,17 +22,21 @@ from __future__ import annotations
 from jit_env.envs._registry import register
 from jit_env.envs.minatar._game import NUM_ACTIONS, MinAtarGame, MinAtarParams
 from jit_env.envs.minatar.breakout import Breakout, BreakoutState
+from jit_env.envs.minatar.freeway import Freeway, FreewayState
 
-MINATAR_IDS = ("Breakout-MinAtar",)
+MINATAR_IDS = ("Breakout-MinAtar", "Freeway-MinAtar")
 """The ids this package registers."""
 
 register("Breakout-MinAtar", Breakout, max_episode_steps=1000)
+register("Freeway-MinAtar", Freeway)  # the game terminates on its own (see freeway.py)
 
 __all__ = [
     "MINATAR_IDS",
     "NUM_ACTIONS",
     "Breakout",
     "BreakoutState",
+    "Freeway",
+    "FreewayState",
     "MinAtarGame",
     "MinAtarParams",
 ]

@@ -307,5 +307,6 @@ class MinAtarGame(_core.Environment):
     def _draw(self, state: Any) -> jax.Array:
         """``minatar/gym.py``'s ``rgb_array``: uint8 ``[160, 160, 3]``."""
         obs = self.observation(state)
-        index = jnp.max(obs * jnp.arange(1, self.NUM_CHANNELS + 1, dtype=jnp.int32), axis=2)
+        channel = jnp.arange(1, self.NUM_CHANNELS + 1, dtype=jnp.int32).reshape(1, 1, -1)
+        index = jnp.max(obs * channel, axis=2)
         return _grid.palette_image(index, palette(self.NUM_CHANNELS), CELL_PIXELS)
