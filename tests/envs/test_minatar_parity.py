@@ -28,7 +28,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jit_env.envs.minatar import Breakout, BreakoutState, Freeway, FreewayState, MinAtarParams
+from jit_env.envs.minatar import (
+    Asterix,
+    AsterixState,
+    Breakout,
+    BreakoutState,
+    Freeway,
+    FreewayState,
+    MinAtarParams,
+)
 
 minatar = pytest.importorskip("minatar")
 
@@ -114,6 +122,36 @@ def freeway_policy(_g, rng):
     return 2 if rng.random() < 0.8 else 4
 
 
+def asterix_from_reference(env, key, params) -> AsterixState:
+    g = env.env
+    ents = [e if e is not None else [0, i + 1, False, False] for i, e in enumerate(g.entities)]
+    return AsterixState(
+        key=key,
+        player_x=_i(g.player_x),
+        player_y=_i(g.player_y),
+        entity_x=_i([e[0] for e in ents]),
+        entity_right=np.array([bool(e[2]) for e in ents]),
+        entity_gold=np.array([bool(e[3]) for e in ents]),
+        entity_alive=np.array([e is not None for e in g.entities]),
+        spawn_speed=_i(g.spawn_speed),
+        spawn_timer=_i(g.spawn_timer),
+        move_speed=_i(g.move_speed),
+        move_timer=_i(g.move_timer),
+        ramp_timer=_i(g.ramp_timer),
+        ramp_index=_i(g.ramp_index),
+        last_action=_i(env.last_action),
+        params=params,
+    )
+
+
+def asterix_policy(g, rng):
+    """Steps out of the row (up 2 / down 4) of an enemy that is near, else toward gold."""
+    for e in g.entities:
+        if e is not None and not e[3] and e[1] == g.player_y and abs(e[0] - g.player_x) <= 3:
+            return 2 if g.player_y > 1 and rng.random() < 0.5 or g.player_y == 8 else 4
+    return int(rng.choice([0, 1, 3]))
+
+
 GAMES = {
     # id: (class, reference game name, from_reference, reset queues, step queues, policy)
     "Breakout-MinAtar": (
@@ -131,6 +169,14 @@ GAMES = {
         lambda d: {"_randomize_cars": d[0:16]},
         lambda d: {"act": d[0:1], "_randomize_cars": d[1:17]},
         freeway_policy,
+    ),
+    "Asterix-MinAtar": (
+        Asterix,
+        "asterix",
+        asterix_from_reference,
+        lambda _d: {},
+        lambda d: {"act": d[0:1], "_spawn_entity": d[1:4]},
+        asterix_policy,
     ),
 }
 
@@ -269,3 +315,26 @@ def test_freeway_parity():
     seen = run_parity("Freeway-MinAtar", 0, 2 * 2501, random_fraction=0.3)
     assert seen["lengths"] == [2501, 2501], seen
     assert min(seen["returns"]) >= 5, seen  # crossings, so the cars were re-drawn
+
+
+def test_asterix_parity():
+    """Long games, so that the spawn and move intervals ramp down, and full rows of entities."""
+
+    def counter(ref, counts):
+        counts["max_ramp"] = max(counts.get("max_ramp", 0), ref.env.ramp_index)
+        full = all(e is not None for e in ref.env.entities)
+        counts["full"] = counts.get("full", 0) + full
+
+    seen = run_parity("Asterix-MinAtar", 0, 3000, random_fraction=0.1, check=_counting(counter))
+    assert len(seen["returns"]) >= 2, seen
+    assert sum(seen["returns"]) > 10, seen
+    assert seen["counts"]["max_ramp"] >= 5, seen
+
+    def inject(ref, rng):  # late in the ramp: a spawn on every step, so rows fill up
+        g = ref.env
+        g.spawn_speed, g.spawn_timer, g.move_speed, g.ramp_index = 1, 0, int(rng.integers(2, 5)), 9
+
+    seen = run_parity(
+        "Asterix-MinAtar", 1, 1000, random_fraction=0.1, check=_counting(counter), inject=inject
+    )
+    assert seen["counts"]["full"] > 0, seen  # spawns with no free slot

@@ -4,6 +4,7 @@ Importing this package registers:
 
 | id | class | observation | actions (minimal) | episode limit |
 |---|---|---|---|---|
+| ``Asterix-MinAtar`` | `Asterix` | bool [10, 10, 4] | 6 (5) | 1000 |
 | ``Breakout-MinAtar`` | `Breakout` | bool [10, 10, 4] | 6 (3) | 1000 |
 | ``Freeway-MinAtar`` | `Freeway` | bool [10, 10, 7] | 6 (3) | none (terminates after 2501 steps) |
 
@@ -21,18 +22,22 @@ from __future__ import annotations
 
 from jit_env.envs._registry import register
 from jit_env.envs.minatar._game import NUM_ACTIONS, MinAtarGame, MinAtarParams
+from jit_env.envs.minatar.asterix import Asterix, AsterixState
 from jit_env.envs.minatar.breakout import Breakout, BreakoutState
 from jit_env.envs.minatar.freeway import Freeway, FreewayState
 
-MINATAR_IDS = ("Breakout-MinAtar", "Freeway-MinAtar")
+MINATAR_IDS = ("Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar")
 """The ids this package registers."""
 
+register("Asterix-MinAtar", Asterix, max_episode_steps=1000)
 register("Breakout-MinAtar", Breakout, max_episode_steps=1000)
 register("Freeway-MinAtar", Freeway)  # the game terminates on its own (see freeway.py)
 
 __all__ = [
     "MINATAR_IDS",
     "NUM_ACTIONS",
+    "Asterix",
+    "AsterixState",
     "Breakout",
     "BreakoutState",
     "Freeway",
