@@ -36,6 +36,8 @@ from jit_env.envs.minatar import (
     Freeway,
     FreewayState,
     MinAtarParams,
+    SpaceInvaders,
+    SpaceInvadersState,
 )
 
 minatar = pytest.importorskip("minatar")
@@ -152,6 +154,36 @@ def asterix_policy(g, rng):
     return int(rng.choice([0, 1, 3]))
 
 
+def space_invaders_from_reference(env, key, params) -> SpaceInvadersState:
+    g = env.env
+    return SpaceInvadersState(
+        key=key,
+        pos=_i(g.pos),
+        f_bullet_map=np.asarray(g.f_bullet_map, bool),
+        e_bullet_map=np.asarray(g.e_bullet_map, bool),
+        alien_map=np.asarray(g.alien_map, bool),
+        alien_dir=_i(g.alien_dir),
+        enemy_move_interval=_i(g.enemy_move_interval),
+        alien_move_timer=_i(g.alien_move_timer),
+        alien_shot_timer=_i(g.alien_shot_timer),
+        ramp_index=_i(g.ramp_index),
+        shot_timer=_i(g.shot_timer),
+        last_action=_i(env.last_action),
+        params=params,
+    )
+
+
+def space_invaders_policy(g, rng):
+    """Dodges a bullet right above the cannon, else fires (5) or moves under an alien."""
+    if g.e_bullet_map[8, g.pos] or g.e_bullet_map[7, g.pos]:
+        return 1 if g.pos > 0 and (g.pos == 9 or rng.random() < 0.5) else 3
+    if g.shot_timer == 0 and np.any(g.alien_map[:, g.pos]):
+        return 5
+    columns = np.flatnonzero(np.any(g.alien_map, axis=0))
+    target = columns[np.argmin(np.abs(columns - g.pos))] if len(columns) else g.pos
+    return 3 if target > g.pos else 1 if target < g.pos else 5
+
+
 GAMES = {
     # id: (class, reference game name, from_reference, reset queues, step queues, policy)
     "Breakout-MinAtar": (
@@ -177,6 +209,14 @@ GAMES = {
         lambda _d: {},
         lambda d: {"act": d[0:1], "_spawn_entity": d[1:4]},
         asterix_policy,
+    ),
+    "SpaceInvaders-MinAtar": (
+        SpaceInvaders,
+        "space_invaders",
+        space_invaders_from_reference,
+        lambda _d: {},
+        lambda d: {"act": d[0:1]},
+        space_invaders_policy,
     ),
 }
 
@@ -338,3 +378,39 @@ def test_asterix_parity():
         "Asterix-MinAtar", 1, 1000, random_fraction=0.1, check=_counting(counter), inject=inject
     )
     assert seen["counts"]["full"] > 0, seen  # spawns with no free slot
+
+
+def test_space_invaders_parity():
+    """Games long enough to clear waves (the move interval ramps down) and to be shot."""
+
+    def counter(ref, counts):
+        n = np.count_nonzero(ref.env.alien_map)
+        if n == 24 and counts.get("last", 24) < 24:
+            counts["waves"] = counts.get("waves", 0) + 1
+        counts["last"] = n
+        counts["ramps"] = max(counts.get("ramps", 0), ref.env.ramp_index)
+        counts["min_interval"] = min(counts.get("min_interval", 12), ref.env.enemy_move_interval)
+
+    seen = run_parity("SpaceInvaders-MinAtar", 0, 1500, random_fraction=0.1)
+    assert len(seen["returns"]) >= 2, seen
+    assert sum(seen["returns"]) > 50, seen
+
+    def inject(ref, rng):  # only 1-4 aliens left, so waves are cleared and the rest hurry
+        keep = rng.choice(24, size=rng.integers(1, 5), replace=False)
+        wave = np.zeros(24)
+        wave[keep] = 1
+        ref.env.alien_map[0:4, 2:8] = wave.reshape(4, 6)
+        ref.env.enemy_move_interval = int(rng.integers(6, 8))  # near the floor of the ramp
+
+    seen = run_parity(
+        "SpaceInvaders-MinAtar",
+        1,
+        1500,
+        random_fraction=0.1,
+        check=_counting(counter),
+        inject=inject,
+    )
+    counts = seen["counts"]
+    assert counts["waves"] >= 5, seen
+    assert counts["ramps"] >= 1, seen
+    assert counts["min_interval"] == 6, seen  # the ramp stops at 6

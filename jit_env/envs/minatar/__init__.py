@@ -6,6 +6,7 @@ Importing this package registers:
 |---|---|---|---|---|
 | ``Asterix-MinAtar`` | `Asterix` | bool [10, 10, 4] | 6 (5) | 1000 |
 | ``Breakout-MinAtar`` | `Breakout` | bool [10, 10, 4] | 6 (3) | 1000 |
+| ``SpaceInvaders-MinAtar`` | `SpaceInvaders` | bool [10, 10, 6] | 6 (4) | 1000 |
 | ``Freeway-MinAtar`` | `Freeway` | bool [10, 10, 7] | 6 (3) | none (terminates after 2501 steps) |
 
 The games are minatar 1.0.15's (``minatar/environments/*.py``) inside its
@@ -25,13 +26,20 @@ from jit_env.envs.minatar._game import NUM_ACTIONS, MinAtarGame, MinAtarParams
 from jit_env.envs.minatar.asterix import Asterix, AsterixState
 from jit_env.envs.minatar.breakout import Breakout, BreakoutState
 from jit_env.envs.minatar.freeway import Freeway, FreewayState
+from jit_env.envs.minatar.space_invaders import SpaceInvaders, SpaceInvadersState
 
-MINATAR_IDS = ("Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar")
+MINATAR_IDS = (
+    "Asterix-MinAtar",
+    "Breakout-MinAtar",
+    "Freeway-MinAtar",
+    "SpaceInvaders-MinAtar",
+)
 """The ids this package registers."""
 
 register("Asterix-MinAtar", Asterix, max_episode_steps=1000)
 register("Breakout-MinAtar", Breakout, max_episode_steps=1000)
 register("Freeway-MinAtar", Freeway)  # the game terminates on its own (see freeway.py)
+register("SpaceInvaders-MinAtar", SpaceInvaders, max_episode_steps=1000)
 
 __all__ = [
     "MINATAR_IDS",
@@ -44,5 +52,7 @@ __all__ = [
     "FreewayState",
     "MinAtarGame",
     "MinAtarParams",
+    "SpaceInvaders",
+    "SpaceInvadersState",
 ]
 __all__.sort()
