@@ -36,9 +36,12 @@ from jit_env.envs.minatar import (
     Freeway,
     FreewayState,
     MinAtarParams,
+    Seaquest,
+    SeaquestState,
     SpaceInvaders,
     SpaceInvadersState,
 )
+from jit_env.envs.minatar import seaquest as seaquest_module
 
 minatar = pytest.importorskip("minatar")
 
@@ -184,6 +187,69 @@ def space_invaders_policy(g, rng):
     return 3 if target > g.pos else 1 if target < g.pos else 5
 
 
+def _rows(items, capacity, width):
+    assert len(items) <= capacity, f"{len(items)} objects, more than the capacity {capacity}"
+    rows = np.zeros((capacity, width), np.int32)
+    for j, item in enumerate(items):
+        rows[j] = [int(v) for v in item]
+    return rows, np.arange(capacity) < len(items)
+
+
+def seaquest_from_reference(env, key, params) -> SeaquestState:
+    g, m = env.env, seaquest_module
+    f_bullets, f_alive = _rows(g.f_bullets, m.MAX_FRIENDLY_BULLETS, 3)
+    e_bullets, e_alive = _rows(g.e_bullets, m.MAX_ENEMIES, 3)
+    fish, fish_alive = _rows(g.e_fish, m.MAX_ENEMIES, 4)
+    subs, subs_alive = _rows(g.e_subs, m.MAX_ENEMIES, 5)
+    divers, divers_alive = _rows(g.divers, m.MAX_DIVERS, 4)
+    return SeaquestState(
+        key=key,
+        oxygen=_i(g.oxygen),
+        diver_count=_i(g.diver_count),
+        sub_x=_i(g.sub_x),
+        sub_y=_i(g.sub_y),
+        sub_or=np.asarray(g.sub_or, bool),
+        f_bullets=f_bullets,
+        f_alive=f_alive,
+        e_bullets=e_bullets,
+        e_alive=e_alive,
+        fish=fish,
+        fish_alive=fish_alive,
+        subs=subs,
+        subs_alive=subs_alive,
+        divers=divers,
+        divers_alive=divers_alive,
+        e_spawn_speed=_i(g.e_spawn_speed),
+        e_spawn_timer=_i(g.e_spawn_timer),
+        d_spawn_timer=_i(g.d_spawn_timer),
+        move_speed=_i(g.move_speed),
+        ramp_index=_i(g.ramp_index),
+        shot_timer=_i(g.shot_timer),
+        surface=np.asarray(g.surface, bool),
+        last_action=_i(env.last_action),
+        params=params,
+    )
+
+
+def seaquest_policy(g, rng):
+    """Dives, dodges enemies in its row, shoots, and surfaces for oxygen or with 6 divers."""
+    danger = [e for e in g.e_fish + g.e_subs + g.e_bullets if e[1] == g.sub_y]
+    near = [e for e in danger if abs(e[0] - g.sub_x) <= 2]
+    if g.sub_y == 0:
+        return 4 if g.oxygen > 100 or g.diver_count <= 0 else 0
+    if (g.oxygen < 40 and g.diver_count > 0) or g.diver_count == 6:
+        return 2
+    if near:
+        ahead = [e for e in near if (e[0] > g.sub_x) == g.sub_or]
+        if ahead and g.shot_timer == 0:
+            return 5
+        return 2 if g.sub_y > 1 and rng.random() < 0.5 else 4
+    if g.divers and rng.random() < 0.5:
+        d = g.divers[0]
+        return 2 if d[1] < g.sub_y else 4 if d[1] > g.sub_y else 1 if d[0] < g.sub_x else 3
+    return int(rng.choice([1, 3, 5]))
+
+
 GAMES = {
     # id: (class, reference game name, from_reference, reset queues, step queues, policy)
     "Breakout-MinAtar": (
@@ -217,6 +283,14 @@ GAMES = {
         lambda _d: {},
         lambda d: {"act": d[0:1]},
         space_invaders_policy,
+    ),
+    "Seaquest-MinAtar": (
+        Seaquest,
+        "seaquest",
+        seaquest_from_reference,
+        lambda _d: {},
+        lambda d: {"act": d[0:1], "_spawn_enemy": d[1:4], "_spawn_diver": d[4:6]},
+        seaquest_policy,
     ),
 }
 
@@ -414,3 +488,30 @@ def test_space_invaders_parity():
     assert counts["waves"] >= 5, seen
     assert counts["ramps"] >= 1, seen
     assert counts["min_interval"] == 6, seen  # the ramp stops at 6
+
+
+def test_seaquest_parity():
+    """Games with shooting, divers, surfacing (and its ramp), oxygen running out."""
+
+    def counter(ref, counts):
+        g = ref.env
+        counts["ramps"] = max(counts.get("ramps", 0), g.ramp_index)
+        counts["low_divers"] = min(counts.get("low_divers", 0), g.diver_count)
+        counts["most_enemies"] = max(counts.get("most_enemies", 0), len(g.e_fish + g.e_subs))
+
+    seen = run_parity("Seaquest-MinAtar", 0, 3000, random_fraction=0.1, check=_counting(counter))
+    assert len(seen["returns"]) >= 2, seen
+    assert sum(seen["returns"]) > 10, seen
+    assert seen["counts"]["ramps"] >= 2, seen
+
+    def inject(ref, rng):  # late in the ramp, six divers on board: crowded, and surfacing with 6
+        g = ref.env
+        g.e_spawn_speed, g.e_spawn_timer = int(rng.integers(1, 4)), 0
+        g.move_speed, g.ramp_index, g.diver_count = 2, 30, 6
+        g.sub_y, g.surface = 1, False
+
+    seen = run_parity(
+        "Seaquest-MinAtar", 1, 1500, random_fraction=0.1, check=_counting(counter), inject=inject
+    )
+    assert seen["counts"]["low_divers"] < 0, seen  # the reference's -1 after surfacing with 6
+    assert seen["counts"]["most_enemies"] >= 8, seen

@@ -6,6 +6,7 @@ Importing this package registers:
 |---|---|---|---|---|
 | ``Asterix-MinAtar`` | `Asterix` | bool [10, 10, 4] | 6 (5) | 1000 |
 | ``Breakout-MinAtar`` | `Breakout` | bool [10, 10, 4] | 6 (3) | 1000 |
+| ``Seaquest-MinAtar`` | `Seaquest` | bool [10, 10, 10] | 6 (6) | 1000 |
 | ``SpaceInvaders-MinAtar`` | `SpaceInvaders` | bool [10, 10, 6] | 6 (4) | 1000 |
 | ``Freeway-MinAtar`` | `Freeway` | bool [10, 10, 7] | 6 (3) | none (terminates after 2501 steps) |
 
@@ -26,12 +27,14 @@ from jit_env.envs.minatar._game import NUM_ACTIONS, MinAtarGame, MinAtarParams
 from jit_env.envs.minatar.asterix import Asterix, AsterixState
 from jit_env.envs.minatar.breakout import Breakout, BreakoutState
 from jit_env.envs.minatar.freeway import Freeway, FreewayState
+from jit_env.envs.minatar.seaquest import Seaquest, SeaquestState
 from jit_env.envs.minatar.space_invaders import SpaceInvaders, SpaceInvadersState
 
 MINATAR_IDS = (
     "Asterix-MinAtar",
     "Breakout-MinAtar",
     "Freeway-MinAtar",
+    "Seaquest-MinAtar",
     "SpaceInvaders-MinAtar",
 )
 """The ids this package registers."""
@@ -39,6 +42,7 @@ MINATAR_IDS = (
 register("Asterix-MinAtar", Asterix, max_episode_steps=1000)
 register("Breakout-MinAtar", Breakout, max_episode_steps=1000)
 register("Freeway-MinAtar", Freeway)  # the game terminates on its own (see freeway.py)
+register("Seaquest-MinAtar", Seaquest, max_episode_steps=1000)
 register("SpaceInvaders-MinAtar", SpaceInvaders, max_episode_steps=1000)
 
 __all__ = [
@@ -52,6 +56,8 @@ __all__ = [
     "FreewayState",
     "MinAtarGame",
     "MinAtarParams",
+    "Seaquest",
+    "SeaquestState",
     "SpaceInvaders",
     "SpaceInvadersState",
 ]
