@@ -28,10 +28,12 @@ as in the reference.
 The reference's lists are fixed-capacity arrays here, kept in list order:
 3 friendly bullets and 4 divers (more can never exist: a bullet lives at
 most 9 steps and is fired at most every 5; a diver lives 60 steps and
-spawns every 30), and ``MAX_ENEMIES = 16`` fish, 16 submarines and 16 enemy
-bullets. A spawn into a full list is dropped; that can happen only late in
-the difficulty ramp (a spawn on most frames), which the reference has no
-limit for.
+spawns every 30), and ``MAX_ENEMIES = 32`` fish, 32 submarines and 32 enemy
+bullets. A spawn into a full list is dropped (the reference has no limit):
+even at the end of the ramp (a spawn every frame, a move every 3 frames, so
+an enemy lives about 30 frames) the lists stay shorter (21 fish, 19 subs and
+7 enemy bullets at most over 20,000 random steps with the submarine made
+immortal).
 
 Random draws per step, in the reference's order: ``rand()`` for the sticky
 action; ``_spawn_enemy``'s ``rand()`` (side), ``rand()`` (a submarine with
@@ -65,7 +67,7 @@ SHOT_COOL_DOWN = 5
 ENEMY_SHOT_INTERVAL = 10
 DIVER_MOVE_INTERVAL = 5
 
-MAX_ENEMIES = 16
+MAX_ENEMIES = 32
 """Capacity of the fish, enemy-submarine and enemy-bullet lists."""
 MAX_FRIENDLY_BULLETS = 3
 MAX_DIVERS = 4
@@ -139,6 +141,57 @@ def _compact(rows: jax.Array, alive: jax.Array) -> tuple[jax.Array, jax.Array]:
     order = jnp.argsort(~alive, stable=True)
     rows, alive = rows[order], alive[order]
     return jnp.where(alive[:, None], rows, 0), alive
+
+
+def _append_many(rows: jax.Array, alive: jax.Array, new: jax.Array, when: jax.Array):
+    """Appends the rows ``new[i]`` where ``when[i]``, in decreasing ``i`` (dropped if full)."""
+    rank = jnp.cumsum(when[::-1])[::-1] - when  # how many are appended before row i
+    at = when[:, None] & (jnp.sum(alive) + rank[:, None] == jnp.arange(alive.shape[0])[None, :])
+    filled = jnp.any(at, axis=0)
+    values = jnp.sum(at[:, :, None] * new[:, None, :], axis=0)
+    return jnp.where(filled[:, None], values, rows), alive | filled
+
+
+def _last(mask: jax.Array) -> jax.Array:
+    """One-hot of the last true entry of ``mask`` (all false if none)."""
+    return mask & (jnp.cumsum(mask[::-1])[::-1] == 1)
+
+
+def _enemies(rows, alive, f_bullets, f_alive, move_speed, sub_x, sub_y):
+    """The reference's loop over its fish or enemy subs (``reversed``, newest first).
+
+    Each enemy: contact with the submarine ends the game; when its move timer
+    is 0 it moves a cell (and may leave the board, or run into the
+    submarine); an enemy that moved onto a friendly bullet removes itself and
+    the first such bullet in list order. The enemies interact only through
+    the bullets, so this is vectorised over enemies and looped over the (at
+    most 3) bullets: in the reference's order the newest enemy on a cell
+    claims the first bullet there, the next newest the next bullet, and so on.
+
+    Returns:
+      ``(rows, alive, f_alive, reward int32[], terminal bool[], fires)``,
+      where ``fires`` marks the subs whose shot timer (column 4) is up.
+    """
+    x, y, timer = rows[:, 0], rows[:, 1], rows[:, 3]
+    at_sub = lambda cx, cy: (cx == sub_x) & (cy == sub_y)
+    terminal = jnp.any(alive & at_sub(x, y))
+    moves = alive & (timer == 0)
+    nx = jnp.where(moves, _step_x(x, rows[:, 2]), x)
+    gone = moves & _outside(nx)
+    crash = moves & ~gone & at_sub(nx, y)
+    terminal = terminal | jnp.any(crash)
+    eligible = moves & ~gone & ~crash
+    shot = jnp.zeros_like(alive)
+    for j in range(f_bullets.shape[0]):
+        here = eligible & ~shot & (nx == f_bullets[j, 0]) & (y == f_bullets[j, 1])
+        claim = _last(here) & f_alive[j]
+        shot = shot | claim
+        f_alive = f_alive.at[j].set(f_alive[j] & ~jnp.any(claim))
+    timer = jnp.where(moves, move_speed, jnp.where(alive, timer - 1, timer))
+    rows = rows.at[:, 0].set(nx).at[:, 3].set(timer)
+    fires = alive & (rows[:, -1] == 0) if rows.shape[1] == 5 else jnp.zeros_like(alive)
+    reward = jnp.sum(shot).astype(jnp.int32)
+    return rows, alive & ~gone & ~shot, f_alive, reward, terminal, fires
 
 
 def _step_x(x: jax.Array, right: jax.Array) -> jax.Array:
@@ -294,34 +347,15 @@ class Seaquest(_game.MinAtarGame):
             divers = divers.at[i, 0].set(nx).at[i, 3].set(timer)
             divers_alive = divers_alive.at[i].set(rest & ~gone & ~picked_after)
 
-        def enemies(rows, alive, f_bullets, f_alive, reward, terminal, e_bullets, e_alive, shoot):
-            """The reference's loop over fish or enemy subs, newest first."""
-            for i in reversed(range(MAX_ENEMIES)):
-                live = alive[i]
-                ex, ey, timer = rows[i, 0], rows[i, 1], rows[i, 3]
-                terminal = terminal | (live & at_sub(ex, ey))
-                moves = live & (timer == 0)
-                nx = jnp.where(moves, _step_x(ex, rows[i, 2]), ex)
-                gone = moves & _outside(nx)
-                crash = moves & ~gone & at_sub(nx, ey)
-                terminal = terminal | crash
-                here = _first(f_alive & (f_bullets[:, 0] == nx) & (f_bullets[:, 1] == ey))
-                shot = moves & ~gone & ~crash & jnp.any(here)
-                f_alive = f_alive & ~(here & shot)
-                reward = reward + shot
-                timer = jnp.where(moves, s.move_speed, jnp.where(live, timer - 1, timer))
-                rows = rows.at[i, 0].set(nx).at[i, 3].set(timer)
-                alive = alive.at[i].set(live & ~gone & ~shot)
-                if shoot:  # even a sub just shot or gone fires when its timer is up
-                    fires = live & (rows[i, 4] == 0)
-                    gun = jnp.where(fires, ENEMY_SHOT_INTERVAL, jnp.where(live, rows[i, 4] - 1, 0))
-                    rows = rows.at[i, 4].set(gun)
-                    e_bullets, e_alive = _append(e_bullets, e_alive, [nx, ey, rows[i, 2]], fires)
-            return rows, alive, f_bullets, f_alive, reward, terminal, e_bullets, e_alive
-
-        subs, subs_alive, f_bullets, f_alive, reward, terminal, e_bullets, e_alive = enemies(
-            subs, subs_alive, f_bullets, f_alive, reward, terminal, e_bullets, e_alive, True
+        live = subs_alive
+        rows, subs_alive, f_alive, hits, crashed, fires = _enemies(
+            subs, live, f_bullets, f_alive, s.move_speed, sub_x, sub_y
         )
+        # Every sub whose shot timer is up fires, even one just shot or gone, newest first.
+        gun = jnp.where(fires, ENEMY_SHOT_INTERVAL, jnp.where(live, subs[:, 4] - 1, 0))
+        e_bullets, e_alive = _append_many(e_bullets, e_alive, rows[:, :3], fires)
+        subs = rows.at[:, 4].set(gun)
+        reward, terminal = reward + hits, terminal | crashed
 
         # Enemy bullets (independent of each other).
         terminal = terminal | jnp.any(e_alive & at_sub(e_bullets[:, 0], e_bullets[:, 1]))
@@ -330,9 +364,10 @@ class Seaquest(_game.MinAtarGame):
         terminal = terminal | jnp.any(e_alive & at_sub(bx, e_bullets[:, 1]))
         e_bullets = e_bullets.at[:, 0].set(bx)
 
-        fish, fish_alive, f_bullets, f_alive, reward, terminal, _, _ = enemies(
-            fish, fish_alive, f_bullets, f_alive, reward, terminal, e_bullets, e_alive, False
+        fish, fish_alive, f_alive, hits, crashed, _ = _enemies(
+            fish, fish_alive, f_bullets, f_alive, s.move_speed, sub_x, sub_y
         )
+        reward, terminal = reward + hits, terminal | crashed
 
         # Timers, oxygen and surfacing.
         dec = lambda t: t - (t > 0).astype(jnp.int32)
