@@ -14,7 +14,8 @@ is exact for every game: no distributions are compared.
 After every step the observation (``env.state()``), the reward, the
 terminal flag AND every hidden variable of the reference (timers, speeds,
 directions, converted by ``*_from_reference``) must equal ours. The
-trajectories mix uniformly random actions with a simple policy that keeps
+trajectories (thousands of steps per game; marked slow, with a short run
+of every game in the default suite) mix uniformly random actions with a simple policy that keeps
 the game going (so that bricks are cleared, speeds ramp up, ...); the policy
 sees only the reference's state.
 """
@@ -319,14 +320,15 @@ def _assert_state_equal(ours, theirs, where):
             raise AssertionError(f"{where}: `{name}` differs: ours {a}, reference {b}")
 
 
-def run_parity(env_id, seed, num_steps, random_fraction=0.5, check=None, inject=None):
+def run_parity(env_id, seed, num_steps, random_fraction=0.5, check=None, inject=None, policy=None):
     """Steps ours and the reference side by side; returns the reference's per-episode stats.
 
     ``inject(ref, rng)``, if given, edits the reference's game after every
     reset (e.g. removes most bricks); ours then starts from the converted
     state, so both continue from the same (edited) state.
     """
-    _, _, from_reference, reset_queues, step_queues, policy = GAMES[env_id]
+    _, _, from_reference, reset_queues, step_queues, game_policy = GAMES[env_id]
+    policy = policy or game_policy
     env, reset, step, reset_draws, step_draws = _jitted(env_id)
     ref = minatar.Environment(GAMES[env_id][1], sticky_action_prob=0.1)
     stub = ScriptedRandom()
@@ -378,6 +380,12 @@ def run_parity(env_id, seed, num_steps, random_fraction=0.5, check=None, inject=
     return seen
 
 
+@pytest.mark.parametrize("env_id", sorted(GAMES))
+def test_parity_short(env_id):
+    """250 steps of every game, each compared with the reference (the long runs are slow)."""
+    run_parity(env_id, 3, 250, random_fraction=0.3)
+
+
 def test_scripted_random_maps_uniforms_as_ours():
     from jit_env.envs.minatar import _game
 
@@ -396,6 +404,7 @@ def _counting(counter):
     return check
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_breakout_parity(seed):
     seen = run_parity("Breakout-MinAtar", seed, 800, random_fraction=0.3)
@@ -403,6 +412,7 @@ def test_breakout_parity(seed):
     assert sum(seen["returns"]) > 10, seen  # bricks broken
 
 
+@pytest.mark.slow
 def test_breakout_parity_refill():
     """From states with 1-3 bricks left, so that the wall is cleared and rebuilt."""
 
@@ -424,6 +434,7 @@ def test_breakout_parity_refill():
     assert seen["counts"].get("refills", 0) >= 2, seen
 
 
+@pytest.mark.slow
 def test_freeway_parity():
     """Two full games of 2,501 steps (termination by the reference's timer), many crossings."""
     seen = run_parity("Freeway-MinAtar", 0, 2 * 2501, random_fraction=0.3)
@@ -431,6 +442,7 @@ def test_freeway_parity():
     assert min(seen["returns"]) >= 5, seen  # crossings, so the cars were re-drawn
 
 
+@pytest.mark.slow
 def test_asterix_parity():
     """Long games, so that the spawn and move intervals ramp down, and full rows of entities."""
 
@@ -454,6 +466,7 @@ def test_asterix_parity():
     assert seen["counts"]["full"] > 0, seen  # spawns with no free slot
 
 
+@pytest.mark.slow
 def test_space_invaders_parity():
     """Games long enough to clear waves (the move interval ramps down) and to be shot."""
 
@@ -490,6 +503,7 @@ def test_space_invaders_parity():
     assert counts["min_interval"] == 6, seen  # the ramp stops at 6
 
 
+@pytest.mark.slow
 def test_seaquest_parity():
     """Games with shooting, divers, surfacing (and its ramp), oxygen running out."""
 
@@ -515,3 +529,28 @@ def test_seaquest_parity():
     )
     assert seen["counts"]["low_divers"] < 0, seen  # the reference's -1 after surfacing with 6
     assert seen["counts"]["most_enemies"] >= 8, seen
+
+
+def test_seaquest_two_fish_one_bullet_resolve_in_reference_order():
+    """Two fish move onto one friendly bullet's cell: the newer fish (later in the list) is hit."""
+
+    def inject(ref, _rng):
+        g = ref.env
+        g.sub_x, g.sub_y, g.surface = 8, 7, False
+        g.e_fish = [[2, 4, True, 0], [4, 4, False, 0]]  # both move onto column 3 of row 4
+        g.f_bullets = [[2, 4, True]]  # moves to column 3 first
+        g.e_spawn_timer = g.d_spawn_timer = 10
+
+    def counter(ref, counts):
+        counts.setdefault("fish", []).append([list(f) for f in ref.env.e_fish])
+
+    seen = run_parity(
+        "Seaquest-MinAtar",
+        4,
+        1,
+        random_fraction=0.0,
+        check=_counting(counter),
+        inject=inject,
+        policy=lambda _g, _rng: 0,
+    )
+    assert seen["counts"]["fish"][0] == [[3, 4, True, 5]]  # the older fish survives (by hand)

@@ -140,7 +140,7 @@ def randint(u: jax.Array, low: Any, high: Any) -> jax.Array:
     return jnp.asarray(low, jnp.int32) + jnp.minimum(k, n - 1)
 
 
-def sticky(u: jax.Array, action: jax.Array, last_action: jax.Array, prob: jax.Array) -> jax.Array:
+def sticky(u: jax.Array, action: jax.Array, last_action: jax.Array, prob: Any) -> jax.Array:
     """``minatar.Environment.act``: ``last_action`` if ``u < prob`` else ``action``."""
     return jnp.where(u < prob, last_action, action)
 
