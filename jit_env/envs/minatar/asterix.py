@@ -22,8 +22,11 @@ Departures of gymnax 1.0.1's port (``gymnax/environments/minatar/asterix.py``)
 from the reference, which this module does not share: no sticky actions; the
 minimal action set by default; float32 observations; the slot is the first
 free one of a random permutation (the same uniform law over free slots, but
-no way to align its draws with the reference's); a 1,000-step
-``max_steps_in_episode`` (the reference has no time limit).
+no way to align its draws with the reference's); the ramp lowers the move
+interval whenever it is non-zero (``jnp.logical_and(state.move_speed, ...)``
+in ``step_timers``) where the reference requires ``move_speed > 1``, so
+gymnax's interval can reach 0; a 1,000-step ``max_steps_in_episode`` (the
+reference has no time limit).
 """
 
 from __future__ import annotations
