@@ -3,11 +3,12 @@
 ``jit_env.make("CartPole-v1")`` builds a registered environment (wrapped in a
 `jit_env.wrappers.TimeLimit` with its registered episode limit);
 `registered_ids` lists them; `register` adds one. Importing this package
-registers the classic-control environments (`jit_env.envs.classic_control`)
-and, where present, the bsuite ones (`jit_env.envs.bsuite`), and Slime
-Volleyball (`jit_env.envs.slime`). `make` also
-builds a user's ``"package.module:attr"``, the ids installed packages register
-through the ``jit_env.envs`` entry-point group, and ``"gymnax/<id>"``
+registers the classic-control environments (`jit_env.envs.classic_control`),
+the MinAtar games (`jit_env.envs.minatar`), Slime Volleyball
+(`jit_env.envs.slime`) and, where present, the bsuite ones
+(`jit_env.envs.bsuite`). `make` also builds a user's
+``"package.module:attr"``, the ids installed packages register through the
+``jit_env.envs`` entry-point group, and ``"gymnax/<id>"``
 (`jit_env.envs._registry` lists the forms).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from jit_env.envs import classic_control, slime
+from jit_env.envs import classic_control, minatar, slime
 from jit_env.envs._registry import EnvSpec, make, register, registered_ids, spec
 from jit_env.envs._rendering import render_video
 from jit_env.envs.classic_control import (
@@ -59,6 +60,7 @@ __all__ = [
     "PendulumState",
     "classic_control",
     "make",
+    "minatar",
     "register",
     "registered_ids",
     "render_video",
