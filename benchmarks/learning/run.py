@@ -27,6 +27,7 @@ Reproduce (CPU; several minutes per row, longer on a loaded machine)::
 
     .venv/bin/python benchmarks/learning/run.py                 # every row, 5 seeds
     .venv/bin/python benchmarks/learning/run.py --rows dqn,a2c  # rows by algorithm
+    .venv/bin/python benchmarks/learning/run.py --rows ppo:MaskedMaze-v0  # one row
     .venv/bin/python benchmarks/learning/run.py --quick         # 1/10 of the steps, 2 seeds
 
 Not part of the test run. Like ``benchmarks/ppo_bench.py`` it passes
@@ -90,6 +91,12 @@ ROWS = (
         {"total_steps": 30_000, "hidden_sizes": (64, 64)}),
     Row("ddpg", "Pendulum-v1", None, "-152.1 ± 94.3 (rl-zoo ddpg, 20k steps)",
         {"hidden_sizes": (64, 64)}),
+    # Action-side rows (issue #18): a masked categorical and a Dict action of a categorical
+    # and a Gaussian. Both environments are jit_env's own (`jit_env.envs.toy`).
+    Row("ppo", "MaskedMaze-v0", 0.95, "1.0: every episode reaches the goal (illegal moves "
+        "end it with -1)", {"env": "MaskedMaze-v0", "total_steps": 50_000}),
+    Row("ppo", "ChooseAndAim-v0", 0.8, "1.0 is the optimum; uniform choice, N(0, 1) aim: "
+        "about -0.5", {"env": "ChooseAndAim-v0", "total_steps": 100_000}),
 )
 
 
@@ -145,7 +152,8 @@ def run_row(row: Row, num_seeds: int, repeats: int, scale: float, eval_episodes:
 def main(argv: list[str] | None = None) -> None:
     """Runs the selected rows and prints a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="", help="comma-separated algorithms (default: all)")
+    parser.add_argument("--rows", default="", help="comma-separated algorithms or algo:env "
+                        "(e.g. ppo:MaskedMaze-v0; default: all)")
     parser.add_argument("--num-seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--eval-episodes", type=int, default=100)
@@ -153,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="1/10 of the steps, 2 seeds")
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.rows.split(",")))
-    rows = [r for r in ROWS if not wanted or r.algo in wanted]
+    rows = [r for r in ROWS if not wanted or r.algo in wanted or f"{r.algo}:{r.env}" in wanted]
     num_seeds, scale = (2, 0.1) if args.quick else (args.num_seeds, 1.0)
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, {num_seeds} seeds"
           + (" (quick: 1/10 of the steps)" if args.quick else ""), file=sys.stderr)

@@ -3,7 +3,8 @@
 ``jit_env.make("CartPole-v1")`` builds a registered environment (wrapped in a
 `jit_env.wrappers.TimeLimit` with its registered episode limit);
 `registered_ids` lists them; `register` adds one. Importing this package
-registers the classic-control environments (`jit_env.envs.classic_control`)
+registers the classic-control environments (`jit_env.envs.classic_control`),
+the small action-mask / composite-action test environments (`jit_env.envs.toy`)
 and, where present, the bsuite ones (`jit_env.envs.bsuite`).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from jit_env.envs import classic_control
+from jit_env.envs import classic_control, toy
 from jit_env.envs._registry import EnvSpec, make, register, registered_ids, spec
 from jit_env.envs._rendering import render_video
 from jit_env.envs.classic_control import (
@@ -55,6 +56,7 @@ __all__ = [
     "registered_ids",
     "render_video",
     "spec",
+    "toy",
 ]
 
 if importlib.util.find_spec("jit_env.envs.bsuite") is not None:
