@@ -115,7 +115,7 @@ class RecurrentPPOBatch(NamedTuple):
     Attributes:
       timestep: the TimeSteps the policy acted on (step type and observation;
         no extras), leaves ``[T, b, ...]``.
-      action: stored actions ``[T, b]`` (int) or ``[T, b, A]`` (float).
+      action: stored actions, a tree like the action spec with ``[T, b, ...]`` leaves.
       initial_policy_state: the recurrent state each sequence started from,
         broadcast over time (``[T, b, ...]``; row 0 is used) so that it splits
         with the sequences.

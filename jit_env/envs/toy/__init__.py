@@ -5,6 +5,7 @@ Importing this package registers:
 | id | class | observation | action | episode |
 |---|---|---|---|---|
 | ``MaskedMaze-v0`` | `MaskedMaze` | dict: float32 [25], ``action_mask`` bool [4] | 4 | 50 steps |
+| ``UnmaskedMaze-v0`` | `MaskedMaze` | float32 [25] (no mask) | 4 | 50 steps |
 | ``ChooseAndAim-v0`` | `ChooseAndAim` | float32 [4] | dict: 3 choices, aim in [-1, 1] | 1 step |
 
 `MaskedMaze` follows the action-mask convention of
@@ -19,10 +20,11 @@ from jit_env.envs._registry import register
 from jit_env.envs.toy.choose_and_aim import ChooseAndAim, ChooseAndAimState
 from jit_env.envs.toy.maze import MaskedMaze, MaskedMazeState
 
-TOY_IDS = ("MaskedMaze-v0", "ChooseAndAim-v0")
+TOY_IDS = ("MaskedMaze-v0", "UnmaskedMaze-v0", "ChooseAndAim-v0")
 """The ids this package registers."""
 
 register("MaskedMaze-v0", MaskedMaze, max_episode_steps=50)
+register("UnmaskedMaze-v0", MaskedMaze, max_episode_steps=50, expose_mask=False)
 register("ChooseAndAim-v0", ChooseAndAim)
 
 __all__ = [

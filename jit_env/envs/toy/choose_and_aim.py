@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs.toy._rendering import cells_image
 
 
 class ChooseAndAimState(NamedTuple):
@@ -39,8 +40,23 @@ class ChooseAndAim(_core.Environment):
     Observation: float32 ``[4]``: one-hot category (3) then the target.
     Action: ``{"choice": int32 scalar in {0, 1, 2}, "aim": float32 [1]}`` (``aim``
     is clipped to [−1, 1]). Reward: float32 ``1[choice == k] − |aim − x|`` on the
-    single step, which terminates (discount 0).
+    single step, which terminates (discount 0). ``render`` gives a uint8
+    ``[32, 336, 3]`` image: the category's third of the top row, the target's cell
+    of the 21 in the bottom row.
+
+    Args:
+      renderer: optional replacement for the built-in renderer.
     """
+
+    def __init__(self, *, renderer: Any = None):
+        super().__init__(renderer=renderer if renderer is not None else self._draw)
+
+    def _draw(self, state: ChooseAndAimState) -> jax.Array:
+        col = jnp.arange(21)
+        top = jnp.where(col // 7 == state.category, 3, 0)
+        spot = jnp.round((jnp.clip(state.target, -1.0, 1.0) + 1.0) * 10.0).astype(jnp.int32)
+        bottom = jnp.where(col == spot, 2, 1)
+        return cells_image(jnp.stack([top, bottom]).astype(jnp.int32))
 
     def reset(self, key: jax.Array, *, options: Any = None
               ) -> tuple[ChooseAndAimState, _core.TimeStep]:

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs.toy._rendering import cells_image
 
 DEFAULT_LAYOUT = (
     "...#G",
@@ -88,14 +89,22 @@ class MaskedMaze(_core.Environment):
 
     Args:
       layout: rows of ``.`` (free), ``#`` (wall) and one ``G`` (goal).
+      renderer: optional replacement for the built-in renderer (``render`` gives a
+        uint8 ``[rows * 16, columns * 16, 3]`` image: walls grey, goal yellow,
+        agent blue).
+      expose_mask: with False the observation is only the float32 one-hot array
+        (no ``action_mask``; id ``UnmaskedMaze-v0``): the same game for an agent
+        that must learn which moves are illegal, for comparison.
 
     Raises:
       ValueError: for a layout with unequal rows, other characters, not exactly
         one goal, or no free cell besides the goal.
     """
 
-    def __init__(self, layout: tuple[str, ...] = DEFAULT_LAYOUT):
-        super().__init__()
+    def __init__(self, layout: tuple[str, ...] = DEFAULT_LAYOUT, *, renderer: Any = None,
+                 expose_mask: bool = True):
+        super().__init__(renderer=renderer if renderer is not None else self._draw)
+        self.expose_mask = bool(expose_mask)
         self._walls, self._goal = _parse(tuple(layout))
         self.rows, self.columns = self._walls.shape
         free = ~self._walls.reshape(-1)
@@ -103,7 +112,7 @@ class MaskedMaze(_core.Environment):
         self._starts = np.flatnonzero(free).astype(np.int32)
 
     def __repr__(self) -> str:
-        return f"MaskedMaze({self.rows}x{self.columns})"
+        return f"MaskedMaze({self.rows}x{self.columns}, expose_mask={self.expose_mask})"
 
     def _legal(self, position: jax.Array) -> jax.Array:
         target = position[None, :] + jnp.asarray(_MOVES)
@@ -112,9 +121,16 @@ class MaskedMaze(_core.Environment):
         c = jnp.clip(target[:, 1], 0, self.columns - 1)
         return inside & ~jnp.asarray(self._walls)[r, c]
 
-    def _observation(self, position: jax.Array) -> dict[str, jax.Array]:
+    def _draw(self, state: MaskedMazeState) -> jax.Array:
+        cells = jnp.asarray(self._walls.astype(np.int32))
+        cells = cells.at[self._goal].set(2)
+        return cells_image(cells.at[state.position[0], state.position[1]].set(3))
+
+    def _observation(self, position: jax.Array) -> Any:
         cell = position[0] * self.columns + position[1]
         onehot = jax.nn.one_hot(cell, self.rows * self.columns, dtype=jnp.float32)
+        if not self.expose_mask:
+            return onehot
         return {"observation": onehot, "action_mask": self._legal(position)}
 
     def reset(
@@ -159,13 +175,18 @@ class MaskedMaze(_core.Environment):
         )
         return state._replace(position=position), timestep
 
-    def observation_spec(self) -> specs.Dict:
-        """``Dict(observation=float32 [rows * columns] in [0, 1], action_mask=bool [4])``."""
+    def observation_spec(self) -> specs.Spec:
+        """``Dict(observation=float32 [rows * columns] in [0, 1], action_mask=bool [4])``.
+
+        Only the ``observation`` array when ``expose_mask`` is False.
+        """
+        board = specs.BoundedArray(
+            (self.rows * self.columns,), jnp.float32, 0.0, 1.0, name="observation"
+        )
+        if not self.expose_mask:
+            return board
         return specs.Dict(
-            observation=specs.BoundedArray(
-                (self.rows * self.columns,), jnp.float32, 0.0, 1.0, name="observation"
-            ),
-            action_mask=specs.Array((4,), jnp.bool_, name="action_mask"),
+            observation=board, action_mask=specs.Array((4,), jnp.bool_, name="action_mask")
         )
 
     def action_spec(self) -> specs.DiscreteArray:
