@@ -106,3 +106,36 @@ def test_a2c_general_loss_equals_the_softmax_loss_on_a_scalar_action():
     _, m_tuple = wrapped.update(state.agent_state, traj_t, jax.random.PRNGKey(2))
     for k in ("policy_loss", "entropy", "value_loss", "loss"):
         np.testing.assert_allclose(m_tuple[k], m_plain[k], rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ learning --
+
+OPTIMAL_MAZE_LENGTH = 97 / 17  # mean BFS distance to the goal over the 17 start cells
+
+
+@pytest.mark.slow
+@pytest.mark.learning
+def test_ppo_learns_the_masked_maze():
+    config = PPOConfig(env="MaskedMaze-v0", total_steps=50_000).validate()
+    _, metrics = jax.jit(lambda k: agents.train(config, k))(jax.random.PRNGKey(0))
+    tail = slice(-5, None)
+    assert np.nanmean(np.asarray(metrics["episode_return"])[tail]) >= 0.95
+    assert np.nanmin(np.asarray(metrics["episode_return_min"])) >= 0.0  # no illegal move, ever
+    # A masked random walk times out (50 steps) in about half the episodes (the first
+    # updates return ~0.46); PPO's paths end near the shortest (5.71 steps on average).
+    assert np.nanmean(np.asarray(metrics["episode_length"])[tail]) <= OPTIMAL_MAZE_LENGTH + 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.learning
+def test_ppo_learns_choose_and_aim():
+    config = PPOConfig(env="ChooseAndAim-v0", total_steps=100_000, learning_rate=1e-3,
+                       ent_coef=0.0).validate()
+    state, metrics = jax.jit(lambda k: agents.train(config, k))(jax.random.PRNGKey(0))
+    assert np.nanmean(np.asarray(metrics["episode_return"])[:5]) < 0.0  # it starts bad
+    assert np.nanmean(np.asarray(metrics["episode_return"])[-5:]) >= 0.75
+    agent = agents.make_trainer(config, make_ppo).agent
+    greedy = jax.jit(lambda k: agents.evaluate_policy(
+        config, agent, state.agent_state, state.env_state, k, episodes=100, policy="greedy")[0]
+    )(jax.random.PRNGKey(1))
+    assert float(np.mean(greedy)) >= 0.9  # right category and an aim within ~0.1

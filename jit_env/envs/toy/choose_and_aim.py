@@ -4,9 +4,10 @@ Each episode shows a category ``k ∈ {0, 1, 2}`` (one-hot) and a target ``x ∈
 (uniform); the agent answers with a `specs.Dict` action ``{"choice": int in {0, 1, 2},
 "aim": float32 [1]}`` and gets ``r = 1[choice == k] − |clip(aim, −1, 1) − x|``, then
 the episode terminates. The best return is 1 (right category, exact aim); a uniform
-choice with a standard-normal aim scores about ``1/3 − 0.8``. ``aim`` is clipped to
-its bounds inside ``step`` (so a Gaussian policy's unclipped sample is a valid
-action, the ``gaussian_bound="clip"`` convention of `jit_env.agents.make_action_head`).
+choice with a standard-normal aim ``z`` scores ``1/3 − E|clip(z) − x| ≈ −0.43`` (a
+NumPy Monte-Carlo estimate). ``aim`` is clipped to its bounds inside ``step`` (so a
+Gaussian policy's unclipped sample is a valid action, the ``gaussian_bound="clip"``
+convention of `jit_env.agents.make_action_head`).
 """
 
 from __future__ import annotations
