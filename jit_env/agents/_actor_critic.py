@@ -156,7 +156,7 @@ def make_actor_critic_agent(
     algo: str,
     behaviour_lag: int = 0,
 ) -> Agent:
-    """The `Agent` of a categorical policy-gradient method with advantages from ``targets``.
+    """The `Agent` of a policy-gradient method with advantages from ``targets``.
 
     Args:
       config: a validated `ActorCriticConfig` subclass.

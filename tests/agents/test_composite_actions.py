@@ -67,7 +67,8 @@ def test_agents_train_on_a_composite_action(name):
     assert float(jnp.max(jnp.abs(greedy["aim"]))) <= 1.0  # the mode is clipped to the bounds
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow  # each agent compiles a training run; the default run has the test below
+@pytest.mark.parametrize("name", sorted(AGENTS))
 def test_masked_moves_are_never_taken(name):
     # Every illegal move would end an episode with reward -1 (Pgx's rule): none may.
     _, _, metrics = _rollout(name, "MaskedMaze-v0", num_steps=32, total_steps=4 * 32 * 2)
@@ -90,6 +91,7 @@ def test_masked_actions_are_never_chosen_by_act_on_random_states():
     assert np.all(mask[np.arange(4), np.asarray(greedy)])
 
 
+@pytest.mark.slow
 def test_a2c_general_loss_equals_the_softmax_loss_on_a_scalar_action():
     # The general (any head) path of the actor-critic loss, forced on CartPole's scalar
     # action by wrapping it in a 1-leaf Tuple, gives the rlax-loss path's numbers.
