@@ -29,6 +29,7 @@ Reproduce (CPU; several minutes per row, longer on a loaded machine)::
     .venv/bin/python benchmarks/learning/run.py                 # every row, 5 seeds
     .venv/bin/python benchmarks/learning/run.py --rows dqn,a2c  # rows by algorithm
     .venv/bin/python benchmarks/learning/run.py --envs IncompleteCartPole-v1  # by environment
+    .venv/bin/python benchmarks/learning/run.py --rows ppo:MaskedMaze-v0  # one row
     .venv/bin/python benchmarks/learning/run.py --quick         # 1/10 of the steps, 2 seeds
 
 Not part of the test run. Like ``benchmarks/ppo_bench.py`` it passes
@@ -111,6 +112,15 @@ ROWS = (
         {"total_steps": 30_000, "hidden_sizes": (64, 64)}),
     Row("ddpg", "Pendulum-v1", None, "-152.1 ± 94.3 (rl-zoo ddpg, 20k steps)",
         {"hidden_sizes": (64, 64)}),
+    # Action-side rows (issue #18): a masked categorical and a Dict action of a categorical
+    # and a Gaussian. Both environments are jit_env's own (`jit_env.envs.toy`).
+    Row("ppo", "MaskedMaze-v0", 0.95, "1.0: every episode reaches the goal (illegal moves "
+        "end it with -1)", {"env": "MaskedMaze-v0", "total_steps": 50_000}),
+    Row("ppo", "UnmaskedMaze-v0", None, "the same maze without the mask, for comparison",
+        {"env": "UnmaskedMaze-v0", "total_steps": 50_000}),
+    Row("ppo", "ChooseAndAim-v0", 0.75, "1.0 is the optimum; uniform choice, clipped N(0, 1) aim: "
+        "-0.43", {"env": "ChooseAndAim-v0", "total_steps": 100_000,
+                       "learning_rate": 1e-3, "ent_coef": 0.0}),
 )
 
 
@@ -170,7 +180,8 @@ def run_row(row: Row, num_seeds: int, repeats: int, scale: float, eval_episodes:
 def main(argv: list[str] | None = None) -> None:
     """Runs the selected rows and prints a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="", help="comma-separated algorithms (default: all)")
+    parser.add_argument("--rows", default="", help="comma-separated algorithms or algo:env "
+                        "(e.g. ppo:MaskedMaze-v0; default: all)")
     parser.add_argument("--envs", default="", help="comma-separated environments (default: all)")
     parser.add_argument("--num-seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1)
@@ -180,7 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     wanted = set(filter(None, args.rows.split(",")))
     envs = set(filter(None, args.envs.split(",")))
-    rows = [r for r in ROWS if (not wanted or r.algo in wanted or r.label in wanted)
+    rows = [r for r in ROWS if (not wanted or r.algo in wanted or r.label in wanted
+                                or f"{r.algo}:{r.env}" in wanted)
             and (not envs or r.env in envs)]
     num_seeds, scale = (2, 0.1) if args.quick else (args.num_seeds, 1.0)
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, {num_seeds} seeds"

@@ -17,10 +17,21 @@ Algorithms (``jit-env train --algo NAME``; `jit_env.cli.ALGORITHMS`): PPO
 (`make_dqn`), A2C (`make_a2c`), REINFORCE (`make_reinforce`), IMPALA with
 V-trace (`make_impala`), Off-PAC with replay and a lagged behaviour network
 (`make_offpac`), and for bounded continuous actions SAC (`make_sac`),
-TD3 (`make_td3`) and DDPG (`make_ddpg`). Needs the ``agents`` extra: ``pip install
+TD3 (`make_td3`) and DDPG (`make_ddpg`). The on-policy agents (PPO, recurrent
+PPO, A2C, REINFORCE, IMPALA) act through `make_action_head`: any action spec of
+categorical (scalar or multi-discrete) and Gaussian leaves, alone or in a
+`specs.Tuple` / `specs.Dict`, with optional action masks (an ``"action_mask"``
+observation entry, `split_observation_spec`). Needs the ``agents`` extra: ``pip install
 'jit-env[agents]'`` (flax, optax).
 """
 
+from jit_env.agents._action_heads import (
+    MASK_KEY,
+    ActionHead,
+    make_action_head,
+    split_observation,
+    split_observation_spec,
+)
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._loop import (
@@ -46,12 +57,14 @@ from jit_env.agents.td3 import DDPGConfig, TD3Config, make_ddpg, make_td3
 
 __all__ = [
     "A2CConfig",
+    "ActionHead",
     "Agent",
     "AgentState",
     "ContinuousPPOConfig",
     "DDPGConfig",
     "DQNConfig",
     "IMPALAConfig",
+    "MASK_KEY",
     "OffPACConfig",
     "PPOConfig",
     "REINFORCEConfig",
@@ -64,6 +77,7 @@ __all__ = [
     "evaluate_policy",
     "evaluation_policy",
     "make_a2c",
+    "make_action_head",
     "make_ddpg",
     "make_dqn",
     "make_evaluation_env",
@@ -77,5 +91,7 @@ __all__ = [
     "make_td3",
     "make_trainer",
     "make_training_env",
+    "split_observation",
+    "split_observation_spec",
     "train",
 ]

@@ -4,7 +4,9 @@ The three agents differ only in how a rollout becomes per-transition policy
 advantages and value targets (Monte-Carlo returns, GAE, V-trace); each module
 passes that as a `TargetsFn` to `make_actor_critic_agent`, which builds the rest:
 
-- a categorical policy and a state-value baseline, the separate 64-64 tanh MLPs of
+- a policy over any action spec of categorical and Gaussian leaves
+  (`jit_env.agents.make_action_head`; masks from an ``"action_mask"`` observation
+  entry) and a state-value baseline, the separate 64-64 tanh MLPs of
   `jit_env.agents.networks.ActorCritic` (the SB3 ``MlpPolicy`` / CleanRL
   architecture and orthogonal initialisation), on the flattened observation;
 - the loss ``L = L_pg + vf_coef · L_v − ent_coef · H`` with
@@ -30,10 +32,15 @@ from typing import Any, ClassVar, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jit_env import ops, specs
+from jit_env.agents._action_heads import (
+    GAUSSIAN_BOUNDS,
+    make_action_head,
+    split_observation,
+    split_observation_spec,
+)
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import OPTIMIZERS, make_optimizer, normalize_advantages
@@ -80,6 +87,8 @@ class ActorCriticConfig(TrainingConfig):
         `jit_env.rollout.episodes`; rlx's rollout unit, ``rlx/algos/reinforce.py``).
       horizon: most steps of an episode with ``rollout="episodes"`` (rlx's
         ``--horizon``, default 500); ``num_steps`` is then unused.
+      gaussian_bound: ``"clip"`` or ``"tanh"``, how a bounded Gaussian action leaf
+        keeps to its bounds (`jit_env.agents.make_action_head`).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (
@@ -99,6 +108,7 @@ class ActorCriticConfig(TrainingConfig):
     activation: str = "tanh"
     rollout: str = "steps"
     horizon: int = 500
+    gaussian_bound: str = "clip"
 
     @property
     def steps_per_update(self) -> int:
@@ -110,6 +120,11 @@ class ActorCriticConfig(TrainingConfig):
     def problems(self) -> list[str]:
         """`TrainingConfig.problems` plus the shared actor-critic checks."""
         problems = super().problems() + rollout_problems(self)
+        if self.gaussian_bound not in GAUSSIAN_BOUNDS:
+            problems.append(
+                f"`gaussian_bound` must be one of {list(GAUSSIAN_BOUNDS)}, "
+                f"got {self.gaussian_bound!r}"
+            )
         for name in ("learning_rate", "optimizer_eps", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
@@ -155,17 +170,6 @@ class ActorCriticExtra(NamedTuple):
     behaviour_params: Any
 
 
-def discrete_action_size(action_spec: specs.Spec, algo: str) -> int:
-    """Number of actions of a scalar `DiscreteArray` action spec.
-
-    Raises:
-      ValueError: for any other action spec (names ``algo``).
-    """
-    if isinstance(action_spec, specs.DiscreteArray) and action_spec.shape == ():
-        return int(np.asarray(action_spec.num_values))
-    raise ValueError(f"{algo} supports a scalar DiscreteArray action, got {action_spec!r}")
-
-
 def observation_size(obs_spec: specs.Spec, algo: str) -> tuple[tuple[int, ...], int]:
     """``(shape, flat size)`` of a numeric `Array` observation spec (flattened for the MLP).
 
@@ -186,12 +190,13 @@ def make_actor_critic_agent(
     algo: str,
     behaviour_lag: int = 0,
 ) -> Agent:
-    """The `Agent` of a categorical policy-gradient method with advantages from ``targets``.
+    """The `Agent` of a policy-gradient method with advantages from ``targets``.
 
     Args:
       config: a validated `ActorCriticConfig` subclass.
-      env_spec: specs of one environment: a scalar `DiscreteArray` action and a
-        single `Array` observation of any shape (flattened to ``[D]``).
+      env_spec: specs of one environment: any action spec `make_action_head`
+        supports and a single `Array` observation of any shape (flattened to
+        ``[D]``), optionally in a `specs.Dict` with an ``"action_mask"``.
       targets: the method's `TargetsFn`.
       algo: name used in error messages.
       behaviour_lag: 0 to act with the learned parameters (``AgentState.extra``
@@ -210,10 +215,12 @@ def make_actor_critic_agent(
       ValueError: on an unsupported action or observation spec, or a bad config.
     """
     config.validate()
-    action_size = discrete_action_size(env_spec.actions, algo)
-    obs_shape, obs_size = observation_size(env_spec.observations, algo)
-    action_dtype = env_spec.actions.dtype  # type: ignore[attr-defined]  # a DiscreteArray
-    network = ActorCritic(action_size, False, tuple(config.hidden_sizes), config.activation)
+    obs_spec, mask_spec = split_observation_spec(env_spec.observations)
+    head = make_action_head(env_spec.actions, mask_spec,
+                            gaussian_bound=config.gaussian_bound, algo=algo)
+    obs_shape, obs_size = observation_size(obs_spec, algo)
+    network = ActorCritic(head.size, head.continuous, tuple(config.hidden_sizes),
+                          config.activation, log_std_size=head.log_std_size)
     optimizer = make_optimizer(
         config.learning_rate,
         optimizer=config.optimizer,
@@ -222,19 +229,21 @@ def make_actor_critic_agent(
         max_grad_norm=config.max_grad_norm,
         anneal_steps=config.num_updates if config.anneal_lr else None,
     )
-    dist = ops.softmax()
 
     def flat(observation: jax.Array) -> jax.Array:
         lead = observation.shape[: observation.ndim - len(obs_shape)]
         return observation.reshape(lead + (obs_size,))
 
-    def forward(params, observation) -> tuple[jax.Array, jax.Array]:
-        """``(logits [..., A], value [...])`` of a ``[..., *obs_shape]`` observation."""
-        return cast(tuple[jax.Array, jax.Array], network.apply(params, flat(observation)))
+    def forward(params, observation) -> tuple[Any, jax.Array, Any]:
+        """``(policy head, value [...], mask)`` of a ``[..., *obs_shape]`` observation."""
+        obs, mask = split_observation(observation, head.masked)
+        out, v = cast(tuple[Any, jax.Array], network.apply(params, flat(obs)))
+        return out, v, mask
 
     def value(params, observation) -> jax.Array:
         """``value [...]`` of a ``[..., *obs_shape]`` observation (the critic only)."""
-        return cast(jax.Array, network.apply(params, flat(observation), method=ActorCritic.value))
+        obs, _ = split_observation(observation, head.masked)
+        return cast(jax.Array, network.apply(params, flat(obs), method=ActorCritic.value))
 
     def init(key: jax.Array) -> AgentState:
         params = network.init(key, jnp.zeros((obs_size,), jnp.float32))
@@ -242,25 +251,24 @@ def make_actor_critic_agent(
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32), extra)
 
     def act(params, timestep, policy_state, key):
-        logits, _ = forward(params, timestep.observation)
-        action = dist.sample(key, logits)
-        log_prob = dist.logprob(action, logits)
-        return action.astype(action_dtype), policy_state, {"log_prob": log_prob}
+        out, _, mask = forward(params, timestep.observation)
+        action = head.sample(key, out, mask)
+        return action, policy_state, {"log_prob": head.logprob(action, out, mask)}
 
     def act_greedy(params, timestep, policy_state, key):
-        del key  # the argmax is deterministic
-        logits, _ = forward(params, timestep.observation)
-        action = jnp.argmax(logits, axis=-1)
-        return action.astype(action_dtype), policy_state, {}
+        del key  # the mode is deterministic
+        out, _, mask = forward(params, timestep.observation)
+        return head.mode(out, mask), policy_state, {}
 
     def act_params(agent_state: AgentState):
         return agent_state.extra.behaviour_params if behaviour_lag else agent_state.params
 
     def loss_fn(params, trajectory: Trajectory):
         tr = trajectory.transitions()
-        logits, values = forward(params, tr.observation)
+        out, values, mask = forward(params, tr.observation)
         bootstrap = jax.lax.stop_gradient(value(params, tr.next_observation))
-        log_pi = jax.lax.stop_gradient(dist.logprob(tr.action, logits))
+        log_pi_all = head.logprob(tr.action, out, mask)
+        log_pi = jax.lax.stop_gradient(log_pi_all)
         adv, target, weight, metrics = targets(
             trajectory, tr, log_pi, jax.lax.stop_gradient(values), bootstrap
         )
@@ -269,14 +277,18 @@ def make_actor_critic_agent(
         if config.normalize_advantages:
             adv = normalize_advantages(adv, w)
         rows = w.size
-        # rlax's losses average over all rows; rescale to the weighted ones.
-        pg_loss = ops.policy_gradient_loss(
-            logits.reshape(rows, action_size), tr.action.reshape(rows).astype(jnp.int32),
-            adv.reshape(rows), w.reshape(rows),
-        ) * (rows / n)
-        entropy = -ops.entropy_loss(logits.reshape(rows, action_size), w.reshape(rows)) * (
-            rows / n
-        )
+        if head.plain_softmax:
+            # rlax's losses average over all rows; rescale to the weighted ones.
+            pg_loss = ops.policy_gradient_loss(
+                out.reshape(rows, head.size), tr.action.reshape(rows).astype(jnp.int32),
+                adv.reshape(rows), w.reshape(rows),
+            ) * (rows / n)
+            entropy = -ops.entropy_loss(out.reshape(rows, head.size), w.reshape(rows)) * (
+                rows / n
+            )
+        else:  # the same two means for any action head
+            pg_loss = -(log_pi_all * jax.lax.stop_gradient(adv) * w).sum() / n
+            entropy = (head.entropy(out, mask) * w).sum() / n
         value_loss = (
             jnp.zeros((), jnp.float32)
             if target is None

@@ -68,7 +68,7 @@ def make_a2c(config: A2CConfig, env_spec: specs.EnvironmentSpec) -> Agent:
 
     Args:
       config: an `A2CConfig` (validated here).
-      env_spec: specs of one environment; scalar `DiscreteArray` action, one
+      env_spec: specs of one environment; an action `make_action_head` supports, one
         observation `Array` of any shape (flattened).
 
     Returns:

@@ -131,7 +131,7 @@ def make_impala(config: IMPALAConfig, env_spec: specs.EnvironmentSpec) -> Agent:
 
     Args:
       config: an `IMPALAConfig` (validated here).
-      env_spec: specs of one environment; scalar `DiscreteArray` action, one
+      env_spec: specs of one environment; an action `make_action_head` supports, one
         observation `Array` of any shape (flattened; Catch's ``[10, 5]`` board).
 
     Returns:

@@ -229,19 +229,25 @@ class ActorCritic(nn.Module):
       continuous: Gaussian policy instead of a categorical one.
       hidden_sizes: hidden widths of both networks.
       activation: hidden activation name.
+      log_std_size: when ``continuous``, the length of ``log_std`` (default
+        ``None``: ``action_size``); a composite action head
+        (`jit_env.agents.make_action_head`) has ``action_size`` outputs of which
+        only its Gaussian leaves need a log-std.
     """
 
     action_size: int
     continuous: bool = False
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
+    log_std_size: int | None = None
 
     def setup(self):
         """Builds the submodules (flax ``setup``)."""
         self.actor = MLP(self.hidden_sizes, self.action_size, self.activation, 0.01)
         self.critic = MLP(self.hidden_sizes, 1, self.activation, 1.0)
         if self.continuous:
-            self.log_std = self.param("log_std", nn.initializers.zeros, (self.action_size,))
+            size = self.action_size if self.log_std_size is None else self.log_std_size
+            self.log_std = self.param("log_std", nn.initializers.zeros, (size,))
 
     def __call__(self, observation: jax.Array):
         x = observation.astype(jnp.float32)
@@ -328,6 +334,8 @@ class RecurrentActorCritic(nn.Module):
       head_sizes: hidden widths of the actor and critic MLPs after the cell.
       cell: ``lstm`` or ``gru``.
       activation: hidden activation name.
+      log_std_size: when ``continuous``, the length of ``log_std`` (``None``:
+        ``action_size``), as for `ActorCritic`.
     """
 
     action_size: int
@@ -337,6 +345,7 @@ class RecurrentActorCritic(nn.Module):
     head_sizes: Sequence[int] = (128,)
     cell: str = "lstm"
     activation: str = "tanh"
+    log_std_size: int | None = None
 
     def setup(self):
         """Builds the submodules (flax ``setup``)."""
@@ -349,7 +358,8 @@ class RecurrentActorCritic(nn.Module):
         self.actor = MLP(self.head_sizes, self.action_size, self.activation, 0.01)
         self.critic = MLP(self.head_sizes, 1, self.activation, 1.0)
         if self.continuous:
-            self.log_std = self.param("log_std", nn.initializers.zeros, (self.action_size,))
+            size = self.action_size if self.log_std_size is None else self.log_std_size
+            self.log_std = self.param("log_std", nn.initializers.zeros, (size,))
 
     def _core(self, carry, observation: jax.Array):
         x = observation.astype(jnp.float32)

@@ -64,23 +64,44 @@ near 320. What the defaults learn is measured by ``benchmarks/learning/run.py
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jit_env import ops, specs
 from jit_env.agents import replay
-from jit_env.agents._actor_critic import (
-    ActorCriticConfig,
-    discrete_action_size,
-    observation_size,
-)
+from jit_env.agents._actor_critic import ActorCriticConfig
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._optimization import make_optimizer
 from jit_env.agents.networks import ActorCritic
 from jit_env.rollout import Trajectory
+
+
+def discrete_action_size(action_spec: specs.Spec, algo: str) -> int:
+    """Number of actions of a scalar `DiscreteArray` action spec.
+
+    Raises:
+      ValueError: for any other action spec (names ``algo``).
+    """
+    if isinstance(action_spec, specs.DiscreteArray) and action_spec.shape == ():
+        return int(np.asarray(action_spec.num_values))
+    raise ValueError(f"{algo} supports a scalar DiscreteArray action, got {action_spec!r}")
+
+
+def observation_size(obs_spec: specs.Spec, algo: str) -> tuple[tuple[int, ...], int]:
+    """``(shape, flat size)`` of a numeric `Array` observation spec (flattened for the MLP).
+
+    Raises:
+      ValueError: for a structured (tree) observation spec (names ``algo``).
+    """
+    if isinstance(obs_spec, specs.Array):
+        shape = tuple(int(s) for s in obs_spec.shape)
+        return shape, math.prod(shape)
+    raise ValueError(f"{algo} needs a single observation Array, got {obs_spec!r}")
 
 
 @dataclasses.dataclass(frozen=True)

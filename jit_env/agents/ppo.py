@@ -20,10 +20,16 @@ from typing import Any, ClassVar, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jit_env import ops, specs
+from jit_env.agents._action_heads import (
+    GAUSSIAN_BOUNDS,
+    ActionHead,
+    make_action_head,
+    split_observation,
+    split_observation_spec,
+)
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import make_optimizer, normalize_advantages
@@ -53,6 +59,9 @@ class PPOConfig(TrainingConfig):
       hidden_sizes: widths of the policy and value MLPs.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
       normalize_advantages: standardise advantages per minibatch.
+      gaussian_bound: how a bounded Gaussian action leaf is kept in its bounds,
+        ``"clip"`` (the environment clips the sample) or ``"tanh"`` (squashed
+        sample); see `jit_env.agents.make_action_head`.
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (
@@ -72,10 +81,16 @@ class PPOConfig(TrainingConfig):
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     normalize_advantages: bool = True
+    gaussian_bound: str = "clip"
 
     def problems(self) -> list[str]:
         """`TrainingConfig.problems` plus PPO's own checks."""
         problems = super().problems()
+        if self.gaussian_bound not in GAUSSIAN_BOUNDS:
+            problems.append(
+                f"`gaussian_bound` must be one of {list(GAUSSIAN_BOUNDS)}, "
+                f"got {self.gaussian_bound!r}"
+            )
         for name in ("update_epochs", "num_minibatches"):
             if getattr(self, name) <= 0:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
@@ -152,7 +167,7 @@ class PPOBatch(NamedTuple):
 
     Attributes:
       observation: observations ``[*S, D]``, float32.
-      action: stored actions ``[*S]`` (int) or ``[*S, A]`` (float).
+      action: stored actions, a tree of ``[*S, ...]`` leaves like the action spec.
       targets: the `PPOTargets` of the rows, each ``S``.
     """
 
@@ -161,23 +176,20 @@ class PPOBatch(NamedTuple):
     targets: PPOTargets
 
 
-def _action_head(action_spec: specs.Spec) -> tuple[int, bool]:
-    """(action_size, continuous) for a `DiscreteArray` or a float `BoundedArray`/`Array`."""
-    if isinstance(action_spec, specs.DiscreteArray):
-        if action_spec.shape != ():
-            raise ValueError(
-                f"PPO supports a scalar DiscreteArray action, got shape {action_spec.shape}"
-            )
-        return int(np.asarray(action_spec.num_values)), False
-    if isinstance(action_spec, specs.Array) and jnp.issubdtype(action_spec.dtype, jnp.floating):
-        if len(action_spec.shape) != 1:
-            raise ValueError(
-                f"PPO supports a float action of shape (A,), got {action_spec.shape}"
-            )
-        return int(action_spec.shape[0]), True
-    raise ValueError(
-        f"PPO supports DiscreteArray or float Array actions, got {action_spec!r}"
-    )
+def ppo_action_head(config: PPOConfig, env_spec: specs.EnvironmentSpec, algo: str = "PPO"
+                    ) -> tuple[ActionHead, specs.Spec]:
+    """The policy's `ActionHead` and the observation spec its network sees.
+
+    The action mask, if the observation carries one under ``"action_mask"``,
+    is split off (`jit_env.agents.split_observation_spec`) and handed to the head.
+
+    Raises:
+      ValueError: for an unsupported action leaf or mask (see `make_action_head`).
+    """
+    obs_spec, mask_spec = split_observation_spec(env_spec.observations)
+    head = make_action_head(env_spec.actions, mask_spec,
+                            gaussian_bound=config.gaussian_bound, algo=algo)
+    return head, obs_spec
 
 
 def _ppo_optimizer(config: PPOConfig) -> optax.GradientTransformation:
@@ -198,57 +210,6 @@ def _ppo_optimizer(config: PPOConfig) -> optax.GradientTransformation:
         max_grad_norm=config.max_grad_norm,
         anneal_steps=num_steps_opt if config.anneal_lr else None,
     )
-
-
-def policy_distribution(continuous: bool) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
-    """The action distribution of an `ActorCritic`-style policy head.
-
-    Args:
-      continuous: diagonal Gaussian (head ``(mean [..., A], log_std [A])``)
-        instead of a categorical (head = logits ``[..., num_actions]``).
-
-    Returns:
-      ``(dist, distribution_args)``: a `jit_env.ops` distribution
-      (``gaussian_diagonal()`` or ``softmax()``) and ``distribution_args(head)``,
-      the positional arguments its ``sample``/``logprob``/``entropy`` take after
-      the key or sample (``(mean, std)`` with ``std`` broadcast to ``mean``, or
-      ``(logits,)``).
-    """
-    dist = ops.gaussian_diagonal() if continuous else ops.softmax()
-
-    def distribution_args(head):
-        if continuous:
-            mean, log_std = head
-            return mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape)
-        return (head,)
-
-    return dist, distribution_args
-
-
-def greedy_action(continuous: bool, head: Any, action_spec: specs.Spec) -> jax.Array:
-    """The evaluation action of a policy head: its mode, within the action bounds.
-
-    Args:
-      continuous: the head is ``(mean [..., A], log_std [A])`` of a diagonal
-        Gaussian; otherwise logits ``[..., num_actions]`` of a categorical.
-      head: the policy head (see `policy_distribution`).
-      action_spec: the environment's action spec.
-
-    Returns:
-      The argmax of the logits cast to the spec's dtype (``[...]``), or the
-      Gaussian mean ``[..., A]`` float32, clipped to ``[minimum, maximum]`` when
-      ``action_spec`` is a `BoundedArray` (Stable-Baselines3's
-      ``predict(deterministic=True)`` also returns the clipped mean:
-      ``stable_baselines3/common/policies.py``, ``BasePolicy.predict``).
-    """
-    if not continuous:
-        return jnp.argmax(head, axis=-1).astype(action_spec.dtype)  # type: ignore[attr-defined]
-    mean, _ = head
-    if isinstance(action_spec, specs.BoundedArray):
-        low = jnp.broadcast_to(jnp.asarray(action_spec.minimum, mean.dtype), mean.shape)
-        high = jnp.broadcast_to(jnp.asarray(action_spec.maximum, mean.dtype), mean.shape)
-        mean = jnp.clip(mean, low, high)
-    return cast(jax.Array, mean)
 
 
 def ppo_targets(config: PPOConfig, trajectory: Trajectory, bootstrap: jax.Array) -> PPOTargets:
@@ -385,34 +346,39 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     Args:
       config: a validated `PPOConfig` (or `ContinuousPPOConfig`).
       env_spec: the (unbatched) environment's specs; the observation must be a
-        single float array ``[D]``.
+        single float array ``[D]``, or a `specs.Dict` of one such array and an
+        ``"action_mask"`` (see `jit_env.agents.make_action_head`); the action any
+        spec `make_action_head` supports (categorical and Gaussian leaves, in a
+        `specs.Tuple` / `specs.Dict` or alone).
 
     Returns:
       `Agent` whose ``act`` returns extras ``{"log_prob": [B] float32,
       "value": [B] float32}`` and whose ``update`` does ``update_epochs`` passes of
-      ``num_minibatches`` Adam steps on one `Trajectory`. With a float action
-      spec the policy is a diagonal Gaussian with a state-independent log-std;
-      ``act`` returns the *unclipped* sample and its log-probability (the
-      training stack's `ClipAction` clips it when stepping, as CleanRL's
-      ``ppo_continuous_action.py`` does with ``gym.wrappers.ClipAction``).
+      ``num_minibatches`` Adam steps on one `Trajectory`. A float action leaf is a
+      diagonal Gaussian with a state-independent log-std; with ``gaussian_bound
+      = "clip"`` ``act`` returns the *unclipped* sample and its log-probability (the
+      training stack's `ClipAction` clips a single bounded action when stepping, as
+      CleanRL's ``ppo_continuous_action.py`` does with ``gym.wrappers.ClipAction``).
+      Masked actions (an ``"action_mask"`` observation entry) are never sampled
+      and never the greedy action.
 
     Raises:
       ValueError: on an invalid config, or an unsupported action or observation spec.
     """
     config.validate()
-    action_size, continuous = _action_head(env_spec.actions)
-    obs_spec = env_spec.observations
+    head, obs_spec = ppo_action_head(config, env_spec)
     if not isinstance(obs_spec, specs.Array) or len(obs_spec.shape) != 1:
         raise ValueError(f"PPO needs a flat observation Array of shape (D,), got {obs_spec!r}")
 
-    network = ActorCritic(action_size, continuous, tuple(config.hidden_sizes), config.activation)
+    network = ActorCritic(head.size, head.continuous, tuple(config.hidden_sizes),
+                          config.activation, log_std_size=head.log_std_size)
     optimizer = _ppo_optimizer(config)
-    dist, distribution_args = policy_distribution(continuous)
-    action_dtype = env_spec.actions.dtype  # type: ignore[attr-defined]  # an array spec
 
-    def forward(params, observation) -> tuple[Any, jax.Array]:
-        """``(policy head, value [...])`` of ``[..., D]`` observations."""
-        return cast(tuple[Any, jax.Array], network.apply(params, observation))
+    def forward(params, observation) -> tuple[Any, jax.Array, Any]:
+        """``(policy head, value [...], action mask)`` of ``[..., D]`` observations."""
+        obs, mask = split_observation(observation, head.masked)
+        out, value = cast(tuple[Any, jax.Array], network.apply(params, obs))
+        return out, value, mask
 
     def init(key: jax.Array) -> AgentState:
         obs = jnp.zeros(obs_spec.shape, jnp.float32)
@@ -420,29 +386,26 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def act(params, timestep, policy_state, key):
-        head, value = forward(params, timestep.observation)
-        args = distribution_args(head)
-        action = dist.sample(key, *args)
-        log_prob = dist.logprob(action, *args)
-        if not continuous:
-            action = action.astype(action_dtype)
+        out, value, mask = forward(params, timestep.observation)
+        action = head.sample(key, out, mask)
+        log_prob = head.logprob(action, out, mask)
         return action, policy_state, {"log_prob": log_prob, "value": value}
 
     def act_greedy(params, timestep, policy_state, key):
         del key  # the mode: deterministic
-        head, _ = forward(params, timestep.observation)
-        return greedy_action(continuous, head, env_spec.actions), policy_state, {}
+        out, _, mask = forward(params, timestep.observation)
+        return head.mode(out, mask), policy_state, {}
 
     def loss_fn(params, batch: PPOBatch):
-        head, value = forward(params, batch.observation)
-        args = distribution_args(head)
-        log_prob = dist.logprob(batch.action, *args)
-        return ppo_loss(config, log_prob, dist.entropy(*args), value, batch.targets)
+        out, value, mask = forward(params, batch.observation)
+        log_prob = head.logprob(batch.action, out, mask)
+        return ppo_loss(config, log_prob, head.entropy(out, mask), value, batch.targets)
 
     def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
         tr = trajectory.transitions()
         bootstrap = cast(jax.Array, network.apply(
-            agent_state.params, tr.next_observation, method=ActorCritic.value
+            agent_state.params, split_observation(tr.next_observation, head.masked)[0],
+            method=ActorCritic.value,
         ))
         data = PPOBatch(observation=tr.observation, action=tr.action,
                         targets=ppo_targets(config, trajectory, bootstrap))

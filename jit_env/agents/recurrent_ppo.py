@@ -41,15 +41,14 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.agents._action_heads import ActionHead, split_observation
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents.networks import RecurrentActorCritic, initial_carry, recurrent_cell
 from jit_env.agents.ppo import (
     PPOConfig,
     PPOTargets,
-    _action_head,
     _ppo_optimizer,
-    greedy_action,
-    policy_distribution,
+    ppo_action_head,
     ppo_epochs,
     ppo_loss,
     ppo_targets,
@@ -117,7 +116,7 @@ class RecurrentPPOBatch(NamedTuple):
     Attributes:
       timestep: the TimeSteps the policy acted on (step type and observation;
         no extras), leaves ``[T, b, ...]``.
-      action: stored actions ``[T, b]`` (int) or ``[T, b, A]`` (float).
+      action: stored actions, a tree like the action spec with ``[T, b, ...]`` leaves.
       initial_policy_state: the recurrent state each sequence started from,
         broadcast over time (``[T, b, ...]``; row 0 is used) so that it splits
         with the sequences.
@@ -142,34 +141,32 @@ def _slim(timestep: _core.TimeStep) -> _core.TimeStep:
 
 def _network(
     config: RecurrentPPOConfig, env_spec: specs.EnvironmentSpec
-) -> tuple[RecurrentActorCritic, bool]:
-    """The network for ``env_spec`` and whether its policy is Gaussian (ValueError on bad specs)."""
-    action_size, continuous = _action_head(env_spec.actions)
-    obs_spec = env_spec.observations
+) -> tuple[RecurrentActorCritic, ActionHead, tuple[int, ...]]:
+    """The network, its `ActionHead` and its observation shape (ValueError on bad specs)."""
+    head, obs_spec = ppo_action_head(config, env_spec, "recurrent PPO")
     if not isinstance(obs_spec, specs.Array) or len(obs_spec.shape) != 1:
         raise ValueError(
             f"recurrent PPO needs a flat observation Array of shape (D,), got {obs_spec!r}"
         )
     network = RecurrentActorCritic(
-        action_size, continuous, tuple(config.hidden_sizes), config.rnn_size,
+        head.size, head.continuous, tuple(config.hidden_sizes), config.rnn_size,
         tuple(config.head_sizes), config.cell, config.activation,
+        log_std_size=head.log_std_size,
     )
-    return network, continuous
+    return network, head, tuple(obs_spec.shape)
 
 
-def _evaluate_fn(network: RecurrentActorCritic, continuous: bool):
+def _evaluate_fn(network: RecurrentActorCritic, head: ActionHead):
     """``evaluate_fn(params, timestep, carry, action) -> (carry, outputs)``."""
-    dist, distribution_args = policy_distribution(continuous)
 
     def evaluate_fn(params, timestep, policy_state, action):
-        carry, head, value = cast(
-            tuple[Any, Any, jax.Array],
-            network.apply(params, policy_state, timestep.observation),
+        obs, mask = split_observation(timestep.observation, head.masked)
+        carry, out, value = cast(
+            tuple[Any, Any, jax.Array], network.apply(params, policy_state, obs),
         )
-        args = distribution_args(head)
         return carry, {
-            "log_prob": dist.logprob(action, *args),
-            "entropy": dist.entropy(*args),
+            "log_prob": head.logprob(action, out, mask),
+            "entropy": head.entropy(out, mask),
             "value": value,
         }
 
@@ -182,8 +179,9 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
     Args:
       config: a `RecurrentPPOConfig`.
       env_spec: the (unbatched) environment's specs; the observation must be a
-        single float array ``[D]``; the action a scalar `DiscreteArray` or a
-        float ``[A]`` array (diagonal Gaussian, as `make_ppo`).
+        single float array ``[D]`` (optionally with an ``"action_mask"``, as
+        `make_ppo`); the action any spec `jit_env.agents.make_action_head`
+        supports, as `make_ppo`.
 
     Returns:
       `Agent` with ``initial_policy_state(batch_shape)`` the zero carry
@@ -199,11 +197,8 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
         action or observation spec.
     """
     config.validate()
-    network, continuous = _network(config, env_spec)
-    obs_shape = tuple(env_spec.observations.shape)  # type: ignore[attr-defined]  # checked
-    action_dtype = env_spec.actions.dtype  # type: ignore[attr-defined]  # an array spec
+    network, head, obs_shape = _network(config, env_spec)
     optimizer = _ppo_optimizer(config)
-    dist, distribution_args = policy_distribution(continuous)
 
     def initial_policy_state(batch_shape: tuple[int, ...]):
         return initial_carry(config.cell, config.rnn_size, tuple(batch_shape))
@@ -213,27 +208,25 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
         params = network.init(key, initial_policy_state(()), obs)
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
-    def act(params, timestep, policy_state, key):
-        carry, head, value = cast(
-            tuple[Any, Any, jax.Array],
-            network.apply(params, policy_state, timestep.observation),
+    def step(params, timestep, policy_state):
+        obs, mask = split_observation(timestep.observation, head.masked)
+        carry, out, value = cast(
+            tuple[Any, Any, jax.Array], network.apply(params, policy_state, obs),
         )
-        args = distribution_args(head)
-        action = dist.sample(key, *args)
-        log_prob = dist.logprob(action, *args)
-        if not continuous:
-            action = action.astype(action_dtype)
+        return carry, out, value, mask
+
+    def act(params, timestep, policy_state, key):
+        carry, out, value, mask = step(params, timestep, policy_state)
+        action = head.sample(key, out, mask)
+        log_prob = head.logprob(action, out, mask)
         return action, carry, {"log_prob": log_prob, "value": value, "policy_state": carry}
 
     def act_greedy(params, timestep, policy_state, key):
         del key  # the mode: deterministic
-        carry, head, _ = cast(
-            tuple[Any, Any, jax.Array],
-            network.apply(params, policy_state, timestep.observation),
-        )
-        return greedy_action(continuous, head, env_spec.actions), carry, {}
+        carry, out, _, mask = step(params, timestep, policy_state)
+        return head.mode(out, mask), carry, {}
 
-    evaluate_fn = _evaluate_fn(network, continuous)
+    evaluate_fn = _evaluate_fn(network, head)
 
     def loss_fn(params, batch: RecurrentPPOBatch):
         # Leaves are [T, b, ...]: whole sequences of b environments. The replay
@@ -255,7 +248,8 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
         # v_t = critic(cell(h_t, next_observation_t)) with h_t the carry after
         # step t (see the module docstring), for all T * B transitions at once.
         bootstrap = cast(jax.Array, network.apply(
-            agent_state.params, trajectory.extras["policy_state"], tr.next_observation,
+            agent_state.params, trajectory.extras["policy_state"],
+            split_observation(tr.next_observation, head.masked)[0],
             method=RecurrentActorCritic.value,
         ))
         num_steps = trajectory.num_steps
@@ -301,5 +295,5 @@ def evaluate_actions(
     """
     if trajectory.policy_state is None:
         raise ValueError("`trajectory.policy_state` is None: not a recurrent rollout")
-    network, continuous = _network(config, env_spec)
-    return trajectory.evaluate(_evaluate_fn(network, continuous), params)
+    network, head, _ = _network(config, env_spec)
+    return trajectory.evaluate(_evaluate_fn(network, head), params)

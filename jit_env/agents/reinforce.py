@@ -94,7 +94,7 @@ def make_reinforce(config: REINFORCEConfig, env_spec: specs.EnvironmentSpec) -> 
 
     Args:
       config: a `REINFORCEConfig` (validated here).
-      env_spec: specs of one environment; scalar `DiscreteArray` action, one
+      env_spec: specs of one environment; an action `make_action_head` supports, one
         observation `Array` of any shape (flattened).
 
     Returns:

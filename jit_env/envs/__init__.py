@@ -5,7 +5,8 @@
 `registered_ids` lists them; `register` adds one. Importing this package
 registers the classic-control environments (`jit_env.envs.classic_control`),
 the MinAtar games (`jit_env.envs.minatar`), Slime Volleyball
-(`jit_env.envs.slime`) and, where present, the bsuite ones
+(`jit_env.envs.slime`), the small action-mask / composite-action test
+environments (`jit_env.envs.toy`) and, where present, the bsuite ones
 (`jit_env.envs.bsuite`). `make` also builds a user's
 ``"package.module:attr"``, the ids installed packages register through the
 ``jit_env.envs`` entry-point group, and ``"gymnax/<id>"``
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from jit_env.envs import classic_control, minatar, slime
+from jit_env.envs import classic_control, minatar, slime, toy
 from jit_env.envs._registry import EnvSpec, make, register, registered_ids, spec
 from jit_env.envs._rendering import render_video
 from jit_env.envs.classic_control import (
@@ -66,6 +67,7 @@ __all__ = [
     "render_video",
     "slime",
     "spec",
+    "toy",
 ]
 
 if importlib.util.find_spec("jit_env.envs.bsuite") is not None:

@@ -168,7 +168,7 @@ def test_recurrent_greedy_carries_the_same_state_as_act():
         greedy, g_ps, _ = agent.act_greedy(params, ts, ps, KEY)
         _, s_ps, _ = agent.act(params, ts, ps, KEY)
         jax.tree.map(np.testing.assert_array_equal, g_ps, s_ps)
-        network, _ = _network(config, trainer.env_spec)
+        network, *_ = _network(config, trainer.env_spec)  # (network, head, obs shape)
         _, head, _ = network.apply(params, ps, ts.observation)
         np.testing.assert_array_equal(greedy, np.argmax(np.asarray(head), -1))
         ps = g_ps

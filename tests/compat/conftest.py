@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import jax
 import numpy as np
 import pytest
 
@@ -29,6 +30,8 @@ def make_env():
 
 
 def _random_action(spec: specs.Spec, rng: np.random.Generator):
+    if isinstance(spec, specs.Tree):  # a Tuple / Dict action (ChooseAndAim-v0): per leaf
+        return jax.tree.map(lambda leaf: _random_action(leaf, rng), spec)
     if isinstance(spec, specs.DiscreteArray):
         return rng.integers(np.asarray(spec.num_values)).astype(spec.dtype)
     if isinstance(spec, specs.BoundedArray):
