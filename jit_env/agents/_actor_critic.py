@@ -6,7 +6,9 @@ passes that as a `TargetsFn` to `make_actor_critic_agent`, which builds the rest
 
 - a categorical policy and a state-value baseline, the separate 64-64 tanh MLPs of
   `jit_env.agents.networks.ActorCritic` (the SB3 ``MlpPolicy`` / CleanRL
-  architecture and orthogonal initialisation), on the flattened observation;
+  architecture and orthogonal initialisation), on the observation read as
+  ``config.torso`` says (`jit_env.agents.encoders.make_actor_critic_network`:
+  leaves flattened and concatenated, a CNN torso for image leaves);
 - the loss ``L = L_pg + vf_coef · L_v − ent_coef · H`` with
   ``L_pg = −mean(log π(a_t|s_t) · A_t)`` (`jit_env.ops.policy_gradient_loss`),
   ``L_v = mean((G_t − v(s_t))²)`` (SB3 A2C's ``F.mse_loss``; no ½) and
@@ -24,7 +26,6 @@ Arrays are time-major ``[T, B, ...]`` as in `jit_env.rollout.Trajectory`.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple, cast
 
@@ -37,7 +38,8 @@ from jit_env import ops, specs
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import OPTIMIZERS, make_optimizer, normalize_advantages
-from jit_env.agents.networks import ActorCritic, network_problems
+from jit_env.agents.encoders import encoder_problems, make_actor_critic_network
+from jit_env.agents.networks import network_problems
 from jit_env.rollout import Trajectory, Transitions
 
 TargetsFn = Callable[
@@ -74,6 +76,10 @@ class ActorCriticConfig(TrainingConfig):
         each update.
       hidden_sizes: widths of the policy and value MLPs.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
+      torso: ``"auto"``, ``"mlp"`` or ``"cnn"``: how observations are read
+        (`jit_env.agents.encoders.plan_encoder`).
+      cnn_channels, cnn_kernel_size, cnn_stride, cnn_activation: the CNN torso
+        of image leaves (`jit_env.agents.encoders.CNN`; Stoix ``cnn.yaml``).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (
@@ -91,6 +97,11 @@ class ActorCriticConfig(TrainingConfig):
     normalize_advantages: bool = False
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
+    torso: str = "auto"
+    cnn_channels: tuple[int, ...] = (32, 32)
+    cnn_kernel_size: int = 3
+    cnn_stride: int = 1
+    cnn_activation: str = "silu"
 
     def problems(self) -> list[str]:
         """`TrainingConfig.problems` plus the shared actor-critic checks."""
@@ -107,7 +118,9 @@ class ActorCriticConfig(TrainingConfig):
             )
         if not 0.0 <= self.rmsprop_decay < 1.0:
             problems.append(f"`rmsprop_decay` must be in [0, 1), got {self.rmsprop_decay}")
-        return problems + network_problems(self.hidden_sizes, self.activation)
+        return problems + network_problems(self.hidden_sizes, self.activation) + encoder_problems(
+            self.torso, self.cnn_channels, self.cnn_kernel_size, self.cnn_stride,
+            self.cnn_activation)
 
 
 class ActorCriticExtra(NamedTuple):
@@ -132,18 +145,6 @@ def discrete_action_size(action_spec: specs.Spec, algo: str) -> int:
     raise ValueError(f"{algo} supports a scalar DiscreteArray action, got {action_spec!r}")
 
 
-def observation_size(obs_spec: specs.Spec, algo: str) -> tuple[tuple[int, ...], int]:
-    """``(shape, flat size)`` of a numeric `Array` observation spec (flattened for the MLP).
-
-    Raises:
-      ValueError: for a structured (tree) observation spec (names ``algo``).
-    """
-    if isinstance(obs_spec, specs.Array):
-        shape = tuple(int(s) for s in obs_spec.shape)
-        return shape, math.prod(shape)
-    raise ValueError(f"{algo} needs a single observation Array, got {obs_spec!r}")
-
-
 def make_actor_critic_agent(
     config: ActorCriticConfig,
     env_spec: specs.EnvironmentSpec,
@@ -156,8 +157,9 @@ def make_actor_critic_agent(
 
     Args:
       config: a validated `ActorCriticConfig` subclass.
-      env_spec: specs of one environment: a scalar `DiscreteArray` action and a
-        single `Array` observation of any shape (flattened to ``[D]``).
+      env_spec: specs of one environment: a scalar `DiscreteArray` action and an
+        observation of numeric arrays (one, or a pytree of them), read as
+        ``config.torso`` says (`jit_env.agents.encoders.make_actor_critic_network`).
       targets: the method's `TargetsFn`.
       algo: name used in error messages.
       behaviour_lag: 0 to act with the learned parameters (``AgentState.extra``
@@ -177,9 +179,10 @@ def make_actor_critic_agent(
     """
     config.validate()
     action_size = discrete_action_size(env_spec.actions, algo)
-    obs_shape, obs_size = observation_size(env_spec.observations, algo)
+    net = make_actor_critic_network(config, env_spec.observations, action_size, False,
+                                    algo=algo)
+    network = net.module
     action_dtype = env_spec.actions.dtype  # type: ignore[attr-defined]  # a DiscreteArray
-    network = ActorCritic(action_size, False, tuple(config.hidden_sizes), config.activation)
     optimizer = make_optimizer(
         config.learning_rate,
         optimizer=config.optimizer,
@@ -190,20 +193,16 @@ def make_actor_critic_agent(
     )
     dist = ops.softmax()
 
-    def flat(observation: jax.Array) -> jax.Array:
-        lead = observation.shape[: observation.ndim - len(obs_shape)]
-        return observation.reshape(lead + (obs_size,))
-
     def forward(params, observation) -> tuple[jax.Array, jax.Array]:
-        """``(logits [..., A], value [...])`` of a ``[..., *obs_shape]`` observation."""
-        return cast(tuple[jax.Array, jax.Array], network.apply(params, flat(observation)))
+        """``(logits [..., A], value [...])`` of observations with leading axes ``[...]``."""
+        return cast(tuple[jax.Array, jax.Array], network.apply(params, net.prepare(observation)))
 
     def value(params, observation) -> jax.Array:
-        """``value [...]`` of a ``[..., *obs_shape]`` observation (the critic only)."""
-        return cast(jax.Array, network.apply(params, flat(observation), method=ActorCritic.value))
+        """``value [...]`` of observations with leading axes ``[...]`` (the critic only)."""
+        return cast(jax.Array, network.apply(params, net.prepare(observation), method="value"))
 
     def init(key: jax.Array) -> AgentState:
-        params = network.init(key, jnp.zeros((obs_size,), jnp.float32))
+        params = network.init(key, net.example)
         extra = ActorCriticExtra(params) if behaviour_lag else None
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32), extra)
 

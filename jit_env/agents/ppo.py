@@ -27,7 +27,8 @@ from jit_env import ops, specs
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import make_optimizer, normalize_advantages
-from jit_env.agents.networks import ActorCritic, network_problems
+from jit_env.agents.encoders import encoder_problems, make_actor_critic_network
+from jit_env.agents.networks import network_problems
 from jit_env.rollout import Trajectory
 
 
@@ -53,6 +54,14 @@ class PPOConfig(TrainingConfig):
       hidden_sizes: widths of the policy and value MLPs.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
       normalize_advantages: standardise advantages per minibatch.
+      torso: how observations are read before the MLPs: ``"auto"`` (a CNN for
+        rank-3 ``[H, W, C]`` leaves, the other leaves flattened and
+        concatenated), ``"mlp"`` (every leaf flattened) or ``"cnn"``
+        (`jit_env.agents.encoders.plan_encoder`).
+      cnn_channels: channels of the CNN's convolutions (Stoix ``cnn.yaml``: 32, 32).
+      cnn_kernel_size: side of its square kernels (3).
+      cnn_stride: stride of its convolutions (1).
+      cnn_activation: its activation (``silu``, as Stoix's and MinAtar's).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (
@@ -72,6 +81,11 @@ class PPOConfig(TrainingConfig):
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     normalize_advantages: bool = True
+    torso: str = "auto"
+    cnn_channels: tuple[int, ...] = (32, 32)
+    cnn_kernel_size: int = 3
+    cnn_stride: int = 1
+    cnn_activation: str = "silu"
 
     def problems(self) -> list[str]:
         """`TrainingConfig.problems` plus PPO's own checks."""
@@ -89,7 +103,9 @@ class PPOConfig(TrainingConfig):
         for name in ("learning_rate", "clip_eps", "max_grad_norm"):
             if getattr(self, name) <= 0:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
-        return problems + network_problems(self.hidden_sizes, self.activation)
+        return problems + network_problems(self.hidden_sizes, self.activation) + encoder_problems(
+            self.torso, self.cnn_channels, self.cnn_kernel_size, self.cnn_stride,
+            self.cnn_activation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +167,8 @@ class PPOBatch(NamedTuple):
     """Feed-forward PPO's rollout data, split into minibatches of rows by `make_ppo`.
 
     Attributes:
-      observation: observations ``[*S, D]``, float32.
+      observation: observations ``[*S, ...]`` (a pytree of them for a composite
+        observation spec).
       action: stored actions ``[*S]`` (int) or ``[*S, A]`` (float).
       targets: the `PPOTargets` of the rows, each ``S``.
     """
@@ -384,8 +401,11 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
 
     Args:
       config: a validated `PPOConfig` (or `ContinuousPPOConfig`).
-      env_spec: the (unbatched) environment's specs; the observation must be a
-        single float array ``[D]``.
+      env_spec: the (unbatched) environment's specs; the observation is one
+        numeric array or a pytree of them (`jit_env.specs.Dict` / ``Tuple``),
+        read leaf by leaf as ``config.torso`` says
+        (`jit_env.agents.encoders.make_actor_critic_network`: flattened and
+        concatenated, a CNN for images).
 
     Returns:
       `Agent` whose ``act`` returns extras ``{"log_prob": [B] float32,
@@ -401,22 +421,19 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     """
     config.validate()
     action_size, continuous = _action_head(env_spec.actions)
-    obs_spec = env_spec.observations
-    if not isinstance(obs_spec, specs.Array) or len(obs_spec.shape) != 1:
-        raise ValueError(f"PPO needs a flat observation Array of shape (D,), got {obs_spec!r}")
-
-    network = ActorCritic(action_size, continuous, tuple(config.hidden_sizes), config.activation)
+    net = make_actor_critic_network(config, env_spec.observations, action_size, continuous,
+                                    algo="PPO")
+    network = net.module
     optimizer = _ppo_optimizer(config)
     dist, distribution_args = policy_distribution(continuous)
     action_dtype = env_spec.actions.dtype  # type: ignore[attr-defined]  # an array spec
 
     def forward(params, observation) -> tuple[Any, jax.Array]:
-        """``(policy head, value [...])`` of ``[..., D]`` observations."""
-        return cast(tuple[Any, jax.Array], network.apply(params, observation))
+        """``(policy head, value [...])`` of observations with leading axes ``[...]``."""
+        return cast(tuple[Any, jax.Array], network.apply(params, net.prepare(observation)))
 
     def init(key: jax.Array) -> AgentState:
-        obs = jnp.zeros(obs_spec.shape, jnp.float32)
-        params = network.init(key, obs)
+        params = network.init(key, net.example)
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def act(params, timestep, policy_state, key):
@@ -442,7 +459,7 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
         tr = trajectory.transitions()
         bootstrap = cast(jax.Array, network.apply(
-            agent_state.params, tr.next_observation, method=ActorCritic.value
+            agent_state.params, net.prepare(tr.next_observation), method="value"
         ))
         data = PPOBatch(observation=tr.observation, action=tr.action,
                         targets=ppo_targets(config, trajectory, bootstrap))
