@@ -42,6 +42,7 @@ import jax.numpy as jnp
 
 from jit_env import _core, specs
 from jit_env.agents._agent import Agent, AgentState
+from jit_env.agents.encoders import EncoderPlan, encode_observation, plan_encoder
 from jit_env.agents.networks import RecurrentActorCritic, initial_carry, recurrent_cell
 from jit_env.agents.ppo import (
     PPOConfig,
@@ -139,16 +140,25 @@ def _slim(timestep: _core.TimeStep) -> _core.TimeStep:
     )
 
 
+def _observation_plan(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSpec) -> EncoderPlan:
+    """How observations are flattened for the network (ValueError on image leaves a CNN
+    would read, or unsupported leaves)."""
+    plan = plan_encoder(env_spec.observations, config.torso, algo="recurrent PPO")
+    if plan.uses_cnn:
+        raise ValueError(
+            "recurrent PPO reads flattened observations (its encoder is an MLP); the "
+            f"observation spec has image leaves of shapes {list(plan.shapes)} that "
+            f"`torso`={config.torso!r} reads with a CNN: use torso='mlp' to flatten them"
+        )
+    return plan
+
+
 def _network(
     config: RecurrentPPOConfig, env_spec: specs.EnvironmentSpec
 ) -> tuple[RecurrentActorCritic, bool]:
     """The network for ``env_spec`` and whether its policy is Gaussian (ValueError on bad specs)."""
     action_size, continuous = _action_head(env_spec.actions)
-    obs_spec = env_spec.observations
-    if not isinstance(obs_spec, specs.Array) or len(obs_spec.shape) != 1:
-        raise ValueError(
-            f"recurrent PPO needs a flat observation Array of shape (D,), got {obs_spec!r}"
-        )
+    _observation_plan(config, env_spec)
     network = RecurrentActorCritic(
         action_size, continuous, tuple(config.hidden_sizes), config.rnn_size,
         tuple(config.head_sizes), config.cell, config.activation,
@@ -156,14 +166,14 @@ def _network(
     return network, continuous
 
 
-def _evaluate_fn(network: RecurrentActorCritic, continuous: bool):
+def _evaluate_fn(network: RecurrentActorCritic, continuous: bool, plan: EncoderPlan):
     """``evaluate_fn(params, timestep, carry, action) -> (carry, outputs)``."""
     dist, distribution_args = policy_distribution(continuous)
 
     def evaluate_fn(params, timestep, policy_state, action):
         carry, head, value = cast(
             tuple[Any, Any, jax.Array],
-            network.apply(params, policy_state, timestep.observation),
+            network.apply(params, policy_state, encode_observation(plan, timestep.observation)),
         )
         args = distribution_args(head)
         return carry, {
@@ -180,8 +190,10 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
 
     Args:
       config: a `RecurrentPPOConfig`.
-      env_spec: the (unbatched) environment's specs; the observation must be a
-        single float array ``[D]``; the action a scalar `DiscreteArray` or a
+      env_spec: the (unbatched) environment's specs; the observation is one
+        numeric array or a pytree of them, flattened and concatenated
+        (`jit_env.agents.encoders.encode_observation`; image leaves need
+        ``torso="mlp"``: the cell's encoder is an MLP); the action a scalar `DiscreteArray` or a
         float ``[A]`` array (diagonal Gaussian, as `make_ppo`).
 
     Returns:
@@ -199,7 +211,10 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
     """
     config.validate()
     network, continuous = _network(config, env_spec)
-    obs_shape = tuple(env_spec.observations.shape)  # type: ignore[attr-defined]  # checked
+    plan = _observation_plan(config, env_spec)
+
+    def prepare(observation):
+        return encode_observation(plan, observation)
     action_dtype = env_spec.actions.dtype  # type: ignore[attr-defined]  # an array spec
     optimizer = _ppo_optimizer(config)
     dist, distribution_args = policy_distribution(continuous)
@@ -208,14 +223,13 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
         return initial_carry(config.cell, config.rnn_size, tuple(batch_shape))
 
     def init(key: jax.Array) -> AgentState:
-        obs = jnp.zeros(obs_shape, jnp.float32)
-        params = network.init(key, initial_policy_state(()), obs)
+        params = network.init(key, initial_policy_state(()), prepare(plan.example()))
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def act(params, timestep, policy_state, key):
         carry, head, value = cast(
             tuple[Any, Any, jax.Array],
-            network.apply(params, policy_state, timestep.observation),
+            network.apply(params, policy_state, prepare(timestep.observation)),
         )
         args = distribution_args(head)
         action = dist.sample(key, *args)
@@ -228,11 +242,11 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
         del key  # the mode: deterministic
         carry, head, _ = cast(
             tuple[Any, Any, jax.Array],
-            network.apply(params, policy_state, timestep.observation),
+            network.apply(params, policy_state, prepare(timestep.observation)),
         )
         return greedy_action(continuous, head, env_spec.actions), carry, {}
 
-    evaluate_fn = _evaluate_fn(network, continuous)
+    evaluate_fn = _evaluate_fn(network, continuous, plan)
 
     def loss_fn(params, batch: RecurrentPPOBatch):
         # Leaves are [T, b, ...]: whole sequences of b environments. The replay
@@ -254,7 +268,7 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
         # v_t = critic(cell(h_t, next_observation_t)) with h_t the carry after
         # step t (see the module docstring), for all T * B transitions at once.
         bootstrap = cast(jax.Array, network.apply(
-            agent_state.params, trajectory.extras["policy_state"], tr.next_observation,
+            agent_state.params, trajectory.extras["policy_state"], prepare(tr.next_observation),
             method=RecurrentActorCritic.value,
         ))
         num_steps = trajectory.num_steps
@@ -301,4 +315,5 @@ def evaluate_actions(
     if trajectory.policy_state is None:
         raise ValueError("`trajectory.policy_state` is None: not a recurrent rollout")
     network, continuous = _network(config, env_spec)
-    return trajectory.evaluate(_evaluate_fn(network, continuous), params)
+    plan = _observation_plan(config, env_spec)
+    return trajectory.evaluate(_evaluate_fn(network, continuous, plan), params)

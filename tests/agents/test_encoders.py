@@ -17,6 +17,7 @@ from jit_env.agents import encoders as enc
 from jit_env.agents._loop import evaluate_policy
 from jit_env.agents.a2c import A2CConfig, make_a2c
 from jit_env.agents.networks import ActorCritic
+from jit_env.agents.recurrent_ppo import RecurrentPPOConfig, make_recurrent_ppo
 from jit_env.envs import _registry
 
 DICT_SPEC = specs.Dict({
@@ -170,6 +171,11 @@ def test_agent_factories_raise_on_unsupported_leaves():
         make_ppo(PPOConfig(), bad)
     with pytest.raises(ValueError, match="A2C cannot encode the observation spec"):
         make_a2c(A2CConfig(), bad)
+    image = _env_spec(specs.Array((5, 5, 2), jnp.float32))
+    with pytest.raises(ValueError, match="recurrent PPO reads flattened observations.*"
+                                         "use torso='mlp'"):
+        make_recurrent_ppo(RecurrentPPOConfig(), image)
+    make_recurrent_ppo(RecurrentPPOConfig(torso="mlp"), image)  # flattened: accepted
 
 
 def test_observation_of_the_wrong_shape_raises():
@@ -326,11 +332,16 @@ def test_ppo_learns_with_the_cnn_torso_from_image_observations():
 
 
 @pytest.mark.usefixtures("grid_envs")
-@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "recurrent_ppo"])
 def test_one_update_on_dict_observations_jit_and_vmap_over_seeds(algo):
     if algo == "ppo":
         config, factory = PPOConfig(env="GoalGrid-dict-v0", num_envs=4, num_steps=8,
                                     num_minibatches=2, total_steps=32), make_ppo
+    elif algo == "recurrent_ppo":
+        config, factory = RecurrentPPOConfig(env="GoalGrid-dict-v0", num_envs=4, num_steps=8,
+                                             num_minibatches=2, total_steps=32,
+                                             hidden_sizes=(8,), rnn_size=8,
+                                             head_sizes=(8,)), make_recurrent_ppo
     else:
         config, factory = A2CConfig(env="GoalGrid-dict-v0", num_envs=4, num_steps=8,
                                     total_steps=32), make_a2c
@@ -342,7 +353,7 @@ def test_one_update_on_dict_observations_jit_and_vmap_over_seeds(algo):
     keys = jax.random.split(jax.random.PRNGKey(3), 2)
     single = jax.jit(one)(keys[1])
     assert np.isfinite(np.asarray(single[1]["loss"]))
-    if algo == "a2c":
+    if algo != "ppo":
         return  # vmap over seeds is the contract tests' (test_contract.py); once here is enough
     batched = jax.jit(jax.vmap(one))(keys)
     # vmap over seeds computes each seed as alone (float32; batched matmuls may
