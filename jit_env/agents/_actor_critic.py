@@ -78,8 +78,11 @@ class ActorCriticConfig(TrainingConfig):
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
       torso: ``"auto"``, ``"mlp"`` or ``"cnn"``: how observations are read
         (`jit_env.agents.encoders.plan_encoder`).
-      cnn_channels, cnn_kernel_size, cnn_stride, cnn_activation: the CNN torso
-        of image leaves (`jit_env.agents.encoders.CNN`; Stoix ``cnn.yaml``).
+      cnn_channels: channels of the CNN torso's convolutions, for image leaves
+        (`jit_env.agents.encoders.CNN`; Stoix ``cnn.yaml``: 32, 32).
+      cnn_kernel_size: side of its square kernels (3).
+      cnn_stride: stride of its convolutions (1).
+      cnn_activation: its activation (``silu``, as Stoix's and MinAtar's).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (

@@ -344,14 +344,15 @@ class EncodedActorCritic(nn.Module):
         return self.critic(self.critic_encoder(observation))[..., 0]
 
 
-class ActorCriticNetwork(NamedTuple):
-    """An actor-critic network for an observation spec (`make_actor_critic_network`).
+class EncodedNetwork(NamedTuple):
+    """A network for an observation spec (`make_actor_critic_network`, `make_mlp_network`).
 
     Attributes:
-      module: `jit_env.agents.networks.ActorCritic` (no CNN leaf) or
-        `EncodedActorCritic`; ``module.apply(params, prepare(obs))`` is
-        ``(policy_params, value)`` and ``module.apply(params, prepare(obs),
-        method="value")`` the value alone.
+      module: for `make_actor_critic_network`, `jit_env.agents.networks.ActorCritic`
+        (no CNN leaf) or `EncodedActorCritic`: ``module.apply(params,
+        prepare(obs))`` is ``(policy_params, value)`` and ``module.apply(params,
+        prepare(obs), method="value")`` the value alone; for `make_mlp_network`,
+        `jit_env.agents.networks.MLP` or `EncodedMLP`.
       prepare: ``prepare(observation) -> module input``: `encode_observation`
         (float32 ``[..., D]``) without CNN leaves, the observation itself with.
       example: an unbatched module input for ``module.init``.
@@ -365,7 +366,7 @@ class ActorCriticNetwork(NamedTuple):
 
 
 def make_actor_critic_network(config: Any, obs_spec: specs.Spec, action_size: int,
-                              continuous: bool, *, algo: str) -> ActorCriticNetwork:
+                              continuous: bool, *, algo: str) -> EncodedNetwork:
     """The actor-critic network the bundled agents build for ``obs_spec``.
 
     Args:
@@ -378,7 +379,7 @@ def make_actor_critic_network(config: Any, obs_spec: specs.Spec, action_size: in
       algo: the agent's name, for error messages.
 
     Returns:
-      The `ActorCriticNetwork`. Without CNN leaves its module is the plain
+      The `EncodedNetwork`. Without CNN leaves its module is the plain
       `ActorCritic` on the concatenated flat leaves (for one flat ``Array``
       observation: the same parameters and outputs as before encoders existed).
 
@@ -389,11 +390,67 @@ def make_actor_critic_network(config: Any, obs_spec: specs.Spec, action_size: in
     if not plan.uses_cnn:
         module: nn.Module = ActorCritic(action_size, continuous, tuple(config.hidden_sizes),
                                         config.activation)
-        return ActorCriticNetwork(module, lambda obs: encode_observation(plan, obs),
+        return EncodedNetwork(module, lambda obs: encode_observation(plan, obs),
                                   encode_observation(plan, plan.example()), plan)
     module = EncodedActorCritic(
         plan, action_size, continuous, tuple(config.hidden_sizes), config.activation,
         tuple(config.cnn_channels), config.cnn_kernel_size, config.cnn_stride,
         config.cnn_activation,
     )
-    return ActorCriticNetwork(module, lambda obs: obs, plan.example(), plan)
+    return EncodedNetwork(module, lambda obs: obs, plan.example(), plan)
+
+
+class EncodedMLP(nn.Module):
+    """An `ObservationEncoder` torso, then an `MLP`: ``observation -> [..., output_size]``.
+
+    The Q-network of DQN for observations with image leaves (the encoder as in
+    `EncodedActorCritic`, one MLP head of ``output_gain``).
+
+    Attributes:
+      plan: the `EncoderPlan`.
+      hidden_sizes, output_size, activation, output_gain: the `MLP`'s.
+      channels, kernel_size, stride, cnn_activation: the encoder's `CNN`.
+    """
+
+    plan: EncoderPlan
+    hidden_sizes: Sequence[int]
+    output_size: int
+    activation: str = "relu"
+    output_gain: float = 1.0
+    channels: Sequence[int] = (32, 32)
+    kernel_size: int = 3
+    stride: int = 1
+    cnn_activation: str = "silu"
+
+    @nn.compact
+    def __call__(self, observation: Any) -> jax.Array:
+        x = ObservationEncoder(self.plan, self.channels, self.kernel_size, self.stride,
+                               self.cnn_activation, name="encoder")(observation)
+        return MLP(self.hidden_sizes, self.output_size, self.activation, self.output_gain,
+                   name="mlp")(x)
+
+
+def make_mlp_network(config: Any, obs_spec: specs.Spec, output_size: int, output_gain: float,
+                     *, algo: str) -> EncodedNetwork:
+    """`make_actor_critic_network` for a single-output network (DQN's Q-network).
+
+    Without CNN leaves the module is `MLP` (``config.hidden_sizes``,
+    ``config.activation``) on `encode_observation`; with, `EncodedMLP`.
+
+    Returns:
+      An `EncodedNetwork` (``module``, ``prepare``, ``example``, ``plan``);
+      ``module.apply(params, prepare(obs))`` is ``[..., output_size]`` float32.
+
+    Raises:
+      ValueError: as `plan_encoder`.
+    """
+    plan = plan_encoder(obs_spec, config.torso, algo=algo)
+    if not plan.uses_cnn:
+        module: nn.Module = MLP(tuple(config.hidden_sizes), output_size, config.activation,
+                                output_gain)
+        return EncodedNetwork(module, lambda obs: encode_observation(plan, obs),
+                                  encode_observation(plan, plan.example()), plan)
+    module = EncodedMLP(plan, tuple(config.hidden_sizes), output_size, config.activation,
+                        output_gain, tuple(config.cnn_channels), config.cnn_kernel_size,
+                        config.cnn_stride, config.cnn_activation)
+    return EncodedNetwork(module, lambda obs: obs, plan.example(), plan)

@@ -16,6 +16,7 @@ from jit_env.agents import PPOConfig, make_ppo, make_trainer
 from jit_env.agents import encoders as enc
 from jit_env.agents._loop import evaluate_policy
 from jit_env.agents.a2c import A2CConfig, make_a2c
+from jit_env.agents.dqn import DQNConfig, make_dqn
 from jit_env.agents.networks import ActorCritic
 from jit_env.agents.recurrent_ppo import RecurrentPPOConfig, make_recurrent_ppo
 from jit_env.envs import _registry
@@ -178,6 +179,18 @@ def test_agent_factories_raise_on_unsupported_leaves():
     make_recurrent_ppo(RecurrentPPOConfig(torso="mlp"), image)  # flattened: accepted
 
 
+def test_dqn_q_network_has_a_cnn_torso_for_images():
+    image = _env_spec(specs.Array((5, 5, 2), jnp.float32))
+    agent = make_dqn(DQNConfig(cnn_channels=(4,)), image)
+    state = agent.init(jax.random.PRNGKey(0))
+    assert state.params["params"]["encoder"]["cnn_0"]["Conv_0"]["kernel"].shape == (3, 3, 2, 4)
+    assert state.params["params"]["mlp"]["Dense_0"]["kernel"].shape == (5 * 5 * 4, 120)
+    # The replay buffer stores the raw observation; the mlp torso flattens the image.
+    assert state.extra.replay.data["observation"].shape == (10_000, 5, 5, 2)
+    flat = make_dqn(DQNConfig(torso="mlp"), image).init(jax.random.PRNGKey(0))
+    assert flat.params["params"]["Dense_0"]["kernel"].shape == (50, 120)
+
+
 def test_observation_of_the_wrong_shape_raises():
     plan = enc.plan_encoder(DICT_SPEC)
     obs = {"pos": jnp.zeros((3, 2)), "goal": jnp.zeros((3, 3)), "vel": jnp.zeros((3, 2, 3))}
@@ -332,11 +345,16 @@ def test_ppo_learns_with_the_cnn_torso_from_image_observations():
 
 
 @pytest.mark.usefixtures("grid_envs")
-@pytest.mark.parametrize("algo", ["ppo", "a2c", "recurrent_ppo"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "recurrent_ppo", "dqn"])
 def test_one_update_on_dict_observations_jit_and_vmap_over_seeds(algo):
     if algo == "ppo":
         config, factory = PPOConfig(env="GoalGrid-dict-v0", num_envs=4, num_steps=8,
                                     num_minibatches=2, total_steps=32), make_ppo
+    elif algo == "dqn":
+        config, factory = DQNConfig(env="GoalGrid-dict-v0", num_envs=4, num_steps=8,
+                                    total_steps=32, learning_starts=0, buffer_size=64,
+                                    batch_size=8, train_frequency=8,
+                                    target_network_frequency=16, hidden_sizes=(8,)), make_dqn
     elif algo == "recurrent_ppo":
         config, factory = RecurrentPPOConfig(env="GoalGrid-dict-v0", num_envs=4, num_steps=8,
                                              num_minibatches=2, total_steps=32,
