@@ -8,7 +8,9 @@ passes that as a `TargetsFn` to `make_actor_critic_agent`, which builds the rest
   (`jit_env.agents.make_action_head`; masks from an ``"action_mask"`` observation
   entry) and a state-value baseline, the separate 64-64 tanh MLPs of
   `jit_env.agents.networks.ActorCritic` (the SB3 ``MlpPolicy`` / CleanRL
-  architecture and orthogonal initialisation), on the flattened observation;
+  architecture and orthogonal initialisation), on the observation read as
+  ``config.torso`` says (`jit_env.agents.encoders.make_actor_critic_network`:
+  leaves flattened and concatenated, a CNN torso for image leaves);
 - the loss ``L = L_pg + vf_coef · L_v − ent_coef · H`` with
   ``L_pg = −mean(log π(a_t|s_t) · A_t)`` (`jit_env.ops.policy_gradient_loss`),
   ``L_v = mean((G_t − v(s_t))²)`` (SB3 A2C's ``F.mse_loss``; no ½) and
@@ -26,7 +28,6 @@ Arrays are time-major ``[T, B, ...]`` as in `jit_env.rollout.Trajectory`.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple, cast
 
@@ -44,7 +45,8 @@ from jit_env.agents._action_heads import (
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import OPTIMIZERS, make_optimizer, normalize_advantages
-from jit_env.agents.networks import ActorCritic, network_problems
+from jit_env.agents.encoders import encoder_problems, make_actor_critic_network
+from jit_env.agents.networks import network_problems
 from jit_env.rollout import Trajectory, Transitions
 
 TargetsFn = Callable[
@@ -89,6 +91,13 @@ class ActorCriticConfig(TrainingConfig):
         ``--horizon``, default 500); ``num_steps`` is then unused.
       gaussian_bound: ``"clip"`` or ``"tanh"``, how a bounded Gaussian action leaf
         keeps to its bounds (`jit_env.agents.make_action_head`).
+      torso: ``"auto"``, ``"mlp"`` or ``"cnn"``: how observations are read
+        (`jit_env.agents.encoders.plan_encoder`).
+      cnn_channels: channels of the CNN torso's convolutions, for image leaves
+        (`jit_env.agents.encoders.CNN`; Stoix ``cnn.yaml``: 32, 32).
+      cnn_kernel_size: side of its square kernels (3).
+      cnn_stride: stride of its convolutions (1).
+      cnn_activation: its activation (``silu``, as Stoix's and MinAtar's).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (
@@ -109,6 +118,11 @@ class ActorCriticConfig(TrainingConfig):
     rollout: str = "steps"
     horizon: int = 500
     gaussian_bound: str = "clip"
+    torso: str = "auto"
+    cnn_channels: tuple[int, ...] = (32, 32)
+    cnn_kernel_size: int = 3
+    cnn_stride: int = 1
+    cnn_activation: str = "silu"
 
     @property
     def steps_per_update(self) -> int:
@@ -137,7 +151,9 @@ class ActorCriticConfig(TrainingConfig):
             )
         if not 0.0 <= self.rmsprop_decay < 1.0:
             problems.append(f"`rmsprop_decay` must be in [0, 1), got {self.rmsprop_decay}")
-        return problems + network_problems(self.hidden_sizes, self.activation)
+        return problems + network_problems(self.hidden_sizes, self.activation) + encoder_problems(
+            self.torso, self.cnn_channels, self.cnn_kernel_size, self.cnn_stride,
+            self.cnn_activation)
 
 
 ROLLOUTS = ("steps", "episodes")
@@ -170,16 +186,6 @@ class ActorCriticExtra(NamedTuple):
     behaviour_params: Any
 
 
-def observation_size(obs_spec: specs.Spec, algo: str) -> tuple[tuple[int, ...], int]:
-    """``(shape, flat size)`` of a numeric `Array` observation spec (flattened for the MLP).
-
-    Raises:
-      ValueError: for a structured (tree) observation spec (names ``algo``).
-    """
-    if isinstance(obs_spec, specs.Array):
-        shape = tuple(int(s) for s in obs_spec.shape)
-        return shape, math.prod(shape)
-    raise ValueError(f"{algo} needs a single observation Array, got {obs_spec!r}")
 
 
 def make_actor_critic_agent(
@@ -195,8 +201,10 @@ def make_actor_critic_agent(
     Args:
       config: a validated `ActorCriticConfig` subclass.
       env_spec: specs of one environment: any action spec `make_action_head`
-        supports and a single `Array` observation of any shape (flattened to
-        ``[D]``), optionally in a `specs.Dict` with an ``"action_mask"``.
+        supports, and an observation of numeric arrays (one, or a pytree of
+        them), read as ``config.torso`` says
+        (`jit_env.agents.encoders.make_actor_critic_network`), optionally in a
+        `specs.Dict` with an ``"action_mask"``.
       targets: the method's `TargetsFn`.
       algo: name used in error messages.
       behaviour_lag: 0 to act with the learned parameters (``AgentState.extra``
@@ -218,9 +226,9 @@ def make_actor_critic_agent(
     obs_spec, mask_spec = split_observation_spec(env_spec.observations)
     head = make_action_head(env_spec.actions, mask_spec,
                             gaussian_bound=config.gaussian_bound, algo=algo)
-    obs_shape, obs_size = observation_size(obs_spec, algo)
-    network = ActorCritic(head.size, head.continuous, tuple(config.hidden_sizes),
-                          config.activation, log_std_size=head.log_std_size)
+    net = make_actor_critic_network(config, obs_spec, head.size, head.continuous, algo=algo,
+                                    log_std_size=head.log_std_size)
+    network = net.module
     optimizer = make_optimizer(
         config.learning_rate,
         optimizer=config.optimizer,
@@ -230,23 +238,19 @@ def make_actor_critic_agent(
         anneal_steps=config.num_updates if config.anneal_lr else None,
     )
 
-    def flat(observation: jax.Array) -> jax.Array:
-        lead = observation.shape[: observation.ndim - len(obs_shape)]
-        return observation.reshape(lead + (obs_size,))
-
     def forward(params, observation) -> tuple[Any, jax.Array, Any]:
-        """``(policy head, value [...], mask)`` of a ``[..., *obs_shape]`` observation."""
+        """``(policy head, value [...], mask)`` of observations with leading axes ``[...]``."""
         obs, mask = split_observation(observation, head.masked)
-        out, v = cast(tuple[Any, jax.Array], network.apply(params, flat(obs)))
+        out, v = cast(tuple[Any, jax.Array], network.apply(params, net.prepare(obs)))
         return out, v, mask
 
     def value(params, observation) -> jax.Array:
-        """``value [...]`` of a ``[..., *obs_shape]`` observation (the critic only)."""
+        """``value [...]`` of observations with leading axes ``[...]`` (the critic only)."""
         obs, _ = split_observation(observation, head.masked)
-        return cast(jax.Array, network.apply(params, flat(obs), method=ActorCritic.value))
+        return cast(jax.Array, network.apply(params, net.prepare(obs), method="value"))
 
     def init(key: jax.Array) -> AgentState:
-        params = network.init(key, jnp.zeros((obs_size,), jnp.float32))
+        params = network.init(key, net.example)
         extra = ActorCriticExtra(params) if behaviour_lag else None
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32), extra)
 

@@ -42,6 +42,12 @@ class TrainingConfig:
         greedily on ``eval_episodes`` whole episodes, inside the compiled
         program (`jit_env.agents.make_trainer`); 0 (the default) never does.
       eval_episodes: episodes per evaluation (played in parallel).
+      env_params: domain randomisation of the training batch: ``NAME=VALUE``
+        (every environment) or ``NAME=LOW,HIGH`` (each environment draws its
+        own value uniformly once, at ``Trainer.init``, and keeps it across its
+        episodes) for fields of the environment's ``default_params``
+        (`jit_env.agents._env_params`); empty: the defaults. Evaluation
+        (``eval_every``, ``jit-env eval``) plays the default parameters.
     """
 
     sweepable: ClassVar[tuple[str, ...]] = ("gamma",)
@@ -57,6 +63,7 @@ class TrainingConfig:
     normalize_rewards: bool = False
     eval_every: int = 0
     eval_episodes: int = 10
+    env_params: tuple[str, ...] = ()
 
     @property
     def steps_per_update(self) -> int:
@@ -88,8 +95,14 @@ class TrainingConfig:
             problems.append(f"`eval_episodes` must be positive, got {self.eval_episodes}")
         if not 0.0 <= self.gamma <= 1.0:
             problems.append(f"`gamma` must be in [0, 1], got {self.gamma}")
+        from jit_env.agents._env_params import parse_env_params
+
         try:
             env_kwargs(self)
+        except ValueError as e:
+            problems.append(str(e))
+        try:
+            parse_env_params(self.env_params)
         except ValueError as e:
             problems.append(str(e))
         return problems

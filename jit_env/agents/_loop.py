@@ -27,6 +27,7 @@ from jax.sharding import Mesh
 from jit_env import _core, specs, wrappers
 from jit_env.agents._agent import Agent, AgentState, Metrics
 from jit_env.agents._config import TrainingConfig, env_kwargs
+from jit_env.agents._env_params import EnvParamsSampler, parse_env_params, ranges_sampler
 from jit_env.envs import make
 from jit_env.rollout import Trajectory, episodes, rollout
 
@@ -139,6 +140,7 @@ def make_training_env(
     mesh: Mesh | None = None,
     axis_name: str = "batch",
     env_kwargs: Mapping[str, Any] | None = None,
+    options_axis: int | None = None,
 ) -> tuple[_core.Environment, _core.Environment]:
     """The training stack around ``make(env_id, **env_kwargs)``, a fixed batch of ``num_envs``.
 
@@ -164,6 +166,9 @@ def make_training_env(
       mesh: optional device mesh for `Shard`.
       axis_name: the mesh axis the batch is split over.
       env_kwargs: keyword arguments for `jit_env.make` (strings only).
+      options_axis: `VmapAutoReset`'s: ``None`` broadcasts ``reset``'s
+        ``options`` to every environment, ``0`` maps a ``[num_envs]``-batched
+        parameter pytree over them (domain randomisation).
 
     Returns:
       ``(batched_env, single_env)``: the stack, whose TimeStep leaves are
@@ -179,7 +184,7 @@ def make_training_env(
     """
     single = make_single_env(env_id, env_kwargs)
     base = single.env if isinstance(single, wrappers.ClipAction) else single
-    env: _core.Environment = wrappers.VmapAutoReset(single, num_envs)
+    env: _core.Environment = wrappers.VmapAutoReset(single, num_envs, options_axis=options_axis)
     if mesh is not None:
         env = wrappers.Shard(env, mesh, axis_name)
     env = wrappers.EpisodeStatistics(env)
@@ -234,6 +239,7 @@ EVAL_METRICS = ("eval_return", "eval_return_std", "eval_length")
 """The metrics of an evaluation during training (NaN in updates without one)."""
 
 _EVAL_KEY_SALT = 0x5E7A1  # folded into the training key: evaluation draws its own keys
+_ENV_PARAMS_SALT = 0xD0A1  # folded into the environments' key: the parameter draw
 
 
 def make_trainer(
@@ -243,6 +249,7 @@ def make_trainer(
     mesh: Mesh | None = None,
     axis_name: str = "batch",
     env: _core.Environment | None = None,
+    env_params_sampler: EnvParamsSampler | None = None,
 ) -> Trainer:
     """Builds the training functions for ``config`` and an agent factory.
 
@@ -257,6 +264,17 @@ def make_trainer(
         ``make(config.env, **config.env_kwargs)`` (then ``config.env_kwargs``
         must be ``"{}"``); the same stack is built around it, and evaluation
         (``eval_every``) plays it too.
+      env_params_sampler: ``sampler(key, num_envs) -> params`` (leaves
+        ``[num_envs, ...]``) for domain randomisation in code, instead of
+        ``config.env_params``' ranges (`jit_env.agents._env_params`).
+
+    Domain randomisation (``config.env_params`` or ``env_params_sampler``):
+    ``init`` draws one parameter set per environment from
+    ``fold_in(env_key, salt)``, where ``env_key`` is the key the environment
+    resets split from (so the same ``init`` key gives the same draw), and
+    resets the batch with them (`VmapAutoReset` with ``options_axis=0``); each
+    environment keeps its parameters across auto-resets. Without either,
+    ``init`` is unchanged (no extra key is drawn).
 
     With ``config.eval_every = N > 0``, ``run`` evaluates the agent greedily
     (`evaluate_policy`, ``config.eval_episodes`` whole episodes on their own
@@ -284,18 +302,28 @@ def make_trainer(
     Raises:
       ValueError: if ``num_envs`` is not divisible by the mesh axis size, or from
         the factory on a bad config or unsupported specs; with
-        ``rollout="episodes"`` and a ``mesh`` (not supported).
+        ``rollout="episodes"`` and a ``mesh`` (not supported);
+        if both
+        ``config.env_params`` and ``env_params_sampler`` are given, or
+        ``config.env_params`` names a parameter the environment lacks.
       KeyError: for an unregistered ``config.env``.
       ImportError / AttributeError / TypeError: for a ``config.env`` that names
         no importable `Environment` (from `jit_env.make`); TypeError for an
         ``env`` that is not an `Environment`.
     """
+    if config.env_params and env_params_sampler is not None:
+        raise ValueError("give `config.env_params` or `env_params_sampler`, not both (got "
+                         f"{config.env_params!r} and a sampler)")
+    randomise = bool(config.env_params) or env_params_sampler is not None
     base_env, base_kwargs = _config_env(config, env)
     given_env = env  # evaluation rebuilds config.env, or plays the object given
     episodic = getattr(config, "rollout", "steps") == "episodes"
     if episodic:
         if mesh is not None:
             raise ValueError("`mesh` is not supported with `rollout`='episodes'")
+        if randomise:
+            raise ValueError("`env_params` / `env_params_sampler` are not supported with "
+                             "`rollout`='episodes'")
         episode_env = make_single_env(base_env, base_kwargs)
         env = wrappers.Vmap(episode_env)
         single = (episode_env.env if isinstance(episode_env, wrappers.ClipAction)
@@ -310,14 +338,23 @@ def make_trainer(
             mesh=mesh,
             axis_name=axis_name,
             env_kwargs=base_kwargs,
+            options_axis=0 if randomise else None,
         )
     env_spec = specs.make_environment_spec(single)
     agent = agent_factory(config, env_spec)
+    sampler = env_params_sampler
+    if config.env_params:
+        sampler = ranges_sampler(getattr(single.unwrapped, "default_params", None),
+                                 parse_env_params(config.env_params), config.env)
 
     def init(key: jax.Array) -> TrainState:
         key, agent_key, env_key = jax.random.split(key, 3)
         agent_state = agent.init(agent_key)
-        env_state, timestep = env.reset(jax.random.split(env_key, config.num_envs))
+        options = None
+        if sampler is not None:
+            options = sampler(jax.random.fold_in(env_key, _ENV_PARAMS_SALT), config.num_envs)
+        env_state, timestep = env.reset(jax.random.split(env_key, config.num_envs),
+                                        options=options)
         policy_state = agent.initial_policy_state((config.num_envs,))
         return TrainState(agent_state, env_state, timestep, policy_state, key)
 

@@ -90,7 +90,8 @@ from jit_env.agents import replay
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import make_optimizer
-from jit_env.agents.networks import MLP, network_problems
+from jit_env.agents.encoders import encoder_problems, make_mlp_network
+from jit_env.agents.networks import network_problems
 from jit_env.rollout import Trajectory
 
 HEADS = ("q", "c51", "qr")
@@ -131,6 +132,14 @@ class DQNConfig(TrainingConfig):
       v_max: highest C51 atom.
       hidden_sizes: widths of the Q-network's hidden layers.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
+      torso: how observations are read before the MLP: ``"auto"`` (a CNN for
+        rank-3 ``[H, W, C]`` leaves, the other leaves flattened and
+        concatenated), ``"mlp"`` (every leaf flattened) or ``"cnn"``
+        (`jit_env.agents.encoders.plan_encoder`).
+      cnn_channels: channels of the CNN's convolutions (Stoix ``cnn.yaml``: 32, 32).
+      cnn_kernel_size: side of its square kernels (3).
+      cnn_stride: stride of its convolutions (1).
+      cnn_activation: its activation (``silu``, as Stoix's and MinAtar's).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = ("learning_rate", "tau", "start_e", "end_e")
@@ -157,6 +166,11 @@ class DQNConfig(TrainingConfig):
     v_max: float = 100.0
     hidden_sizes: tuple[int, ...] = (120, 84)
     activation: str = "relu"
+    torso: str = "auto"
+    cnn_channels: tuple[int, ...] = (32, 32)
+    cnn_kernel_size: int = 3
+    cnn_stride: int = 1
+    cnn_activation: str = "silu"
 
     @property
     def gradient_steps_per_update(self) -> int:
@@ -196,7 +210,9 @@ class DQNConfig(TrainingConfig):
             problems.append(f"`num_atoms` must be >= 2, got {self.num_atoms}")
         if not self.v_min < self.v_max:
             problems.append(f"`v_min`={self.v_min} must be less than `v_max`={self.v_max}")
-        return problems + network_problems(self.hidden_sizes, self.activation)
+        return problems + network_problems(self.hidden_sizes, self.activation) + encoder_problems(
+            self.torso, self.cnn_channels, self.cnn_kernel_size, self.cnn_stride,
+            self.cnn_activation)
 
 
 class DQNExtra(NamedTuple):
@@ -371,8 +387,10 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
 
     Args:
       config: a `DQNConfig` (validated here).
-      env_spec: the (unbatched) environment's specs: a flat observation
-        ``Array (D,)`` and a scalar `DiscreteArray` action.
+      env_spec: the (unbatched) environment's specs: an observation of numeric
+        arrays (one, or a pytree of them) read as ``config.torso`` says
+        (`jit_env.agents.encoders.make_mlp_network`) and a scalar
+        `DiscreteArray` action.
 
     Returns:
       `Agent` whose ``act_params(agent_state)`` is ``(params, ε)``; ``act``
@@ -391,13 +409,12 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     config.validate()
     num_actions, action_dtype = _action_space(env_spec.actions)
     obs_spec = env_spec.observations
-    if not isinstance(obs_spec, specs.Array) or len(obs_spec.shape) != 1:
-        raise ValueError(f"DQN needs a flat observation Array of shape (D,), got {obs_spec!r}")
     k = 1 if config.head == "q" else config.num_atoms
-    network = MLP(tuple(config.hidden_sizes), num_actions * k, config.activation, 1.0)
+    net = make_mlp_network(config, obs_spec, num_actions * k, 1.0, algo="DQN")
+    network = net.module
 
     def apply(params, observation) -> jax.Array:
-        out = cast(jax.Array, network.apply(params, jnp.asarray(observation, jnp.float32)))
+        out = cast(jax.Array, network.apply(params, net.prepare(observation)))
         lead = out.shape[:-1]
         if config.head == "c51":
             return out.reshape(lead + (num_actions, k))
@@ -415,14 +432,15 @@ def make_dqn(config: DQNConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     num_gradient_steps = config.gradient_steps_per_update
 
     def init(key: jax.Array) -> AgentState:
-        obs = jnp.zeros(obs_spec.shape, jnp.float32)
-        params = network.init(key, obs)
+        params = network.init(key, net.example)
+        zero_obs = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), obs_spec,
+                                is_leaf=lambda s: isinstance(s, specs.Array))
         example = {
-            "observation": jnp.zeros(obs_spec.shape, obs_spec.dtype),
+            "observation": zero_obs,
             "action": jnp.zeros((), action_dtype),
             "r_t": jnp.zeros((), jnp.float32),
             "discount_t": jnp.zeros((), jnp.float32),
-            "next_observation": jnp.zeros(obs_spec.shape, obs_spec.dtype),
+            "next_observation": zero_obs,
         }
         extra = DQNExtra(params, replay.init(example, config.buffer_size),
                          jnp.zeros((), jnp.int32))

@@ -33,7 +33,8 @@ from jit_env.agents._action_heads import (
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import make_optimizer, normalize_advantages
-from jit_env.agents.networks import ActorCritic, network_problems
+from jit_env.agents.encoders import encoder_problems, make_actor_critic_network
+from jit_env.agents.networks import network_problems
 from jit_env.rollout import Trajectory
 
 
@@ -62,6 +63,14 @@ class PPOConfig(TrainingConfig):
       gaussian_bound: how a bounded Gaussian action leaf is kept in its bounds,
         ``"clip"`` (the environment clips the sample) or ``"tanh"`` (squashed
         sample); see `jit_env.agents.make_action_head`.
+      torso: how observations are read before the MLPs: ``"auto"`` (a CNN for
+        rank-3 ``[H, W, C]`` leaves, the other leaves flattened and
+        concatenated), ``"mlp"`` (every leaf flattened) or ``"cnn"``
+        (`jit_env.agents.encoders.plan_encoder`).
+      cnn_channels: channels of the CNN's convolutions (Stoix ``cnn.yaml``: 32, 32).
+      cnn_kernel_size: side of its square kernels (3).
+      cnn_stride: stride of its convolutions (1).
+      cnn_activation: its activation (``silu``, as Stoix's and MinAtar's).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (
@@ -82,6 +91,11 @@ class PPOConfig(TrainingConfig):
     activation: str = "tanh"
     normalize_advantages: bool = True
     gaussian_bound: str = "clip"
+    torso: str = "auto"
+    cnn_channels: tuple[int, ...] = (32, 32)
+    cnn_kernel_size: int = 3
+    cnn_stride: int = 1
+    cnn_activation: str = "silu"
 
     def problems(self) -> list[str]:
         """`TrainingConfig.problems` plus PPO's own checks."""
@@ -104,7 +118,9 @@ class PPOConfig(TrainingConfig):
         for name in ("learning_rate", "clip_eps", "max_grad_norm"):
             if getattr(self, name) <= 0:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
-        return problems + network_problems(self.hidden_sizes, self.activation)
+        return problems + network_problems(self.hidden_sizes, self.activation) + encoder_problems(
+            self.torso, self.cnn_channels, self.cnn_kernel_size, self.cnn_stride,
+            self.cnn_activation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +182,8 @@ class PPOBatch(NamedTuple):
     """Feed-forward PPO's rollout data, split into minibatches of rows by `make_ppo`.
 
     Attributes:
-      observation: observations ``[*S, D]``, float32.
+      observation: observations ``[*S, ...]`` (a pytree of them for a composite
+        observation spec).
       action: stored actions, a tree of ``[*S, ...]`` leaves like the action spec.
       targets: the `PPOTargets` of the rows, each ``S``.
     """
@@ -345,10 +362,13 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
 
     Args:
       config: a validated `PPOConfig` (or `ContinuousPPOConfig`).
-      env_spec: the (unbatched) environment's specs; the observation must be a
-        single float array ``[D]``, or a `specs.Dict` of one such array and an
-        ``"action_mask"`` (see `jit_env.agents.make_action_head`); the action any
-        spec `make_action_head` supports (categorical and Gaussian leaves, in a
+      env_spec: the (unbatched) environment's specs; the observation is one
+        numeric array or a pytree of them (`jit_env.specs.Dict` / ``Tuple``),
+        read leaf by leaf as ``config.torso`` says
+        (`jit_env.agents.encoders.make_actor_critic_network`: flattened and
+        concatenated, a CNN for images), optionally with an ``"action_mask"``
+        entry (see `jit_env.agents.make_action_head`); the action any spec
+        `make_action_head` supports (categorical and Gaussian leaves, in a
         `specs.Tuple` / `specs.Dict` or alone).
 
     Returns:
@@ -367,22 +387,20 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     """
     config.validate()
     head, obs_spec = ppo_action_head(config, env_spec)
-    if not isinstance(obs_spec, specs.Array) or len(obs_spec.shape) != 1:
-        raise ValueError(f"PPO needs a flat observation Array of shape (D,), got {obs_spec!r}")
-
-    network = ActorCritic(head.size, head.continuous, tuple(config.hidden_sizes),
-                          config.activation, log_std_size=head.log_std_size)
+    net = make_actor_critic_network(config, obs_spec, head.size, head.continuous, algo="PPO",
+                                    log_std_size=head.log_std_size)
+    network = net.module
     optimizer = _ppo_optimizer(config)
 
     def forward(params, observation) -> tuple[Any, jax.Array, Any]:
-        """``(policy head, value [...], action mask)`` of ``[..., D]`` observations."""
+        """``(policy head, value [...], action mask)`` of observations with leading axes
+        ``[...]``."""
         obs, mask = split_observation(observation, head.masked)
-        out, value = cast(tuple[Any, jax.Array], network.apply(params, obs))
+        out, value = cast(tuple[Any, jax.Array], network.apply(params, net.prepare(obs)))
         return out, value, mask
 
     def init(key: jax.Array) -> AgentState:
-        obs = jnp.zeros(obs_spec.shape, jnp.float32)
-        params = network.init(key, obs)
+        params = network.init(key, net.example)
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def act(params, timestep, policy_state, key):
@@ -404,8 +422,8 @@ def make_ppo(config: PPOConfig, env_spec: specs.EnvironmentSpec) -> Agent:
     def update(agent_state: AgentState, trajectory: Trajectory, key: jax.Array):
         tr = trajectory.transitions()
         bootstrap = cast(jax.Array, network.apply(
-            agent_state.params, split_observation(tr.next_observation, head.masked)[0],
-            method=ActorCritic.value,
+            agent_state.params, net.prepare(split_observation(tr.next_observation, head.masked)[0]),
+            method="value",
         ))
         data = PPOBatch(observation=tr.observation, action=tr.action,
                         targets=ppo_targets(config, trajectory, bootstrap))

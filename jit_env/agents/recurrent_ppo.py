@@ -43,6 +43,7 @@ import jax.numpy as jnp
 from jit_env import _core, specs
 from jit_env.agents._action_heads import ActionHead, split_observation
 from jit_env.agents._agent import Agent, AgentState
+from jit_env.agents.encoders import EncoderPlan, encode_observation, plan_encoder
 from jit_env.agents.networks import RecurrentActorCritic, initial_carry, recurrent_cell
 from jit_env.agents.ppo import (
     PPOConfig,
@@ -139,30 +140,42 @@ def _slim(timestep: _core.TimeStep) -> _core.TimeStep:
     )
 
 
+def _observation_plan(config: RecurrentPPOConfig, obs_spec: specs.Spec) -> EncoderPlan:
+    """How observations (the action mask split off) are flattened for the network
+    (ValueError on image leaves a CNN would read, or unsupported leaves)."""
+    plan = plan_encoder(obs_spec, config.torso, algo="recurrent PPO")
+    if plan.uses_cnn:
+        raise ValueError(
+            "recurrent PPO reads flattened observations (its encoder is an MLP); the "
+            f"observation spec has image leaves of shapes {list(plan.shapes)} that "
+            f"`torso`={config.torso!r} reads with a CNN: use torso='mlp' to flatten them"
+        )
+    return plan
+
+
 def _network(
     config: RecurrentPPOConfig, env_spec: specs.EnvironmentSpec
-) -> tuple[RecurrentActorCritic, ActionHead, tuple[int, ...]]:
-    """The network, its `ActionHead` and its observation shape (ValueError on bad specs)."""
+) -> tuple[RecurrentActorCritic, ActionHead, EncoderPlan]:
+    """The network, its `ActionHead` and its observation `EncoderPlan` (ValueError on bad
+    specs)."""
     head, obs_spec = ppo_action_head(config, env_spec, "recurrent PPO")
-    if not isinstance(obs_spec, specs.Array) or len(obs_spec.shape) != 1:
-        raise ValueError(
-            f"recurrent PPO needs a flat observation Array of shape (D,), got {obs_spec!r}"
-        )
+    plan = _observation_plan(config, obs_spec)
     network = RecurrentActorCritic(
         head.size, head.continuous, tuple(config.hidden_sizes), config.rnn_size,
         tuple(config.head_sizes), config.cell, config.activation,
         log_std_size=head.log_std_size,
     )
-    return network, head, tuple(obs_spec.shape)
+    return network, head, plan
 
 
-def _evaluate_fn(network: RecurrentActorCritic, head: ActionHead):
+def _evaluate_fn(network: RecurrentActorCritic, head: ActionHead, plan: EncoderPlan):
     """``evaluate_fn(params, timestep, carry, action) -> (carry, outputs)``."""
 
     def evaluate_fn(params, timestep, policy_state, action):
         obs, mask = split_observation(timestep.observation, head.masked)
         carry, out, value = cast(
-            tuple[Any, Any, jax.Array], network.apply(params, policy_state, obs),
+            tuple[Any, Any, jax.Array],
+            network.apply(params, policy_state, encode_observation(plan, obs)),
         )
         return carry, {
             "log_prob": head.logprob(action, out, mask),
@@ -178,10 +191,12 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
 
     Args:
       config: a `RecurrentPPOConfig`.
-      env_spec: the (unbatched) environment's specs; the observation must be a
-        single float array ``[D]`` (optionally with an ``"action_mask"``, as
-        `make_ppo`); the action any spec `jit_env.agents.make_action_head`
-        supports, as `make_ppo`.
+      env_spec: the (unbatched) environment's specs; the observation is one
+        numeric array or a pytree of them, flattened and concatenated
+        (`jit_env.agents.encoders.encode_observation`; image leaves need
+        ``torso="mlp"``: the cell's encoder is an MLP), optionally with an
+        ``"action_mask"`` entry (as `make_ppo`); the action any spec
+        `jit_env.agents.make_action_head` supports, as `make_ppo`.
 
     Returns:
       `Agent` with ``initial_policy_state(batch_shape)`` the zero carry
@@ -197,21 +212,23 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
         action or observation spec.
     """
     config.validate()
-    network, head, obs_shape = _network(config, env_spec)
+    network, head, plan = _network(config, env_spec)
+
+    def prepare(observation):
+        return encode_observation(plan, observation)
     optimizer = _ppo_optimizer(config)
 
     def initial_policy_state(batch_shape: tuple[int, ...]):
         return initial_carry(config.cell, config.rnn_size, tuple(batch_shape))
 
     def init(key: jax.Array) -> AgentState:
-        obs = jnp.zeros(obs_shape, jnp.float32)
-        params = network.init(key, initial_policy_state(()), obs)
+        params = network.init(key, initial_policy_state(()), prepare(plan.example()))
         return AgentState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def step(params, timestep, policy_state):
         obs, mask = split_observation(timestep.observation, head.masked)
         carry, out, value = cast(
-            tuple[Any, Any, jax.Array], network.apply(params, policy_state, obs),
+            tuple[Any, Any, jax.Array], network.apply(params, policy_state, prepare(obs)),
         )
         return carry, out, value, mask
 
@@ -226,7 +243,7 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
         carry, out, _, mask = step(params, timestep, policy_state)
         return head.mode(out, mask), carry, {}
 
-    evaluate_fn = _evaluate_fn(network, head)
+    evaluate_fn = _evaluate_fn(network, head, plan)
 
     def loss_fn(params, batch: RecurrentPPOBatch):
         # Leaves are [T, b, ...]: whole sequences of b environments. The replay
@@ -249,7 +266,7 @@ def make_recurrent_ppo(config: RecurrentPPOConfig, env_spec: specs.EnvironmentSp
         # step t (see the module docstring), for all T * B transitions at once.
         bootstrap = cast(jax.Array, network.apply(
             agent_state.params, trajectory.extras["policy_state"],
-            split_observation(tr.next_observation, head.masked)[0],
+            prepare(split_observation(tr.next_observation, head.masked)[0]),
             method=RecurrentActorCritic.value,
         ))
         num_steps = trajectory.num_steps
@@ -295,5 +312,5 @@ def evaluate_actions(
     """
     if trajectory.policy_state is None:
         raise ValueError("`trajectory.policy_state` is None: not a recurrent rollout")
-    network, head, _ = _network(config, env_spec)
-    return trajectory.evaluate(_evaluate_fn(network, head), params)
+    network, head, plan = _network(config, env_spec)
+    return trajectory.evaluate(_evaluate_fn(network, head, plan), params)
