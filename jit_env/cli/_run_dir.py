@@ -75,14 +75,32 @@ class RunConfig(NamedTuple):
     sweep: dict | None = None
 
 
+_ADDED_FIELDS: dict[str, Any] = {
+    "env_kwargs": "{}",
+    "env_params": (),
+    "rollout": "steps",
+    "horizon": 500,
+    "gaussian_bound": "clip",
+    "torso": "auto",
+    "cnn_channels": (32, 32),
+    "cnn_kernel_size": 3,
+    "cnn_stride": 1,
+    "cnn_activation": "silu",
+}
+"""Config fields added after runs were first written (2026-12-07), with their defaults
+(as `dataclasses.asdict` gives them): left out of `run_fingerprint` at the default, so
+a run directory written before a field existed still resumes."""
+
+
 def run_fingerprint(algo: str, config: Any, seed: int, num_seeds: int,
                     sweep: dict | None = None) -> str:
     """What a checkpoint must have been trained with: a hash of the algorithm, the
     config without ``total_steps`` (a run may be extended), the seeds and the sweep."""
     values = dataclasses.asdict(config)
     values.pop("total_steps", None)
-    if values.get("env_kwargs") == "{}":  # the default: runs from before the field keep theirs
-        values.pop("env_kwargs")
+    for name, default in _ADDED_FIELDS.items():
+        if name in values and values[name] == default:  # runs from before the field keep theirs
+            values.pop(name)
     entries: dict[str, Any] = {"algo": algo, "config": values, "seed": seed,
                                "num_seeds": num_seeds}
     if sweep is not None:
