@@ -89,6 +89,11 @@ ROWS = (
         {"env": "IncompleteCartPole-v1"}),
     Row("ppo", "IncompleteCartPole-v1", None, "feed-forward PPO, for comparison",
         {"env": "IncompleteCartPole-v1"}),
+    # rlx's IncompleteCartPole-v0: the same observation, CartPole-v0's 200-step limit.
+    Row("recurrent_ppo", "IncompleteCartPole-v0", 160.0, "200 is the optimum",
+        {"env": "IncompleteCartPole-v0"}),
+    Row("ppo", "IncompleteCartPole-v0", None, "feed-forward PPO, for comparison",
+        {"env": "IncompleteCartPole-v0"}),
     Row("ppo_continuous", "Pendulum-v1", -250.0, "-172.2 ± 104.2 (rl-zoo ppo, 100k steps)"),
     Row("ppo_continuous", "MountainCarContinuous-v0", None,
         "88.3 ± 2.6 (rl-zoo ppo, 20k steps, gSDE)", {"env": "MountainCarContinuous-v0"}),

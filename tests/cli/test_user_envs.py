@@ -102,7 +102,10 @@ def test_list_groups_by_suite_and_reports_the_extras(monkeypatch, capsys):
     monkeypatch.setattr(_optional, "_installed", lambda module: found.get(module, True))
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "  classic_control:\n    Acrobot-v1\n    CartPole-POMDP-v1\n    CartPole-v1\n" in out
+    assert ("  classic_control:\n    Acrobot-v1\n    CartPole-NoVelocity-v1\n"
+            "    CartPole-POMDP-v1\n    CartPole-v0\n    CartPole-v1\n") in out
+    assert "  minatar:\n    Asterix-MinAtar\n" in out
+    assert "  slime:\n    SlimeVolley-v0\n" in out
     assert "  bsuite:\n    Catch-bsuite\n" in out
     assert "  gymnax: not installed: pip install 'jit-env[gymnax]'\n" in out
     assert "gymnax/CartPole-v1" not in out
