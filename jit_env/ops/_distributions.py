@@ -202,24 +202,24 @@ def softmax(temperature: float = 1.0) -> DiscreteDistribution:
     for equal keys.
     """
 
-    def sample_fn(key, logits):
+    def sample_fn(key: Any, logits: Any) -> Any:
         _check_logits("softmax.sample", "logits", logits)
         log_probs = jax.nn.log_softmax(logits / temperature, axis=-1)
         return _sample_categorical("softmax.sample", key, log_probs, jnp.exp(log_probs))
 
-    def probs_fn(logits):
+    def probs_fn(logits: Any) -> Any:
         _check_logits("softmax.probs", "logits", logits)
         return jax.nn.softmax(logits / temperature, axis=-1)
 
-    def logprob_fn(sample, logits):
+    def logprob_fn(sample: Any, logits: Any) -> Any:
         _check_logits("softmax.logprob", "logits", logits)
         return _logprob_categorical(sample, jax.nn.log_softmax(logits / temperature, axis=-1))
 
-    def entropy_fn(logits):
+    def entropy_fn(logits: Any) -> Any:
         _check_logits("softmax.entropy", "logits", logits)
         return _entropy_from_log_probs(jax.nn.log_softmax(logits / temperature, axis=-1))
 
-    def kl_fn(p_logits, q_logits):
+    def kl_fn(p_logits: Any, q_logits: Any) -> Any:
         return categorical_kl_divergence(p_logits, q_logits, temperature)
 
     return DiscreteDistribution(sample_fn, probs_fn, logprob_fn, entropy_fn, kl_fn)
@@ -247,19 +247,19 @@ def clipped_entropy_softmax(
     """
     base = softmax(temperature)
 
-    def sample_fn(key, logits, action_spec=None):
+    def sample_fn(key: Any, logits: Any, action_spec: Any = None) -> Any:
         del action_spec
         return base.sample(key, logits)
 
-    def probs_fn(logits, action_spec=None):
+    def probs_fn(logits: Any, action_spec: Any = None) -> Any:
         del action_spec
         return base.probs(logits)
 
-    def logprob_fn(sample, logits, action_spec=None):
+    def logprob_fn(sample: Any, logits: Any, action_spec: Any = None) -> Any:
         del action_spec
         return base.logprob(sample, logits)
 
-    def entropy_fn(logits):
+    def entropy_fn(logits: Any) -> Any:
         return jnp.minimum(base.entropy(logits), entropy_clip * jnp.log(logits.shape[-1]))
 
     return DiscreteDistribution(sample_fn, probs_fn, logprob_fn, entropy_fn, base.kl)
@@ -279,20 +279,20 @@ def greedy() -> DiscreteDistribution:
     Matches rlax 0.1.9 `rlax.greedy` (distrax ``Greedy``); samples equal for equal keys.
     """
 
-    def sample_fn(key, preferences):
+    def sample_fn(key: Any, preferences: Any) -> Any:
         _check_min_rank("greedy.sample", "preferences", preferences, 1)
         probs = _greedy_probs(jnp.asarray(preferences))
         return _sample_categorical("greedy.sample", key, jnp.log(probs), probs)
 
-    def probs_fn(preferences):
+    def probs_fn(preferences: Any) -> Any:
         _check_min_rank("greedy.probs", "preferences", preferences, 1)
         return _greedy_probs(jnp.asarray(preferences))
 
-    def logprob_fn(sample, preferences):
+    def logprob_fn(sample: Any, preferences: Any) -> Any:
         _check_min_rank("greedy.logprob", "preferences", preferences, 1)
         return _logprob_categorical(sample, jnp.log(_greedy_probs(jnp.asarray(preferences))))
 
-    def entropy_fn(preferences):
+    def entropy_fn(preferences: Any) -> Any:
         _check_min_rank("greedy.entropy", "preferences", preferences, 1)
         return _entropy_from_log_probs(jnp.log(_greedy_probs(jnp.asarray(preferences))))
 
@@ -317,24 +317,24 @@ def epsilon_greedy(epsilon: float | None = None) -> DiscreteDistribution:
     Matches rlax 0.1.9 `rlax.epsilon_greedy` (distrax ``EpsilonGreedy``).
     """
 
-    def _probs(fn, preferences, eps):
+    def _probs(fn: str, preferences: Any, eps: Any) -> Any:
         _check_min_rank(fn, "preferences", preferences, 1)
         if eps is None:
             raise ValueError(f"{fn}: `epsilon` is None; pass it to epsilon_greedy() or here")
         return _greedy_probs(jnp.asarray(preferences), eps)
 
-    def sample_fn(key, preferences, epsilon=epsilon):
+    def sample_fn(key: Any, preferences: Any, epsilon: Any = epsilon) -> Any:
         probs = _probs("epsilon_greedy.sample", preferences, epsilon)
         return _sample_categorical("epsilon_greedy.sample", key, jnp.log(probs), probs)
 
-    def probs_fn(preferences, epsilon=epsilon):
+    def probs_fn(preferences: Any, epsilon: Any = epsilon) -> Any:
         return _probs("epsilon_greedy.probs", preferences, epsilon)
 
-    def logprob_fn(sample, preferences, epsilon=epsilon):
+    def logprob_fn(sample: Any, preferences: Any, epsilon: Any = epsilon) -> Any:
         probs = _probs("epsilon_greedy.logprob", preferences, epsilon)
         return _logprob_categorical(sample, jnp.log(probs))
 
-    def entropy_fn(preferences, epsilon=epsilon):
+    def entropy_fn(preferences: Any, epsilon: Any = epsilon) -> Any:
         return _entropy_from_log_probs(
             jnp.log(_probs("epsilon_greedy.entropy", preferences, epsilon))
         )

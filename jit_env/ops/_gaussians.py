@@ -42,16 +42,16 @@ def _standard_normal(key: jax.Array, like: jax.Array) -> jax.Array:
     return jax.random.normal(key, (like.size,), dtype=like.dtype).reshape(like.shape)
 
 
-def _diag_gaussian_logprob(x, mu, sigma):
+def _diag_gaussian_logprob(x: Any, mu: Any, sigma: Any) -> Any:
     z = (x - mu) / sigma
     return jnp.sum(-0.5 * jnp.square(z) - _HALF_LOG_2PI, axis=-1) - jnp.sum(jnp.log(sigma), axis=-1)
 
 
-def _diag_gaussian_entropy(sigma):
+def _diag_gaussian_entropy(sigma: Any) -> Any:
     return sigma.shape[-1] * (0.5 + _HALF_LOG_2PI) + jnp.sum(jnp.log(sigma), axis=-1)
 
 
-def _diag_gaussian_kl(mu_0, sigma_0, mu_1, sigma_1):
+def _diag_gaussian_kl(mu_0: Any, sigma_0: Any, mu_1: Any, sigma_1: Any) -> Any:
     """KL(N(mu_0, diag σ_0²) ‖ N(mu_1, diag σ_1²)) over the last axis."""
     k = mu_0.shape[-1]
     log_det_diff = jnp.sum(jnp.log(jnp.abs(sigma_1)), -1) - jnp.sum(jnp.log(jnp.abs(sigma_0)), -1)
@@ -92,28 +92,28 @@ def gaussian_diagonal(sigma: Any = None) -> ContinuousDistribution:
     samples equal for equal keys.
     """
 
-    def sample_fn(key, mu, sigma=sigma):
+    def sample_fn(key: Any, mu: Any, sigma: Any = sigma) -> Any:
         mu, sig = _gaussian_params("gaussian_diagonal.sample", mu, sigma)
         eps = _standard_normal(key, mu)
         return eps * sig + mu
 
-    def logprob_fn(sample, mu, sigma=sigma):
+    def logprob_fn(sample: Any, mu: Any, sigma: Any = sigma) -> Any:
         mu, sig = _gaussian_params("gaussian_diagonal.logprob", mu, sigma)
         return _diag_gaussian_logprob(sample, mu, sig)
 
-    def prob_fn(sample, mu, sigma=sigma):
+    def prob_fn(sample: Any, mu: Any, sigma: Any = sigma) -> Any:
         mu, sig = _gaussian_params("gaussian_diagonal.prob", mu, sigma)
         return jnp.exp(_diag_gaussian_logprob(sample, mu, sig))
 
-    def entropy_fn(mu, sigma=sigma):
+    def entropy_fn(mu: Any, sigma: Any = sigma) -> Any:
         _, sig = _gaussian_params("gaussian_diagonal.entropy", mu, sigma)
         return _diag_gaussian_entropy(sig)
 
-    def kl_to_standard_normal_fn(mu, sigma=sigma):
+    def kl_to_standard_normal_fn(mu: Any, sigma: Any = sigma) -> Any:
         mu, sig = _gaussian_params("gaussian_diagonal.kl_to_standard_normal", mu, sigma)
         return _diag_gaussian_kl(mu, sig, jnp.zeros_like(mu), jnp.ones_like(mu))
 
-    def kl_fn(mu_0, sigma_0, mu_1, sigma_1):
+    def kl_fn(mu_0: Any, sigma_0: Any, mu_1: Any, sigma_1: Any) -> Any:
         mu_0, sigma_0 = _gaussian_params("gaussian_diagonal.kl", mu_0, sigma_0)
         mu_1, sigma_1 = _gaussian_params("gaussian_diagonal.kl", mu_1, sigma_1)
         return _diag_gaussian_kl(mu_0, sigma_0, mu_1, sigma_1)
@@ -150,7 +150,7 @@ def squashed_gaussian(sigma_min: float = -4, sigma_max: float = 0.0) -> Continuo
     Matches rlax 0.1.9 `rlax.squashed_gaussian`; Haarnoja et al. 2018, eq. 21.
     """
 
-    def _params(fn, mu, sigma):
+    def _params(fn: str, mu: Any, sigma: Any) -> Any:
         _check_min_rank(fn, "mu", mu, 1)
         validate(fn, *[("mu", mu, None, "float"), ("sigma", sigma, None, "float")])
         loc = jnp.tanh(mu)
@@ -158,15 +158,15 @@ def squashed_gaussian(sigma_min: float = -4, sigma_max: float = 0.0) -> Continuo
         shape = jnp.broadcast_shapes(jnp.shape(loc), jnp.shape(scale))
         return jnp.broadcast_to(loc, shape), jnp.broadcast_to(scale, shape)
 
-    def _bcast(v, like):
+    def _bcast(v: Any, like: Any) -> Any:
         return jnp.broadcast_to(jnp.asarray(v, like.dtype), like.shape)
 
-    def _affine(action_spec):
+    def _affine(action_spec: Any) -> Any:
         if action_spec is None:
             return None
         return 0.5 * (action_spec.maximum - action_spec.minimum), action_spec.minimum
 
-    def sample_fn(key, mu, sigma, action_spec):
+    def sample_fn(key: Any, mu: Any, sigma: Any, action_spec: Any) -> Any:
         loc, scale = _params("squashed_gaussian.sample", mu, sigma)
         eps = _standard_normal(key, loc)
         y = jnp.tanh(eps * scale + loc)
@@ -175,7 +175,7 @@ def squashed_gaussian(sigma_min: float = -4, sigma_max: float = 0.0) -> Continuo
             y = _bcast(aff[0], y) * (y + 1.0) + _bcast(aff[1], y)
         return y
 
-    def logprob_fn(sample, mu, sigma, action_spec):
+    def logprob_fn(sample: Any, mu: Any, sigma: Any, action_spec: Any) -> Any:
         loc, scale = _params("squashed_gaussian.logprob", mu, sigma)
         y = jnp.asarray(sample)
         log_det = jnp.zeros((), loc.dtype)
@@ -187,18 +187,18 @@ def squashed_gaussian(sigma_min: float = -4, sigma_max: float = 0.0) -> Continuo
         tanh_log_det = jnp.sum(2.0 * (jnp.log(2.0) - x - jax.nn.softplus(-2.0 * x)), axis=-1)
         return _diag_gaussian_logprob(x, loc, scale) - tanh_log_det - log_det
 
-    def prob_fn(sample, mu, sigma, action_spec):
+    def prob_fn(sample: Any, mu: Any, sigma: Any, action_spec: Any) -> Any:
         return jnp.exp(logprob_fn(sample, mu, sigma, action_spec))
 
-    def entropy_fn(mu, sigma):
+    def entropy_fn(mu: Any, sigma: Any) -> Any:
         _, scale = _params("squashed_gaussian.entropy", mu, sigma)
         return _diag_gaussian_entropy(scale)
 
-    def kl_to_standard_normal_fn(mu, sigma):
+    def kl_to_standard_normal_fn(mu: Any, sigma: Any) -> Any:
         loc, scale = _params("squashed_gaussian.kl_to_standard_normal", mu, sigma)
         return _diag_gaussian_kl(loc, scale, jnp.zeros_like(loc), jnp.ones_like(loc))
 
-    def kl_fn(mu_0, sigma_0, mu_1, sigma_1):
+    def kl_fn(mu_0: Any, sigma_0: Any, mu_1: Any, sigma_1: Any) -> Any:
         loc_0, scale_0 = _params("squashed_gaussian.kl", mu_0, sigma_0)
         loc_1, scale_1 = _params("squashed_gaussian.kl", mu_1, sigma_1)
         return _diag_gaussian_kl(loc_0, scale_0, loc_1, scale_1)

@@ -147,7 +147,7 @@ def episodes(
             "expected (); batch with `num_episodes` or jax.vmap instead"
         )
 
-    def body(carry, step_key):
+    def body(carry: Any, step_key: Any) -> Any:
         state, ts, pstate = carry
         done = ts.last()
         if pstate is not None:

@@ -68,7 +68,7 @@ def rollout(
     step_keys = jax.random.split(scan_key, num_steps)
     initial_policy_state = policy_state
 
-    def body(carry, step_key):
+    def body(carry: Any, step_key: Any) -> Any:
         state, ts, pstate = carry
         if pstate is not None:
             pstate = _reset_where_first(pstate, ts.first())

@@ -262,7 +262,7 @@ class Trajectory:
         cut = (tr.end_t | ~tr.valid).astype(values.dtype)
         r_t = tr.r_t * tr.valid
 
-        def single(r, d, v_tm1, v_t, c):
+        def single(r: Any, d: Any, v_tm1: Any, v_t: Any, c: Any) -> Any:
             return ops.generalized_advantage_estimation(
                 r, d, v_tm1, v_t, c, lambda_=lambda_, stop_target_gradients=True
             )
@@ -300,7 +300,7 @@ class Trajectory:
         last = jnp.zeros(tr.r_t.shape, bool).at[-1].set(True)
         boot = jnp.where(cut | last, bootstrap_values, 0.0)
 
-        def body(acc, x):
+        def body(acc: Any, x: Any) -> Any:
             r, d, c, b = x
             acc = r + d * jnp.where(c, b, acc)
             return acc, acc
@@ -390,12 +390,12 @@ class Trajectory:
         # to key collisions (probability < rows**2 / 2**33).
         perm = jnp.argsort(jax.random.bits(key, (rows,), jnp.uint32), stable=True)
         if sequences:
-            def split(x):
+            def split(x: Any) -> Any:
                 x = jnp.take(x, perm, axis=1)
                 x = x.reshape((t, num_minibatches, b // num_minibatches) + x.shape[2:])
                 return jnp.swapaxes(x, 0, 1)
         else:
-            def split(x):
+            def split(x: Any) -> Any:
                 x = x.reshape((t * b,) + x.shape[2:])
                 x = jnp.take(x, perm, axis=0)
                 return x.reshape((num_minibatches, rows // num_minibatches) + x.shape[1:])
@@ -445,7 +445,7 @@ class Trajectory:
             reuse = lambda ts, s, a: evaluate_fn(params, ts, s, a)[1]
             return jax.vmap(reuse)(source, self.policy_states, self.actions)
 
-        def body(state, x):
+        def body(state: Any, x: Any) -> Any:
             ts, a = x
             state = _reset_where_first(state, ts.first())
             state, out = evaluate_fn(params, ts, state, a)
@@ -456,7 +456,7 @@ class Trajectory:
 
 
 def _reset_where_first(policy_state: Any, first: jax.Array) -> Any:
-    def reset(x):
+    def reset(x: Any) -> Any:
         mask = first.reshape(first.shape + (1,) * (x.ndim - first.ndim))
         return jnp.where(mask, jnp.zeros_like(x), x)
 
