@@ -175,6 +175,7 @@ class FixedOpponent(_core.Wrapper):
 
     @property
     def agent_ids(self) -> tuple[str, ...] | None:
+        """``None``: the view is single-agent (the other agents are the fixed opponent)."""
         return None
 
     @property

@@ -29,6 +29,8 @@ class Progress:
         self._bar.start()
 
     def advance(self, steps: int, rate: float, ret: float, eval_ret: float = math.nan) -> None:
+        """Moves the bar to ``steps`` (environment steps) showing ``rate`` (steps/s), the
+        latest mean return ``ret`` and evaluation return ``eval_ret`` (NaN: none yet)."""
         if self._bar is not None:
             text = "-" if math.isnan(ret) else f"{ret:.1f}"
             if not math.isnan(eval_ret):

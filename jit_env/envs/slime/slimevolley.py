@@ -122,6 +122,7 @@ class SlimeVolley(_core.Environment):
 
     @property
     def agent_ids(self) -> tuple[str, ...]:
+        """``("left", "right")``: the order of the leading agent axis of every leaf."""
         return AGENT_IDS
 
     def reset(
