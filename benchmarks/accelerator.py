@@ -48,13 +48,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+from _timing import time_compiled
 
 import jit_env
 import jit_env.prng
@@ -71,19 +70,6 @@ QUICK = {"batches": (4096,), "steps": 32, "repeats": 3,
          "ppo_envs": (1024,), "ppo_steps": 16, "ppo_updates": 1,
          "seeds": 64, "seed_envs": 8, "seed_updates": 1}
 
-
-def _time(fn: Callable, args: tuple, repeats: int) -> tuple[float, float]:
-    """``(compile s, median run s)`` of ``jax.jit(fn)(*args)``."""
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(*args))  # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        runs.append(time.perf_counter() - start)
-    return compile_s, statistics.median(runs)
 
 
 def _actions(env: Any, steps: int, batch: int) -> jax.Array:
@@ -110,7 +96,7 @@ def bench_env(env_id: str, batch: int, steps: int, strategy: str, keys: str,
         (state, total), _ = jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)
         return state, total  # the state keeps XLA from dropping the dynamics
 
-    compile_s, run_s = _time(run, (KEYS[keys](), actions), repeats)
+    compile_s, run_s = time_compiled(run, (KEYS[keys](), actions), repeats)
     return {"table": "env", "env": env_id, "impl": "jit_env", "batch": batch,
             "strategy": strategy, "keys": keys, "steps_per_s": batch * steps / run_s,
             "compile_s": compile_s}
@@ -139,7 +125,7 @@ def bench_gymnax(batch: int, steps: int, repeats: int) -> dict | None:
                                          (actions, jax.random.split(loop_key, steps)))
         return state, total
 
-    compile_s, run_s = _time(run, (jax.random.key(0), actions), repeats)
+    compile_s, run_s = time_compiled(run, (jax.random.key(0), actions), repeats)
     return {"table": "env", "env": "CartPole-v1", "impl": "gymnax", "batch": batch,
             "strategy": "reset every step", "keys": "threefry",
             "steps_per_s": batch * steps / run_s, "compile_s": compile_s}
@@ -163,7 +149,7 @@ def bench_ppo(num_envs: int, num_steps: int, updates: int, repeats: int,
         fn, arg, runs = train, key, 1
     else:
         fn, arg, runs = jax.vmap(train), jax.random.split(key, seeds), seeds
-    compile_s, run_s = _time(fn, (arg,), repeats)
+    compile_s, run_s = time_compiled(fn, (arg,), repeats)
     return {"table": "ppo" if seeds is None else "seeds", "env": "CartPole-v1",
             "batch": num_envs, "seeds": runs, "updates": updates, "num_steps": num_steps,
             "steps_per_s": runs * num_envs * num_steps * updates / run_s,

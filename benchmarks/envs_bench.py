@@ -39,12 +39,12 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import time_compiled
 
 import jit_env
 import jit_env.envs
@@ -90,19 +90,6 @@ def _random_actions(env_id: str, steps: int, batch: int) -> jax.Array:
     return jax.random.uniform(key, (steps, batch, *spec.shape), spec.dtype, low, high)
 
 
-def _time_compiled(fn: Callable, args: tuple, repeats: int) -> tuple[float, float]:
-    """(compile seconds, median run seconds) of jax.jit(fn)(*args)."""
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(*args))  # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        runs.append(time.perf_counter() - start)
-    return compile_s, statistics.median(runs)
-
 
 def _jit_env_batched(env_id: str, batch: int) -> Any:
     env = jit_env.envs.make(env_id)
@@ -127,7 +114,7 @@ def bench_jit_env(env_id: str, batch: int, steps: int, impl: str, repeats: int) 
         (state, total), _ = jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)
         return state, total  # returning the state keeps XLA from dropping the dynamics
 
-    compile_s, run_s = _time_compiled(run, (key, actions), repeats)
+    compile_s, run_s = time_compiled(run, (key, actions), repeats)
     return {"sps": batch * steps / run_s, "compile": compile_s}
 
 
@@ -159,7 +146,7 @@ def bench_gymnax(env_id: str, batch: int, steps: int, impl: str, repeats: int) -
         )
         return state, total
 
-    compile_s, run_s = _time_compiled(run, (key, actions), repeats)
+    compile_s, run_s = time_compiled(run, (key, actions), repeats)
     return {"sps": batch * steps / run_s, "compile": compile_s, "how": "vmap(step)"}
 
 

@@ -32,12 +32,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import statistics
-import time
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from _timing import time_compiled
 
 import jit_env
 import jit_env.envs
@@ -52,19 +50,6 @@ PGX_NAMES = {
     "SpaceInvaders-MinAtar": "minatar-space_invaders",
 }
 
-
-def _time_compiled(fn: Callable, args: tuple, repeats: int) -> tuple[float, float]:
-    """(compile seconds, median run seconds) of jax.jit(fn)(*args)."""
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(*args))  # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        runs.append(time.perf_counter() - start)
-    return compile_s, statistics.median(runs)
 
 
 def _actions(num_actions: int, steps: int, batch: int) -> jax.Array:
@@ -87,7 +72,7 @@ def bench_jit_env(env_id: str, batch: int, steps: int, impl: str, repeats: int) 
         (state, total), _ = jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)
         return state, total
 
-    compile_s, run_s = _time_compiled(run, (jax.random.key(0, impl=impl), actions), repeats)
+    compile_s, run_s = time_compiled(run, (jax.random.key(0, impl=impl), actions), repeats)
     return {"sps": batch * steps / run_s, "compile": compile_s}
 
 
@@ -115,7 +100,7 @@ def bench_gymnax(env_id: str, batch: int, steps: int, impl: str, repeats: int) -
         )
         return state, total
 
-    compile_s, run_s = _time_compiled(run, (jax.random.key(0, impl=impl), actions), repeats)
+    compile_s, run_s = time_compiled(run, (jax.random.key(0, impl=impl), actions), repeats)
     return {"sps": batch * steps / run_s, "compile": compile_s}
 
 
@@ -148,7 +133,7 @@ def bench_pgx(env_id: str, batch: int, steps: int, impl: str, repeats: int) -> d
         )
         return state, total
 
-    compile_s, run_s = _time_compiled(run, (jax.random.key(0, impl=impl), actions), repeats)
+    compile_s, run_s = time_compiled(run, (jax.random.key(0, impl=impl), actions), repeats)
     return {"sps": batch * steps / run_s, "compile": compile_s}
 
 

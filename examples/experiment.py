@@ -158,3 +158,41 @@ def report(eval_returns: Any) -> list[tuple[int, float]]:
     for episode, avg in rows:
         print(f"Episode {episode:4d}: Average returns: {avg:.2f}")
     return rows
+
+
+def train(env, make_agent: Callable[..., Agent], config: dict[str, Any]) -> tuple[Any, jax.Array]:
+    """``run_loop`` of ``make_agent(env, **config)`` in one ``jax.jit``, from ``config["seed"]``.
+
+    Args:
+      env: the environment (``Catch-bsuite``, possibly wrapped).
+      make_agent: an example's agent factory, called with every entry of ``config``.
+      config: the example's defaults with any overrides; must hold ``seed``,
+        ``train_episodes``, ``evaluate_every`` and ``eval_episodes``.
+
+    Returns:
+      ``(final agent state, [train_episodes] average greedy returns, NaN between
+      evaluations)``, as `run_loop`.
+    """
+    agent = make_agent(env, **config)
+    run = jax.jit(lambda key: run_loop(
+        env, agent, key, train_episodes=config["train_episodes"],
+        evaluate_every=config["evaluate_every"], eval_episodes=config["eval_episodes"]))
+    return run(jax.random.PRNGKey(config["seed"]))
+
+
+def main(train_fn: Callable[[], tuple[Any, jax.Array]], config: dict[str, Any], *,
+         banner: str = "", scale: float = 1.0) -> list[tuple[int, float]]:
+    """Prints rlax's banner, runs ``train_fn()`` and prints its evaluations (`report`).
+
+    Args:
+      train_fn: runs the training, returning `train`'s pair.
+      config: the configuration, for the episode count in the banner.
+      banner: more text after rlax's ``Training agent for N episodes``.
+      scale: the reported returns are divided by it (PopArt's scaled rewards).
+
+    Returns:
+      ``[(episode, average greedy return / scale)]``.
+    """
+    print(f"Training agent for {config['train_episodes']} episodes{banner}")
+    _, returns = train_fn()
+    return report(returns / scale)

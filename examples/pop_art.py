@@ -116,24 +116,18 @@ def make_agent(env, *, num_hidden_units, epsilon, learning_rate, pop_art_step_si
 def train(**overrides):
     """Trains with rlax's defaults (``overrides`` replace some) in one ``jax.jit``:
     ``(final agent state, [train_episodes] average greedy returns, NaN between
-    evaluations)``."""
+    evaluations)`` (`experiment.train`)."""
     config = DEFAULTS | overrides
-    env = wrappers.ScaleReward(jit_env.make("Catch-bsuite"), config["reward_scale"])
-    agent = make_agent(env, **config)
-    run = jax.jit(lambda key: experiment.run_loop(
-        env, agent, key, train_episodes=config["train_episodes"],
-        evaluate_every=config["evaluate_every"], eval_episodes=config["eval_episodes"]))
-    return run(jax.random.PRNGKey(config["seed"]))
+    return experiment.train(wrappers.ScaleReward(jit_env.make("Catch-bsuite"), config["reward_scale"]), make_agent, config)
 
 
 def main(**overrides):
     """Trains (`train`) and prints the evaluations as rlax does; returns
     ``[(episode, average greedy return / reward_scale)]``."""
     config = DEFAULTS | overrides
-    print(f"Training agent for {config['train_episodes']} episodes "
-          f"(rewards x {config['reward_scale']:g}; reported unscaled)")
-    _, returns = train(**overrides)
-    return experiment.report(returns / config["reward_scale"])
+    return experiment.main(lambda: train(**overrides), config, scale=config["reward_scale"],
+                           banner=f" (rewards x {config['reward_scale']:g}; reported unscaled)")
+
 
 if __name__ == "__main__":
     main()

@@ -124,23 +124,16 @@ def make_agent(env, *, batch_size, target_period, replay_capacity, hidden_units,
 def train(**overrides):
     """Trains with rlax's defaults (``overrides`` replace some) in one ``jax.jit``:
     ``(final agent state, [train_episodes] average greedy returns, NaN between
-    evaluations)``."""
+    evaluations)`` (`experiment.train`)."""
     config = DEFAULTS | overrides
-    env = jit_env.make("Catch-bsuite")
-    agent = make_agent(env, **config)
-    run = jax.jit(lambda key: experiment.run_loop(
-        env, agent, key, train_episodes=config["train_episodes"],
-        evaluate_every=config["evaluate_every"], eval_episodes=config["eval_episodes"]))
-    return run(jax.random.PRNGKey(config["seed"]))
+    return experiment.train(jit_env.make("Catch-bsuite"), make_agent, config)
 
 
 def main(**overrides):
     """Trains (`train`) and prints the evaluations as rlax does; returns
     ``[(episode, average greedy return)]``."""
-    config = DEFAULTS | overrides
-    print(f"Training agent for {config['train_episodes']} episodes")
-    _, returns = train(**overrides)
-    return experiment.report(returns)
+    return experiment.main(lambda: train(**overrides), DEFAULTS | overrides)
+
 
 if __name__ == "__main__":
     main()

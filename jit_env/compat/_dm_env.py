@@ -7,7 +7,7 @@ from typing import Any
 
 from jit_env import _core
 from jit_env.compat._dm_specs import spec_to_dm_spec
-from jit_env.compat._host import action_caster, tree_to_numpy
+from jit_env.compat._host import HostView, action_caster, tree_to_numpy
 from jit_env.compat._jitted import compiled
 from jit_env.compat._keys import as_key
 from jit_env.compat._optional import require
@@ -18,13 +18,15 @@ def _adapter_class() -> type:
     # Any: a module imported at run time is a valid base-class provider mypy cannot follow.
     dm_env: Any = require("dm_env", "to_dm_env")
 
-    class JitEnvToDmEnv(dm_env.Environment):
+    class JitEnvToDmEnv(HostView, dm_env.Environment):
         """A jit_env `Environment` behind dm_env's stateful interface.
 
         Built by `to_dm_env` (see there); the constructor has jit_env 0.1.5's
         ``ToDeepmindEnv(env, rng)`` signature, so it is also what
         `make_deepmind_wrapper` returns.
         """
+
+        _adapter = "to_dm_env"
 
         def __init__(self, env: _core.Environment, key: Any = 0, *, options: Any = None):
             if not isinstance(env, _core.Environment):
@@ -42,19 +44,6 @@ def _adapter_class() -> type:
             self._discount_spec = spec_to_dm_spec(env.discount_spec())
             self._cast_action = action_caster(env.action_spec())
             self._reset_fn, self._step_fn = compiled(env)
-
-        @property
-        def env(self) -> _core.Environment:
-            """The wrapped jit_env environment."""
-            return self._env
-
-        @property
-        def state(self) -> Any:
-            """The current (device) state of the jit_env environment, or ``None``."""
-            return self._state
-
-        def __repr__(self) -> str:
-            return f"to_dm_env({self._env!r})"
 
         def reset(self) -> Any:
             self._key, self._state, timestep = self._reset_fn(

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.compat._host import action_caster, to_numpy_like_space, tree_to_numpy
+from jit_env.compat._host import HostView, action_caster, to_numpy_like_space, tree_to_numpy
 from jit_env.compat._jitted import compiled, render
 from jit_env.compat._keys import as_key, check_seed
 from jit_env.compat._optional import require
@@ -65,6 +65,23 @@ def can_render(env: _core.Environment, options: Any = None) -> bool:
     return True
 
 
+def render_modes(env: _core.Environment, options: Any, render_mode: Any) -> list[str]:
+    """The render modes an adapter of ``env`` advertises, after checking ``render_mode``.
+
+    Returns:
+      ``["rgb_array"]`` when `can_render`, else ``[]``.
+
+    Raises:
+      ValueError: if ``render_mode`` is neither ``None`` nor an advertised mode.
+    """
+    modes = ["rgb_array"] if can_render(env, options) else []
+    if render_mode is not None and render_mode not in modes:
+        raise ValueError(
+            f"`render_mode` must be one of {[None, *modes]} for {env}, got {render_mode!r}"
+        )
+    return modes
+
+
 def check_scalar_reward(env: _core.Environment, caller: str) -> None:
     """Raises `ValueError` unless reward and discount specs are scalar primitives."""
     for name in ("reward_spec", "discount_spec"):
@@ -95,13 +112,15 @@ def _adapter_class() -> type:
     gym: Any = require("gymnasium", "to_gymnasium")
     from gymnasium.envs.registration import EnvSpec
 
-    class JitEnvToGymnasium(gym.Env):
+    class JitEnvToGymnasium(HostView, gym.Env):
         """A jit_env `Environment` behind gymnasium's stateful ``Env`` API.
 
         Built by `to_gymnasium` (see there). The optional positional ``seed``
         keeps jit_env 0.1.5's ``ToGym(env, seed)`` signature: it seeds the
         first ``reset()`` called without a seed.
         """
+
+        _adapter = "to_gymnasium"
 
         def __init__(
             self,
@@ -116,18 +135,13 @@ def _adapter_class() -> type:
                     f"`env` must be a jit_env.Environment, got {type(env).__name__}"
                 )
             check_scalar_reward(env, "to_gymnasium")
-            render_modes = ["rgb_array"] if can_render(env, options) else []
-            if render_mode is not None and render_mode not in render_modes:
-                raise ValueError(
-                    f"`render_mode` must be one of {[None, *render_modes]} for {env}, "
-                    f"got {render_mode!r}"
-                )
+            modes = render_modes(env, options, render_mode)
             self._env = env
             self._options = options
             self._key = None if seed is None else as_key(check_seed(seed), "seed")
             self._state: Any = None
             self.render_mode = render_mode
-            self.metadata = {"render_modes": render_modes, "render_fps": RENDER_FPS, "jax": False}
+            self.metadata = {"render_modes": modes, "render_fps": RENDER_FPS, "jax": False}
             self.observation_space = spec_to_space(env.observation_spec())
             self.action_space = spec_to_space(env.action_spec())
             self._cast_action = action_caster(env.action_spec())
@@ -139,19 +153,6 @@ def _adapter_class() -> type:
                 order_enforce=False,
                 disable_env_checker=True,
             )
-
-        @property
-        def env(self) -> _core.Environment:
-            """The wrapped jit_env environment."""
-            return self._env
-
-        @property
-        def state(self) -> Any:
-            """The current (device) state of the jit_env environment, or ``None``."""
-            return self._state
-
-        def __repr__(self) -> str:
-            return f"to_gymnasium({self._env!r})"
 
         def __str__(self) -> str:
             return f"<to_gymnasium({self._env})>"

@@ -129,3 +129,30 @@ def action_caster(action_spec: specs.Spec, argument: str = "action"):
         return jax.tree.unflatten(treedef, out)
 
     return cast
+
+
+class HostView:
+    """Mixin of the stateful host adapters: the wrapped environment and its current state.
+
+    `to_dm_env`, `to_gymnasium` and `to_pettingzoo` keep the jit_env environment
+    in ``self._env`` and its latest (device) state in ``self._state``; this
+    exposes both read-only and writes ``repr`` as the call that built the
+    adapter (``_adapter``, e.g. ``"to_gymnasium"``).
+    """
+
+    _adapter = "adapter"
+    _env: Any
+    _state: Any
+
+    @property
+    def env(self) -> Any:
+        """The wrapped jit_env environment."""
+        return self._env
+
+    @property
+    def state(self) -> Any:
+        """The current (device) state of the jit_env environment, or ``None``."""
+        return self._state
+
+    def __repr__(self) -> str:
+        return f"{self._adapter}({self._env!r})"

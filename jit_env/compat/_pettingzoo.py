@@ -10,8 +10,8 @@ import jax
 import numpy as np
 
 from jit_env import _core, _multiagent
-from jit_env.compat._gymnasium import RENDER_FPS, can_render, env_options
-from jit_env.compat._host import action_caster, to_numpy_like_space, tree_to_numpy
+from jit_env.compat._gymnasium import RENDER_FPS, env_options, render_modes
+from jit_env.compat._host import HostView, action_caster, to_numpy_like_space, tree_to_numpy
 from jit_env.compat._jitted import compiled, render
 from jit_env.compat._keys import as_key, check_seed
 from jit_env.compat._optional import require
@@ -23,11 +23,13 @@ def _adapter_class() -> type:
     pz: Any = require("pettingzoo", "to_pettingzoo")
     gym: Any = require("gymnasium", "to_pettingzoo")
 
-    class JitEnvToPettingZoo(pz.ParallelEnv):
+    class JitEnvToPettingZoo(HostView, pz.ParallelEnv):
         """A multi-agent jit_env `Environment` behind PettingZoo's ``ParallelEnv`` API.
 
         Built by `to_pettingzoo` (see there).
         """
+
+        _adapter = "to_pettingzoo"
 
         def __init__(
             self,
@@ -47,12 +49,7 @@ def _adapter_class() -> type:
                     f"to_pettingzoo needs a multi-agent environment (env.agent_ids), got {env}; "
                     "use to_gymnasium for a single agent"
                 )
-            render_modes = ["rgb_array"] if can_render(env, options) else []
-            if render_mode is not None and render_mode not in render_modes:
-                raise ValueError(
-                    f"`render_mode` must be one of {[None, *render_modes]} for {env}, "
-                    f"got {render_mode!r}"
-                )
+            modes = render_modes(env, options, render_mode)
             self._env = env
             self._options = options
             self._key = None if seed is None else as_key(check_seed(seed), "seed")
@@ -61,7 +58,7 @@ def _adapter_class() -> type:
             self.render_mode = render_mode
             self.metadata = {
                 "name": f"jit_env/{type(env.unwrapped).__name__}",
-                "render_modes": render_modes,
+                "render_modes": modes,
                 "render_fps": RENDER_FPS,
                 "is_parallelizable": True,
             }
@@ -82,19 +79,6 @@ def _adapter_class() -> type:
             # The action an agent that is out (discount 0 before the episode ends) is given.
             self._idle = jax.device_get(action_spec.generate_value())
             self._reset_fn, self._step_fn = compiled(env)
-
-        @property
-        def env(self) -> _core.Environment:
-            """The wrapped jit_env environment."""
-            return self._env
-
-        @property
-        def state(self) -> Any:
-            """The current (device) state of the jit_env environment, or ``None``."""
-            return self._state
-
-        def __repr__(self) -> str:
-            return f"to_pettingzoo({self._env!r})"
 
         def observation_space(self, agent: str) -> Any:
             return self._obs_spaces[agent]

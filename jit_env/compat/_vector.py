@@ -27,9 +27,9 @@ from jit_env import _core, prng
 from jit_env._pytrees import select_tree
 from jit_env.compat._gymnasium import (
     RENDER_FPS,
-    can_render,
     check_scalar_reward,
     env_options,
+    render_modes,
 )
 from jit_env.compat._host import action_caster, to_numpy_like_space
 from jit_env.compat._jitted import render, reset_fn, step_fn
@@ -230,12 +230,7 @@ def _adapter_class() -> type:
                     f"{type(autoreset_mode).__name__}"
                 )
             check_scalar_reward(env, "to_gymnasium_vector")
-            render_modes = ["rgb_array"] if can_render(env, options) else []
-            if render_mode is not None and render_mode not in render_modes:
-                raise ValueError(
-                    f"`render_mode` must be one of {[None, *render_modes]} for {env}, "
-                    f"got {render_mode!r}"
-                )
+            modes = render_modes(env, options, render_mode)
             self._env = env
             self.num_envs = int(num_envs)
             self.autoreset_mode = autoreset_mode
@@ -245,7 +240,7 @@ def _adapter_class() -> type:
             self._options = options
             self.metadata = {
                 "autoreset_mode": autoreset_mode,
-                "render_modes": render_modes,
+                "render_modes": modes,
                 "render_fps": RENDER_FPS,
                 "jax": not self._to_numpy,
             }

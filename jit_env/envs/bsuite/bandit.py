@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
 NUM_ARMS = 11
@@ -56,7 +57,7 @@ class SimpleBanditState(NamedTuple):
     params: SimpleBanditParams
 
 
-class SimpleBandit(_core.Environment):
+class SimpleBandit(ScalarRewardDiscount, _core.Environment):
     """bsuite's Simple Bandit, pure and jittable (gymnax id ``SimpleBandit-bsuite``).
 
     Observation: float32 ``[1, 1]``, always 1. Action: int32 scalar in
@@ -138,10 +139,3 @@ class SimpleBandit(_core.Environment):
         """int32 scalar with 11 values."""
         return specs.DiscreteArray(NUM_ARMS, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
 
@@ -61,7 +62,7 @@ class CatchState(NamedTuple):
     params: CatchParams
 
 
-class Catch(_core.Environment):
+class Catch(ScalarRewardDiscount, _core.Environment):
     """bsuite's Catch, pure and jittable (gymnax id ``Catch-bsuite``).
 
     Observation: float32 ``[rows, columns]`` board, 1 where the ball or the
@@ -178,10 +179,3 @@ class Catch(_core.Environment):
         """int32 scalar with 3 values: left, stay, right."""
         return specs.DiscreteArray(3, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")

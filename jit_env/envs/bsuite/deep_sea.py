@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
 
@@ -80,7 +81,7 @@ class DeepSeaState(NamedTuple):
     params: DeepSeaParams
 
 
-class DeepSea(_core.Environment):
+class DeepSea(ScalarRewardDiscount, _core.Environment):
     """bsuite's Deep Sea, pure and jittable (gymnax id ``DeepSea-bsuite``).
 
     Observation: float32 ``[size, size]`` one-hot of the diver's cell (all
@@ -222,10 +223,3 @@ class DeepSea(_core.Environment):
         """int32 scalar with 2 values."""
         return specs.DiscreteArray(2, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")

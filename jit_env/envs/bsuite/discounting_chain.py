@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
 REWARD_TIMESTEPS = np.array([1, 3, 10, 30, 100], np.int32)
@@ -59,7 +60,7 @@ class DiscountingChainState(NamedTuple):
     params: DiscountingChainParams
 
 
-class DiscountingChain(_core.Environment):
+class DiscountingChain(ScalarRewardDiscount, _core.Environment):
     """bsuite's Discounting Chain, pure and jittable (gymnax id ``DiscountingChain-bsuite``).
 
     Observation: float32 ``[1, 2]`` in ``[-1, 4]``. Action: int32 scalar in
@@ -153,10 +154,3 @@ class DiscountingChain(_core.Environment):
         """int32 scalar with 5 values."""
         return specs.DiscreteArray(self.num_actions, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
 
@@ -56,7 +57,7 @@ class MemoryChainState(NamedTuple):
     params: MemoryChainParams
 
 
-class MemoryChain(_core.Environment):
+class MemoryChain(ScalarRewardDiscount, _core.Environment):
     """bsuite's Memory Chain, pure and jittable (gymnax id ``MemoryChain-bsuite``).
 
     Observation: float32 ``[1, num_bits + 2]`` in ``[-1, max(1, num_bits -
@@ -168,10 +169,3 @@ class MemoryChain(_core.Environment):
         """int32 scalar with 2 values."""
         return specs.DiscreteArray(2, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
 
@@ -57,7 +58,7 @@ class UmbrellaChainState(NamedTuple):
     params: UmbrellaChainParams
 
 
-class UmbrellaChain(_core.Environment):
+class UmbrellaChain(ScalarRewardDiscount, _core.Environment):
     """bsuite's Umbrella Chain, pure and jittable (gymnax id ``UmbrellaChain-bsuite``).
 
     Observation: float32 ``[1, 3 + n_distractor]`` in [0, 1]. Action: int32
@@ -183,10 +184,3 @@ class UmbrellaChain(_core.Environment):
         """int32 scalar with 2 values."""
         return specs.DiscreteArray(2, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")

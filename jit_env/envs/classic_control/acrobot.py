@@ -25,6 +25,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env.envs import _rendering
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode
 
 
@@ -114,7 +115,7 @@ def _wrap(x: jax.Array, low: float, high: float) -> jax.Array:
     return x + period * jnp.where(x < low, jnp.ceil((low - x) / period), 0.0)
 
 
-class Acrobot(_core.Environment):
+class Acrobot(ScalarRewardDiscount, _core.Environment):
     """gymnasium's Acrobot, pure and jittable (id ``Acrobot-v1``).
 
     Observation: float32 ``[6]`` = ``(cos theta1, sin theta1, cos theta2,
@@ -214,13 +215,6 @@ class Acrobot(_core.Environment):
         """int32 scalar with 3 values: torque -1, 0, +1."""
         return specs.DiscreteArray(3, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
     def _draw(self, state: AcrobotState) -> jax.Array:
         """gymnasium's Acrobot picture, uint8 ``[500, 500, 3]``."""

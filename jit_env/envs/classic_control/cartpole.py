@@ -32,6 +32,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env.envs import _rendering
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode
 
 
@@ -87,7 +88,7 @@ class CartPoleState(NamedTuple):
     params: CartPoleParams
 
 
-class CartPole(_core.Environment):
+class CartPole(ScalarRewardDiscount, _core.Environment):
     """gymnasium's CartPole, pure and jittable (ids ``CartPole-v1`` and ``CartPole-v0``).
 
     Observation: float32 ``[4]`` = ``(x, x_dot, theta, theta_dot)``, bounds
@@ -240,13 +241,6 @@ class CartPole(_core.Environment):
         """int32 scalar with 2 values: 0 push left, 1 push right."""
         return specs.DiscreteArray(2, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
     def _draw(self, state: CartPoleState) -> jax.Array:
         """gymnasium's CartPole picture, uint8 ``[400, 600, 3]``."""

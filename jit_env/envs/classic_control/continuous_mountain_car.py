@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode, mountain_car
 from jit_env.envs.classic_control.mountain_car import MountainCarState
 
@@ -58,7 +59,7 @@ class MountainCarContinuousParams(NamedTuple):
     reset_high: float = -0.4
 
 
-class MountainCarContinuous(_core.Environment):
+class MountainCarContinuous(ScalarRewardDiscount, _core.Environment):
     """gymnasium's continuous mountain car, pure and jittable (id ``MountainCarContinuous-v0``).
 
     Observation: float32 ``[2]`` = ``(position, velocity)``, bounds
@@ -135,13 +136,6 @@ class MountainCarContinuous(_core.Environment):
         p = self.default_params
         return specs.BoundedArray((1,), jnp.float32, p.min_action, p.max_action, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
     def _draw(self, state: MountainCarState) -> jax.Array:
         return mountain_car.draw(state.position, state.params)

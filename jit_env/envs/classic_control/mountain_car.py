@@ -22,6 +22,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env.envs import _rendering
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode
 
 
@@ -152,7 +153,7 @@ def draw(position: jax.Array, params: Any, width: int = 600, height: int = 400) 
     return image
 
 
-class MountainCar(_core.Environment):
+class MountainCar(ScalarRewardDiscount, _core.Environment):
     """gymnasium's mountain car, pure and jittable (id ``MountainCar-v0``).
 
     Observation: float32 ``[2]`` = ``(position, velocity)``, bounds
@@ -233,13 +234,6 @@ class MountainCar(_core.Environment):
         """int32 scalar with 3 values: accelerate left, do nothing, accelerate right."""
         return specs.DiscreteArray(3, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
     def _draw(self, state: MountainCarState) -> jax.Array:
         return draw(state.position, state.params)

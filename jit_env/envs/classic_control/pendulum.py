@@ -23,6 +23,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env.envs import _rendering
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode
 
 
@@ -77,7 +78,7 @@ def angle_normalize(x: jax.Array) -> jax.Array:
     return jnp.mod(x + jnp.pi, 2 * jnp.pi) - jnp.pi
 
 
-class Pendulum(_core.Environment):
+class Pendulum(ScalarRewardDiscount, _core.Environment):
     """gymnasium's inverted pendulum swing-up, pure and jittable (id ``Pendulum-v1``).
 
     Observation: float32 ``[3]`` = ``(cos theta, sin theta, theta_dot)``,
@@ -171,13 +172,6 @@ class Pendulum(_core.Environment):
         bound = self.default_params.max_torque
         return specs.BoundedArray((1,), jnp.float32, -bound, bound, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
     def _draw(self, state: PendulumState) -> jax.Array:
         """gymnasium's Pendulum picture (without the torque arrow), uint8 ``[500, 500, 3]``."""

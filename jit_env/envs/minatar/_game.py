@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode
 from jit_env.envs.bsuite import _rendering as _grid
 
@@ -163,7 +164,7 @@ def cells(y: Any, x: Any, mask: Any = True) -> jax.Array:
     return jnp.any(hit, axis=0)
 
 
-class MinAtarGame(_core.Environment):
+class MinAtarGame(ScalarRewardDiscount, _core.Environment):
     """Base class of the MinAtar games: reset/step, sticky actions, specs, rendering.
 
     Subclasses set ``NUM_CHANNELS``, ``MINIMAL_ACTIONS``, ``NUM_STEP_DRAWS``,
@@ -296,13 +297,6 @@ class MinAtarGame(_core.Environment):
         """int32 scalar: 6 actions, or the game's minimal set."""
         return specs.DiscreteArray(len(self.actions), dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
     def _draw(self, state: Any) -> jax.Array:
         """``minatar/gym.py``'s ``rgb_array``: uint8 ``[160, 160, 3]``."""

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.toy._rendering import cells_image
 
 
@@ -35,7 +36,7 @@ class ChooseAndAimState(NamedTuple):
     target: jax.Array
 
 
-class ChooseAndAim(_core.Environment):
+class ChooseAndAim(ScalarRewardDiscount, _core.Environment):
     """Choose the shown category and aim at the shown point (id ``ChooseAndAim-v0``).
 
     Observation: float32 ``[4]``: one-hot category (3) then the target.
@@ -117,10 +118,3 @@ class ChooseAndAim(_core.Environment):
             aim=specs.BoundedArray((1,), jnp.float32, -1.0, 1.0, name="aim"),
         )
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.toy._rendering import cells_image
 
 DEFAULT_LAYOUT = (
@@ -75,7 +76,7 @@ def _parse(layout: tuple[str, ...]) -> tuple[np.ndarray, tuple[int, int]]:
     return walls, goals[0]
 
 
-class MaskedMaze(_core.Environment):
+class MaskedMaze(ScalarRewardDiscount, _core.Environment):
     """A walled grid whose illegal moves are masked (id ``MaskedMaze-v0``).
 
     Observation: ``{"observation": float32 [rows * columns]`` (one-hot of the
@@ -193,10 +194,3 @@ class MaskedMaze(_core.Environment):
         """int32 scalar with 4 values: up, right, down, left."""
         return specs.DiscreteArray(4, dtype=jnp.int32, name="action")
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
