@@ -219,7 +219,18 @@ class MinAtarGame(ScalarRewardDiscount, _core.Environment):
     def transition(
         self, state: Any, action: jax.Array, draws: jax.Array
     ) -> tuple[Any, jax.Array, jax.Array]:
-        """``Environment.act(action)``: returns ``(state, reward, terminal)``."""
+        """The reference's ``Environment.act(action)``, with its random numbers given.
+
+        Args:
+          state: the game's state NamedTuple.
+          action: int32 scalar, a full-set action (0..5).
+          draws: float32 ``[NUM_STEP_DRAWS]`` uniforms in [0, 1), standing for the
+            reference's ``random.rand()`` calls in order (the game's docstring
+            lists them; the first is the sticky-action draw).
+
+        Returns:
+          ``(state, reward float32[], terminal bool[])``.
+        """
         raise NotImplementedError
 
     def observation(self, state: Any) -> jax.Array:

@@ -127,16 +127,7 @@ class Asterix(_game.MinAtarGame):
     def transition(
         self, state: AsterixState, action: jax.Array, draws: jax.Array
     ) -> tuple[AsterixState, jax.Array, jax.Array]:
-        """``Environment.act(action)``; see the module docstring for ``draws``.
-
-        Args:
-          state: an `AsterixState`.
-          action: int32 scalar, a full-set action (0..5).
-          draws: float32 ``[4]``: sticky, side, gold, slot.
-
-        Returns:
-          ``(state, reward float32[], terminal bool[])``.
-        """
+        """`MinAtarGame.transition`; ``draws``: float32 ``[4]``: sticky, side, gold, slot."""
         a = _game.sticky(draws[0], action, state.last_action, state.params.sticky_action_prob)
         alive, ex = state.entity_alive, state.entity_x
         right, gold = state.entity_right, state.entity_gold

@@ -123,16 +123,7 @@ class Breakout(_game.MinAtarGame):
     def transition(
         self, state: BreakoutState, action: jax.Array, draws: jax.Array
     ) -> tuple[BreakoutState, jax.Array, jax.Array]:
-        """``Environment.act(action)`` with ``draws[0]`` as its sticky-action ``rand()``.
-
-        Args:
-          state: a `BreakoutState`.
-          action: int32 scalar, a full-set action (0..5).
-          draws: float32 ``[1]`` uniforms.
-
-        Returns:
-          ``(state, reward float32[], terminal bool[])``.
-        """
+        """`MinAtarGame.transition`; ``draws``: float32 ``[1]`` uniforms."""
         a = _game.sticky(draws[0], action, state.last_action, state.params.sticky_action_prob)
         pos = jnp.where(a == LEFT, jnp.maximum(0, state.pos - 1), state.pos)
         pos = jnp.where(a == RIGHT, jnp.minimum(9, state.pos + 1), pos)

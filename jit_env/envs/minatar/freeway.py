@@ -125,15 +125,9 @@ class Freeway(_game.MinAtarGame):
     def transition(
         self, state: FreewayState, action: jax.Array, draws: jax.Array
     ) -> tuple[FreewayState, jax.Array, jax.Array]:
-        """``Environment.act(action)``; ``draws[0]`` is the sticky ``rand()``.
+        """`MinAtarGame.transition`.
 
-        Args:
-          state: a `FreewayState`.
-          action: int32 scalar, a full-set action (0..5).
-          draws: float32 ``[17]``: sticky, then ``_randomize_cars``'s 16.
-
-        Returns:
-          ``(state, reward float32[], terminal bool[])``.
+        ``draws``: float32 ``[17]``: sticky, then ``_randomize_cars``'s 16.
         """
         a = _game.sticky(draws[0], action, state.last_action, state.params.sticky_action_prob)
         can_move = state.move_timer == 0

@@ -264,15 +264,9 @@ class Seaquest(_game.MinAtarGame):
     def transition(
         self, state: SeaquestState, action: jax.Array, draws: jax.Array
     ) -> tuple[SeaquestState, jax.Array, jax.Array]:
-        """``Environment.act(action)``; see the module docstring for ``draws``.
+        """`MinAtarGame.transition`.
 
-        Args:
-          state: a `SeaquestState`.
-          action: int32 scalar, a full-set action (0..5).
-          draws: float32 ``[6]``: sticky; enemy side, kind, row; diver side, row.
-
-        Returns:
-          ``(state, reward float32[], terminal bool[])``.
+        ``draws``: float32 ``[6]``: sticky; enemy side, kind, row; diver side, row.
         """
         s = state
         a = _game.sticky(draws[0], action, s.last_action, s.params.sticky_action_prob)

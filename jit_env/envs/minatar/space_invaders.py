@@ -120,16 +120,7 @@ class SpaceInvaders(_game.MinAtarGame):
     def transition(
         self, state: SpaceInvadersState, action: jax.Array, draws: jax.Array
     ) -> tuple[SpaceInvadersState, jax.Array, jax.Array]:
-        """``Environment.act(action)`` with ``draws[0]`` as its sticky-action ``rand()``.
-
-        Args:
-          state: a `SpaceInvadersState`.
-          action: int32 scalar, a full-set action (0..5).
-          draws: float32 ``[1]``.
-
-        Returns:
-          ``(state, reward float32[], terminal bool[])``.
-        """
+        """`MinAtarGame.transition`; ``draws``: float32 ``[1]``."""
         a = _game.sticky(draws[0], action, state.last_action, state.params.sticky_action_prob)
         rows = jnp.arange(10)[:, None]
         cols = jnp.arange(10)[None, :]
