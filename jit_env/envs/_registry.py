@@ -71,7 +71,11 @@ _REGISTRY: dict[str, EnvSpec] = {}
 ENTRY_POINT_GROUP = "jit_env.envs"
 """The ``importlib.metadata`` entry-point group installed packages register ids in."""
 
-_SUITES = {"gymnax": "jit_env.compat._gymnax:register_gymnax_ids"}
+_SUITES = {
+    "gymnax": "jit_env.compat._gymnax:register_gymnax_ids",
+    "navix": "jit_env.compat._navix:register_navix_ids",
+    "xminigrid": "jit_env.compat._xminigrid:register_xminigrid_ids",
+}
 """Lazily registered suites: prefix -> ``module:function`` registering ``prefix/<id>``."""
 
 _PLUGIN_SUITES: dict[str, str] = {}  # id -> the distribution whose entry point registered it
