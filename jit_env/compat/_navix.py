@@ -117,6 +117,12 @@ class FromNavix(_core.Environment):
         override = _TAG_MAX if obs_fn in (navix.observations.symbolic,
                                           navix.observations.categorical,
                                           navix.observations.categorical_first_person) else None
+        bounds = (navix_env.observation_space.maximum, navix_env.action_space.maximum)
+        if any(isinstance(b, jax.core.Tracer) for b in bounds):
+            raise TypeError(
+                "`navix_env` was built inside jax.jit: its space bounds are traced. Build it "
+                "outside, or under `with jax.ensure_compile_time_eval():` (as make_navix does)"
+            )
         with jax.ensure_compile_time_eval():
             self._observation_spec = _space_spec(
                 navix_env.observation_space, timestep_like.observation, navix.spaces,
@@ -239,8 +245,9 @@ def from_navix(navix_env: Any) -> FromNavix:
 
     Raises:
       ImportError: ``"from_navix needs: pip install 'jit-env[navix]'"``.
-      TypeError: if ``navix_env`` is not a navix Environment, or its
-        observation or action space has no jit_env spec (names the space).
+      TypeError: if ``navix_env`` is not a navix Environment, was built inside
+        ``jax.jit`` (traced space bounds), or its observation or action space
+        has no jit_env spec (names the space).
 
     Reference: navix 0.7.4 ``navix/environments/environment.py``
     (``Environment.reset`` / ``step`` / ``_step``, ``Timestep``, ``StepType``),
@@ -265,7 +272,10 @@ def make_navix(navix_id: str, **kwargs: Any) -> FromNavix:
             f"`navix_id` {navix_id!r} is not a navix environment; navix has "
             f"{sorted(navix.registry())}"
         )
-    return from_navix(navix.make(navix_id, **kwargs))
+    # navix builds its spaces with jnp (navix/spaces.py `Discrete.create`), staged out as
+    # tracers when this runs inside `jax.jit` (as the training loop builds its envs).
+    with jax.ensure_compile_time_eval():
+        return from_navix(navix.make(navix_id, **kwargs))
 
 
 def register_navix_ids(prefix: str = "navix/") -> tuple[str, ...]:

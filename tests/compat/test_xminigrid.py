@@ -216,6 +216,10 @@ def test_ppo_trains_on_an_xminigrid_id():
                        total_steps=8 * 32 * 6, update_epochs=2, num_minibatches=2,
                        hidden_sizes=(32,), anneal_lr=False, torso="mlp")
     _, metrics = jax.jit(lambda k: train(config, k))(jax.random.PRNGKey(0))
+    # CI-sized: checks that it runs and every update that finished episodes has a finite
+    # mean return in [0, 1] (MiniGrid pays at most 1); an update without one reports NaN.
     returns = np.asarray(metrics["episode_return"])
-    assert np.all(np.isfinite(returns))
-    assert np.asarray(metrics["episodes"]).sum() > 0
+    finished = np.asarray(metrics["episodes"]) > 0
+    assert finished.sum() >= 3
+    assert np.all(np.isfinite(returns[finished]))
+    assert np.all((returns[finished] >= 0) & (returns[finished] <= 1))
