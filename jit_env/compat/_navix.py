@@ -57,23 +57,28 @@ class NavixState(NamedTuple):
     timestep: Any
 
 
-# navix's `symbolic` / `categorical` spaces declare `n_elements=9` (values 0..8)
-# (`Environment._get_obs_space_from_fn`, navix/environments/environment.py), but
-# the object tags they write go up to `EntityIds.PLAYER == 10`
-# (`LAVA == 9`, navix/entities.py; `observations.symbolic` / `categorical`,
-# navix/observations.py), so the declared bound would reject the agent's own cell.
-_TAG_MAX = 10
+# Where navix's declared observation bounds (`Environment._get_obs_space_from_fn`,
+# navix/environments/environment.py: values 0..8 for these three) miss what its
+# observation functions write (navix/observations.py): `symbolic`'s object tags go up to
+# `EntityIds.PLAYER == 10` (navix/entities.py); `categorical` writes `state.grid`'s -1
+# for walls and the tags up to 10; `categorical_first_person` also pads outside the
+# grid with `crop`'s `padding_value=100` (navix/grid.py).
+_CORRECTED_BOUNDS = {
+    "symbolic": (0, 10),
+    "categorical": (-1, 10),
+    "categorical_first_person": (-1, 100),
+}
 
 
 def _space_spec(space: Any, like: jax.ShapeDtypeStruct, navix_spaces: Any, what: str,
-                max_override: int | None = None) -> specs.Spec:
-    """A jit_env spec with ``like``'s shape and dtype and ``space``'s bounds."""
+                bounds: tuple[int, int] | None = None) -> specs.Spec:
+    """A jit_env spec with ``like``'s shape and dtype and ``space``'s bounds (or ``bounds``)."""
     shape, dtype = tuple(like.shape), np.dtype(like.dtype)
     if isinstance(space, (navix_spaces.Discrete, navix_spaces.Continuous)):
         low = np.broadcast_to(np.asarray(space.minimum), shape)
         high = np.broadcast_to(np.asarray(space.maximum), shape)
-        if max_override is not None:
-            high = np.maximum(high, max_override)
+        if bounds is not None:
+            low, high = np.full(shape, bounds[0]), np.full(shape, bounds[1])
         if np.issubdtype(dtype, np.integer):
             if np.all(low == 0):
                 return specs.DiscreteArray(
@@ -113,10 +118,8 @@ class FromNavix(_core.Environment):
         with jax.numpy_rank_promotion("allow"):
             timestep_like = jax.eval_shape(navix_env.reset,
                                            jax.ShapeDtypeStruct((2,), jnp.uint32))
-        obs_fn = navix_env.observation_fn
-        override = _TAG_MAX if obs_fn in (navix.observations.symbolic,
-                                          navix.observations.categorical,
-                                          navix.observations.categorical_first_person) else None
+        corrected = [b for name, b in _CORRECTED_BOUNDS.items()
+                     if navix_env.observation_fn is getattr(navix.observations, name)]
         bounds = (navix_env.observation_space.maximum, navix_env.action_space.maximum)
         if any(isinstance(b, jax.core.Tracer) for b in bounds):
             raise TypeError(
@@ -126,7 +129,7 @@ class FromNavix(_core.Environment):
         with jax.ensure_compile_time_eval():
             self._observation_spec = _space_spec(
                 navix_env.observation_space, timestep_like.observation, navix.spaces,
-                "observation", override,
+                "observation", corrected[0] if corrected else None,
             )
             action_space = navix_env.action_space
             if not (isinstance(action_space, navix.spaces.Discrete) and action_space.shape == ()):
@@ -206,10 +209,12 @@ class FromNavix(_core.Environment):
         """navix's observation space as a `DiscreteArray` / `BoundedArray`.
 
         Integer observations starting at 0 become a multi-discrete
-        `DiscreteArray` of navix's ``maximum + 1`` values per element; for the
-        ``symbolic`` and ``categorical`` observations the maximum is 10, the
-        largest object tag navix writes (``EntityIds.PLAYER``), not the 8 its
-        space declares. Float observations become a `BoundedArray`.
+        `DiscreteArray` of navix's ``maximum + 1`` values per element, others
+        a `BoundedArray`. Where navix's declared bounds miss what it writes, the
+        spec has the written range: ``symbolic`` 0..10 (the player's tag,
+        ``EntityIds.PLAYER``, not the declared 8), ``categorical`` -1..10 (-1
+        for walls) and ``categorical_first_person`` -1..100 (100 pads the view
+        outside the grid).
         """
         return self._observation_spec
 

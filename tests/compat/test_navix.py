@@ -115,6 +115,35 @@ def test_specs_are_navix_spaces_with_the_real_tag_range():
     assert int(np.max(rgb.observation_spec().num_values)) == 256
 
 
+@pytest.mark.parametrize(("name", "low", "high"), [
+    ("categorical", -1, 10),  # walls are -1 in navix's grid, the player's tag 10
+    ("categorical_first_person", -1, 100),  # crop pads outside the grid with 100
+    ("symbolic_first_person", 0, 255),  # navix's own bounds (n_elements=256)
+])
+def test_other_observation_functions_get_the_range_navix_writes(name, low, high):
+    spec = _door_key(name).observation_spec()
+    np.testing.assert_array_equal(spec.minimum, low)
+    np.testing.assert_array_equal(spec.maximum, high)
+
+
+def _door_key(observation):
+    return from_navix(navix.make("Navix-DoorKey-5x5-v0",
+                                 observation_fn=getattr(navix.observations, observation)))
+
+
+@pytest.mark.slow  # three compilations of navix's reset (~20 s)
+@pytest.mark.parametrize(("name", "high"), [
+    ("categorical", 10), ("categorical_first_person", 100), ("symbolic_first_person", 255)])
+def test_the_corrected_ends_are_written(name, high):
+    env = _door_key(name)
+    spec = env.observation_spec()
+    _, ts = jax.jit(env.reset)(jax.random.key(0))
+    spec.validate(ts.observation)
+    if name != "symbolic_first_person":  # the corrected ends are really written
+        assert int(np.min(ts.observation)) == -1
+        assert int(np.max(ts.observation)) == high
+
+
 def _built_in_jit(build):
     """What ``build()`` returns when called while ``jax.jit`` traces."""
     out = {}
