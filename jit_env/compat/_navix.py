@@ -59,26 +59,30 @@ class NavixState(NamedTuple):
 
 # Where navix's declared observation bounds (`Environment._get_obs_space_from_fn`,
 # navix/environments/environment.py: values 0..8 for these three) miss what its
-# observation functions write (navix/observations.py): `symbolic`'s object tags go up to
-# `EntityIds.PLAYER == 10` (navix/entities.py); `categorical` writes `state.grid`'s -1
+# observation functions write (navix/observations.py): `symbolic`'s object tags (layer 0)
+# go up to `EntityIds.PLAYER == 10` (navix/entities.py), and its state layer wraps
+# around in uint8: KeyCorridor's locked door is created with `open=2`
+# (navix/environments/key_corridor.py), so `Door.symbolic_state`, `closed + closed *
+# locked` with `closed = 1 - open`, is -2, written as 254; so the colour and state
+# layers keep uint8's whole range. `categorical` writes `state.grid`'s -1
 # for walls and the tags up to 10; `categorical_first_person` also pads outside the
 # grid with `crop`'s `padding_value=100` (navix/grid.py).
-_CORRECTED_BOUNDS = {
-    "symbolic": (0, 10),
+_CORRECTED_BOUNDS: dict[str, tuple[Any, Any]] = {
+    "symbolic": (0, np.array([10, 255, 255])),  # per layer: tag, colour, state
     "categorical": (-1, 10),
     "categorical_first_person": (-1, 100),
 }
 
 
 def _space_spec(space: Any, like: jax.ShapeDtypeStruct, navix_spaces: Any, what: str,
-                bounds: tuple[int, int] | None = None) -> specs.Spec:
+                bounds: tuple[Any, Any] | None = None) -> specs.Spec:
     """A jit_env spec with ``like``'s shape and dtype and ``space``'s bounds (or ``bounds``)."""
     shape, dtype = tuple(like.shape), np.dtype(like.dtype)
     if isinstance(space, (navix_spaces.Discrete, navix_spaces.Continuous)):
         low = np.broadcast_to(np.asarray(space.minimum), shape)
         high = np.broadcast_to(np.asarray(space.maximum), shape)
         if bounds is not None:
-            low, high = np.full(shape, bounds[0]), np.full(shape, bounds[1])
+            low, high = np.broadcast_to(bounds[0], shape), np.broadcast_to(bounds[1], shape)
         if np.issubdtype(dtype, np.integer):
             if np.all(low == 0):
                 return specs.DiscreteArray(
@@ -211,8 +215,10 @@ class FromNavix(_core.Environment):
         Integer observations starting at 0 become a multi-discrete
         `DiscreteArray` of navix's ``maximum + 1`` values per element, others
         a `BoundedArray`. Where navix's declared bounds miss what it writes, the
-        spec has the written range: ``symbolic`` 0..10 (the player's tag,
-        ``EntityIds.PLAYER``, not the declared 8), ``categorical`` -1..10 (-1
+        spec has the written range: ``symbolic`` 0..10 in its tag layer (the
+        player's tag, ``EntityIds.PLAYER``, not the declared 8) and 0..255 in
+        its colour and state layers (KeyCorridor's locked door writes state
+        254, a uint8 wrap-around), ``categorical`` -1..10 (-1
         for walls) and ``categorical_first_person`` -1..100 (100 pads the view
         outside the grid).
         """

@@ -102,9 +102,11 @@ def test_specs_are_navix_spaces_with_the_real_tag_range():
     assert isinstance(obs_spec, specs.DiscreteArray)
     assert obs_spec.shape == (5, 5, 3)
     assert obs_spec.dtype == np.uint8
-    # navix declares 9 values (maximum 8), but the player's tag is 10: 11 values.
+    # navix declares 9 values (maximum 8), but the player's tag is 10: 11 values in the
+    # tag layer; the colour and state layers keep uint8's 256 (see the KeyCorridor test).
     assert int(env.navix_env.observation_space.maximum) == 8
-    np.testing.assert_array_equal(obs_spec.num_values, np.full((5, 5, 3), 11))
+    np.testing.assert_array_equal(obs_spec.num_values, np.broadcast_to([11, 256, 256],
+                                                                       (5, 5, 3)))
     assert env.action_spec() == specs.DiscreteArray(7, dtype=np.int32)
     _, ts = env.reset(jax.random.key(0))
     assert int(np.max(ts.observation)) == 10
@@ -129,6 +131,18 @@ def test_other_observation_functions_get_the_range_navix_writes(name, low, high)
 def _door_key(observation):
     return from_navix(navix.make("Navix-DoorKey-5x5-v0",
                                  observation_fn=getattr(navix.observations, observation)))
+
+
+@pytest.mark.slow  # a compilation of navix's reset
+def test_key_corridor_writes_a_door_state_of_254():
+    """navix's locked door (open=2, navix/environments/key_corridor.py) has symbolic state
+    1 - 2 + (1 - 2) * 1 = -2, i.e. 254 in uint8; the spec allows it."""
+    env = make_navix("Navix-KeyCorridorS3R1-v0")
+    _, ts = jax.jit(env.reset)(jax.random.key(0))
+    obs = np.asarray(ts.observation)
+    doors = obs[..., 0] == 4  # EntityIds.DOOR
+    assert 254 in obs[..., 2][doors]
+    env.observation_spec().validate(ts.observation)
 
 
 @pytest.mark.slow  # three compilations of navix's reset (~20 s)
@@ -160,7 +174,7 @@ def test_make_navix_builds_inside_jit():
     """The training loop builds its environments inside jax.jit (make_navix handles it)."""
     env = _built_in_jit(lambda: make_navix("Navix-Empty-5x5-v0"))
     assert env.action_spec() == specs.DiscreteArray(7, dtype=np.int32)
-    np.testing.assert_array_equal(env.observation_spec().num_values, np.full((5, 5, 3), 11))
+    np.testing.assert_array_equal(env.observation_spec().num_values[..., 0], np.full((5, 5), 11))
 
 
 def test_register_navix_ids_and_make():
