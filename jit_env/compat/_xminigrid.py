@@ -19,6 +19,11 @@ for XLand ids the ``ruleset``) are kept in the state and are the ``options`` of
 learning"); the other fields are static (``pytree_node=False``), so vmapping
 ``reset`` over a batch of params with different rulesets (e.g. drawn from an
 ``xminigrid.load_benchmark(...)`` benchmark) gives one task per environment.
+
+Some xminigrid environments rely on NumPy-style rank promotion (LockedRoom's
+``_generate_problem`` draws ``jax.random.randint(shape=(2, 2))`` with bounds of
+shape ``(2,)``, ``xminigrid/envs/minigrid/lockedroom.py``), so the adapter traces xminigrid
+under ``jax.numpy_rank_promotion("allow")``, whatever the user's setting.
 """
 
 from __future__ import annotations
@@ -103,9 +108,10 @@ class FromXMiniGrid(_core.Environment):
         self._env = xminigrid_env
         self._params = params
         self._signature = _signature(params)
-        timestep_like = jax.eval_shape(
-            lambda k: xminigrid_env.reset(params, k), jax.ShapeDtypeStruct((2,), jnp.uint32)
-        )
+        with jax.numpy_rank_promotion("allow"):
+            timestep_like = jax.eval_shape(
+                lambda k: xminigrid_env.reset(params, k), jax.ShapeDtypeStruct((2,), jnp.uint32)
+            )
         self._observation_spec = _observation_spec(timestep_like.observation, constants)
         self._action_spec = specs.DiscreteArray(
             int(xminigrid_env.num_actions(params)), dtype=jnp.int32
@@ -153,7 +159,8 @@ class FromXMiniGrid(_core.Environment):
         """
         params = self._check_options(options)
         key, xminigrid_key = jax.random.split(key)
-        timestep = strong(self._env.reset(params, xminigrid_key))
+        with jax.numpy_rank_promotion("allow"):
+            timestep = strong(self._env.reset(params, xminigrid_key))
         state = XMiniGridState(key=key, timestep=timestep, params=params)
         return state, _core.restart(timestep.observation)
 
@@ -175,7 +182,8 @@ class FromXMiniGrid(_core.Environment):
                 f"from_xminigrid: `action` must be an integer scalar, got {action.dtype}"
                 f"{list(action.shape)}"
             )
-        timestep = strong(self._env.step(state.params, state.timestep, action))
+        with jax.numpy_rank_promotion("allow"):
+            timestep = strong(self._env.step(state.params, state.timestep, action))
         done = timestep.step_type == 2  # xminigrid StepType.LAST
         ts = _core.TimeStep(
             step_type=jnp.where(done, _core.StepType.LAST, _core.StepType.MID),
