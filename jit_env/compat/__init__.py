@@ -11,10 +11,14 @@
 | `spec_to_space` / `space_to_spec` | jit_env spec <-> gymnasium space |
 | `spec_to_dm_spec` / `dm_spec_to_spec` | jit_env spec <-> ``dm_env.specs`` |
 | `register_gymnax_ids()` | ``jit_env.envs.make("gymnax/<id>")`` for every gymnax id |
+| `from_navix(navix_env)` | a NAVIX (MiniGrid) environment as a pure jit_env `Environment` |
+| `register_navix_ids()` | ``jit_env.make("navix/<id>")`` for every navix id |
+| `from_xminigrid(env, env_params)` | an XLand-MiniGrid environment, ``EnvParams`` in its state |
+| `register_xminigrid_ids()` | ``jit_env.make("xminigrid/<id>")`` for every xminigrid id |
 | `make_deepmind_wrapper()` / `make_gymnasium_wrapper()` | jit_env 0.1.5's API |
 
-dm_env, gymnasium, gymnax and pettingzoo are optional: they are imported when an adapter
-is called, and a missing one raises
+dm_env, gymnasium, gymnax, pettingzoo, navix and xminigrid are optional: they are
+imported when an adapter is called, and a missing one raises
 ``ImportError("to_gymnasium needs: pip install 'jit-env[gymnasium]'")``.
 """
 
@@ -31,18 +35,33 @@ from jit_env.compat._gymnax import (
     to_gymnax,
 )
 from jit_env.compat._legacy import make_deepmind_wrapper, make_gymnasium_wrapper
+from jit_env.compat._navix import FromNavix, NavixState, from_navix, register_navix_ids
 from jit_env.compat._pettingzoo import to_pettingzoo
 from jit_env.compat._spaces import space_to_spec, spec_to_space
 from jit_env.compat._vector import to_gymnasium_vector
+from jit_env.compat._xminigrid import (
+    FromXMiniGrid,
+    XMiniGridState,
+    from_xminigrid,
+    register_xminigrid_ids,
+)
 
 __all__ = [
     "FromGymnax",
+    "FromNavix",
+    "FromXMiniGrid",
     "GymnaxState",
+    "NavixState",
+    "XMiniGridState",
     "dm_spec_to_spec",
     "from_gymnax",
+    "from_navix",
+    "from_xminigrid",
     "make_deepmind_wrapper",
     "make_gymnasium_wrapper",
     "register_gymnax_ids",
+    "register_navix_ids",
+    "register_xminigrid_ids",
     "space_to_spec",
     "spec_to_dm_spec",
     "spec_to_space",

@@ -20,10 +20,11 @@ its ``TimeLimit`` wrapper.
    (the name is the id, the value a ``module:attr`` as in 4; gymnasium's
    plugins use the ``gymnasium.envs`` group the same way,
    ``gymnasium/envs/registration.py`` ``load_plugin_envs``);
-3. a suite id ``"<suite>/<id>"`` of a lazily registered suite, today
-   ``"gymnax/<id>"`` (every gymnax environment through
-   `jit_env.compat.from_gymnax`, registered on first use; needs the
-   ``gymnax`` extra);
+3. a suite id ``"<suite>/<id>"`` of a lazily registered suite:
+   ``"gymnax/<id>"``, ``"navix/<id>"``, ``"xminigrid/<id>"`` (every
+   environment of the suite through `jit_env.compat.from_gymnax` /
+   ``from_navix`` / ``from_xminigrid``, registered on first use; each needs
+   its extra);
 4. ``"package.module:attr"``, naming a `jit_env.Environment` subclass, a
    factory returning one, or an instance (then without keyword arguments),
    imported when `make` is called; no time limit is added.
@@ -71,7 +72,11 @@ _REGISTRY: dict[str, EnvSpec] = {}
 ENTRY_POINT_GROUP = "jit_env.envs"
 """The ``importlib.metadata`` entry-point group installed packages register ids in."""
 
-_SUITES = {"gymnax": "jit_env.compat._gymnax:register_gymnax_ids"}
+_SUITES = {
+    "gymnax": "jit_env.compat._gymnax:register_gymnax_ids",
+    "navix": "jit_env.compat._navix:register_navix_ids",
+    "xminigrid": "jit_env.compat._xminigrid:register_xminigrid_ids",
+}
 """Lazily registered suites: prefix -> ``module:function`` registering ``prefix/<id>``."""
 
 _PLUGIN_SUITES: dict[str, str] = {}  # id -> the distribution whose entry point registered it
@@ -164,7 +169,8 @@ def spec(env_id: str) -> EnvSpec:
         package), naming close matches; for ``"<suite>/<id>"`` of a known
         suite without that id, listing the suite's ids; for an unknown
         suite, listing the known ones.
-      ImportError: for ``"gymnax/<id>"`` without gymnax (names the extra).
+      ImportError: for a suite id without its extra, e.g. ``"gymnax/<id>"``
+        without gymnax (names the extra).
       ValueError: for a ``module:attr`` string with an empty side.
       TypeError: if ``env_id`` is not a string.
     """
