@@ -96,6 +96,86 @@ def champion_opponent(agent: Agent, params: Any) -> wrappers.Opponent:
     return wrappers.Opponent(init=lambda: (), act=act, params=params, stochastic=True)
 
 
+class ChampionCheck(NamedTuple):
+    """The outcome of `champion_check` (scalars).
+
+    Attributes:
+      promote: ``bool``: the learner becomes the champion.
+      checked: ``bool``: the pool was full and was compared with the margin.
+      mean: ``float32``: the pool's mean score (updated pool; meaningful when ``checked``).
+      pool_return: ``float32``: the pool's score sum to carry on (0 after a check).
+      pool_episodes: ``int32``: its episode count to carry on (0 after a check).
+    """
+
+    promote: jax.Array
+    checked: jax.Array
+    mean: jax.Array
+    pool_return: jax.Array
+    pool_episodes: jax.Array
+
+
+def champion_check(
+    pool_return: jax.Array,
+    pool_episodes: jax.Array,
+    episode_return: jax.Array,
+    episode_done: jax.Array,
+    *,
+    margin: float,
+    window_episodes: int,
+) -> ChampionCheck:
+    """The champion-replacement rule, on one update's episode statistics.
+
+    The episodes that finished in the update (``episode_done``) add their score
+    (``episode_return``, the learner's points won minus lost) to the pool; the
+    steps of unfinished episodes add nothing. Once the pool holds at least
+    ``window_episodes`` episodes its mean is compared with ``margin``: the
+    learner is promoted if the mean is strictly above it (slimevolleygym
+    ``train_ppo_selfplay.py``: ``SelfPlayCallback`` promotes when
+    ``best_mean_reward > BEST_THRESHOLD``, the mean over ``EVAL_EPISODES`` =
+    100 episodes, ``BEST_THRESHOLD`` = 0.5), and the pool restarts at zero
+    either way. An update may overshoot the window: every episode it finished
+    counts.
+
+    Args:
+      pool_return: ``float32 []``, the pool's score sum so far.
+      pool_episodes: ``int32 []``, its number of episodes.
+      episode_return: ``float32 [...]`` (e.g. ``[T, B]``), `EpisodeStatistics`'
+        ``extras["episode_return"]`` of the update's steps.
+      episode_done: ``bool [...]``, same shape, ``extras["episode_done"]``.
+      margin: promotion threshold on the mean.
+      window_episodes: episodes per check (positive int).
+
+    Returns:
+      A `ChampionCheck`.
+
+    Raises:
+      ValueError: if ``episode_return`` and ``episode_done`` differ in shape.
+    """
+    episode_return, episode_done = jnp.asarray(episode_return), jnp.asarray(episode_done)
+    if episode_return.shape != episode_done.shape:
+        raise ValueError(
+            f"champion_check: `episode_return` {episode_return.shape} and `episode_done` "
+            f"{episode_done.shape} must have the same shape"
+        )
+    finished = jnp.sum(jnp.where(episode_done, episode_return, 0.0))
+    total = jnp.asarray(pool_return, jnp.float32) + finished
+    count = jnp.asarray(pool_episodes, jnp.int32) + episode_done.sum().astype(jnp.int32)
+    checked = count >= window_episodes
+    mean = total / jnp.maximum(count, 1)
+    return ChampionCheck(
+        promote=checked & (mean > margin),
+        checked=checked,
+        mean=mean,
+        pool_return=jnp.where(checked, 0.0, total).astype(jnp.float32),
+        pool_episodes=jnp.where(checked, 0, count).astype(jnp.int32),
+    )
+
+
+def select_champion(promote: jax.Array, learner: Any, champion: Any) -> Any:
+    """``learner``'s parameters where ``promote``, else ``champion``'s (leafwise ``jnp.where``)."""
+    return jax.tree.map(lambda new, old: jnp.where(promote, new, old), learner, champion)
+
+
 def make_self_play_trainer(
     config: PPOConfig, *, margin: float = 0.5, window_episodes: int = 100
 ) -> SelfPlayTrainer:
@@ -160,27 +240,23 @@ def make_self_play_trainer(
         extras = trajectory.timesteps.extras
         if extras is None:  # EpisodeStatistics is the outermost wrapper: never None
             raise ValueError("the self-play stack must report episode statistics in `extras`")
-        done = extras["episode_done"][1:]
-        finished = jnp.sum(jnp.where(done, extras["episode_return"][1:], 0.0))
-        pool_return = state.pool_return + finished
-        pool_episodes = state.pool_episodes + done.sum().astype(jnp.int32)
-        check = pool_episodes >= window_episodes
-        mean = pool_return / jnp.maximum(pool_episodes, 1)
-        promote = check & (mean > margin)
-        current = _opponent_params(carry.env_state)
-        champion = jax.tree.map(
-            lambda new, old: jnp.where(promote, new, old), broadcast(agent_state.params), current
+        result = champion_check(
+            state.pool_return, state.pool_episodes, extras["episode_return"][1:],
+            extras["episode_done"][1:], margin=margin, window_episodes=window_episodes,
+        )
+        champion = select_champion(
+            result.promote, broadcast(agent_state.params), _opponent_params(carry.env_state)
         )
         env_state = wrappers.set_opponent_params(carry.env_state, champion)
         new = SelfPlayState(
             TrainState(agent_state, env_state, carry.timestep, carry.policy_state, key),
-            jnp.where(check, 0.0, pool_return),
-            jnp.where(check, 0, pool_episodes),
-            state.generation + promote.astype(jnp.int32),
+            result.pool_return,
+            result.pool_episodes,
+            state.generation + result.promote.astype(jnp.int32),
         )
         metrics = dict(metrics) | episodes | {
             "generation": new.generation,
-            "pool_mean_return": jnp.where(check, mean, jnp.nan),
+            "pool_mean_return": jnp.where(result.checked, result.mean, jnp.nan),
         }
         return new, metrics
 

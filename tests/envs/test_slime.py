@@ -257,3 +257,23 @@ def test_single_agent_view_is_the_game_with_the_baseline_on_the_left(mode):
         gstate, gts = gstep(gstate, jnp.stack([left, jnp.asarray(right)]))
         np.testing.assert_array_equal(vts.observation, gts.observation[1])
         assert float(vts.reward) == float(gts.reward[1])
+
+
+def test_observations_are_mirrored_for_the_left_agent_by_hand():
+    """``Agent.updateState`` worked out by hand for one asymmetric position: each agent
+    sees (x, y, vx, vy) of itself, the ball and its opponent with x and vx multiplied by
+    its ``dir`` (the opponent's by ``-dir``), divided by 10; left ``dir = -1``."""
+    ball = jnp.array([3.0, 7.0, 2.5, -4.0, 6.0], jnp.float32)  # x, y, prev_x, vx, vy
+    agents = jnp.array([[-9.0, 2.0, 1.5, -3.0], [14.0, 1.5, -2.0, 0.0]], jnp.float32)
+    game = _game.Game(ball, agents, jnp.array([5, 5], jnp.int32), jnp.int32(0),
+                      _game.relative_states(ball, agents))
+    _, ts = slime.SlimeVolley().from_game(jax.random.key(0), game)
+    left = [9.0, 2.0, -1.5, -3.0, -3.0, 7.0, 4.0, 6.0, 14.0, 1.5, -2.0, 0.0]
+    right = [14.0, 1.5, -2.0, 0.0, 3.0, 7.0, -4.0, 6.0, 9.0, 2.0, -1.5, -3.0]
+    np.testing.assert_allclose(ts.observation, np.array([left, right]) / 10, rtol=1e-6)
+    # The mirror image of the position (x, vx negated, sides swapped) swaps the two views.
+    flip = jnp.array([[-1.0, 1.0, -1.0, 1.0]] * 2, jnp.float32)
+    mirrored_agents = (agents * flip)[::-1]
+    mirrored_ball = ball * jnp.array([-1.0, 1.0, -1.0, -1.0, 1.0], jnp.float32)
+    np.testing.assert_allclose(_game.relative_states(mirrored_ball, mirrored_agents),
+                               _game.relative_states(ball, agents)[::-1], rtol=1e-6)
