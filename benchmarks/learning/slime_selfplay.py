@@ -49,6 +49,9 @@ def main() -> None:
     parser.add_argument("--config", choices=tuple(CONFIGS), default="wide")
     parser.add_argument("--ent-coef", type=float, default=0.0)
     parser.add_argument("--chunk", type=int, default=100, help="updates per jitted call")
+    parser.add_argument("--curve-episodes", type=int, default=200,
+                        help="after every chunk, greedy episodes vs the baseline per seed "
+                             "(the learning curve; 0: none; not part of the training time)")
     args = parser.parse_args()
     config = PPOConfig(env="SlimeVolley-v0", update_epochs=10, learning_rate=3e-4,
                        ent_coef=args.ent_coef, total_steps=args.total_steps,
@@ -59,6 +62,9 @@ def main() -> None:
     keys = jax.random.split(jax.random.key(0), args.seeds)
     state = jax.jit(jax.vmap(trainer.init))(keys)
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
+    curve_play = jax.jit(jax.vmap(lambda s, k: evaluate_vs_baseline(
+        config, trainer.agent, s, k, episodes=max(args.curve_episodes, 1), policy="greedy")))
+    eval_s = 0.0
     start = time.perf_counter()
     compiled = {}
     done, compile_s = 0, 0.0
@@ -73,9 +79,16 @@ def main() -> None:
         ret = np.nanmean(np.asarray(metrics["episode_return"]), axis=1)
         print(f"update {done}/{updates} ({done * per_update:,} steps per seed): generations "
               f"{np.asarray(state.generation).tolist()}, training return vs champion "
-              f"[{', '.join(f'{r:.2f}' for r in ret)}], {time.perf_counter() - start - compile_s:.0f} s",
+              f"[{', '.join(f'{r:.2f}' for r in ret)}], {time.perf_counter() - start - compile_s - eval_s:.0f} s",
               flush=True)
-    train_s = time.perf_counter() - start - compile_s
+        if args.curve_episodes:
+            t = time.perf_counter()
+            curve = np.asarray(curve_play(state.train.agent_state, jax.random.split(
+                jax.random.key(done), args.seeds))).mean(axis=1)
+            eval_s += time.perf_counter() - t
+            print(f"  learning curve: greedy vs baseline over {args.curve_episodes} episodes "
+                  f"per seed [{', '.join(f'{c:.2f}' for c in curve)}]", flush=True)
+    train_s = time.perf_counter() - start - compile_s - eval_s
     for policy in ("sample", "greedy"):
         play = jax.jit(jax.vmap(lambda s, k, policy=policy: evaluate_vs_baseline(
             config, trainer.agent, s, k, episodes=args.episodes, policy=policy)))
