@@ -17,6 +17,20 @@ PPO1's own 4,096-step batch as 8 x 512 with minibatches of 64)::
         --total-steps 10000000 --seeds 3 --episodes 1000
 
 Wall time is the whole vmapped run (all seeds), compile reported separately.
+
+Measured 2026-12-07 (2-core CPU shared with other jobs: contended), 3 seeds, 1,000
+episodes per seed, greedy policy (slimevolleygym ``eval_agents.py`` evaluates PPO with
+``deterministic=True``):
+
+* ``--total-steps 10000000``: 10-17 champions; per seed -0.013, -0.221, 0.205;
+  over seeds -0.010 ± 0.174 (worst -0.221); sampled policy -0.526 ± 0.188.
+  Train 1,299 s + compile 89 s (all 3 seeds).
+* ``--total-steps 15000000``: 14-22 champions; per seed -0.742, 0.473, 0.385;
+  over seeds 0.039 ± 0.553 (worst -0.742); sampled policy -0.358 ± 0.520.
+  Train 1,519 s + compile 71 s. Learning curve (greedy, 200 episodes per seed,
+  every 1.23 M steps) in the run's output: about -4.8 until 2.5 M steps, then
+  seed by seed up to -0.3 .. 0.6, with the fluctuations slimevolleygym's
+  ``TRAINING.md`` reports for its champion history.
 """
 
 from __future__ import annotations
