@@ -24,6 +24,7 @@ against the 2015 baseline) and returns every episode's score, for slimevolleygym
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import jax
@@ -31,7 +32,14 @@ import jax.numpy as jnp
 
 from jit_env import _core, specs, wrappers
 from jit_env.agents._agent import Agent, Metrics
-from jit_env.agents._loop import TrainState, _episode_metrics, evaluate_policy
+from jit_env.agents._loop import (
+    _EVAL_KEY_SALT,
+    EVAL_METRICS,
+    Trainer,
+    TrainState,
+    _episode_metrics,
+    evaluate_policy,
+)
 from jit_env.agents.ppo import PPOConfig, make_ppo
 from jit_env.envs import slime
 from jit_env.rollout import rollout
@@ -63,7 +71,10 @@ class SelfPlayTrainer(NamedTuple):
       env: the batched training environment (learner vs champion).
       agent: the PPO `Agent`.
       init: ``init(key) -> SelfPlayState``.
-      update: one PPO update, then the champion check.
+      update: one PPO update, then the champion check; its metrics are PPO's,
+        the episode statistics, ``generation``, ``pool_mean_return`` (the pool's
+        mean score after this update's episodes, before a restart) and
+        ``champion_check`` (``int32``: 1 when the pool was compared with the margin).
       run: ``run(state, num_updates) -> (state, metrics)`` (``lax.scan``).
     """
 
@@ -94,6 +105,86 @@ def champion_opponent(agent: Agent, params: Any) -> wrappers.Opponent:
         return jnp.asarray(action, jnp.int32), carry
 
     return wrappers.Opponent(init=lambda: (), act=act, params=params, stochastic=True)
+
+
+class ChampionCheck(NamedTuple):
+    """The outcome of `champion_check` (scalars).
+
+    Attributes:
+      promote: ``bool``: the learner becomes the champion.
+      checked: ``bool``: the pool was full and was compared with the margin.
+      mean: ``float32``: the pool's mean score (updated pool; meaningful when ``checked``).
+      pool_return: ``float32``: the pool's score sum to carry on (0 after a check).
+      pool_episodes: ``int32``: its episode count to carry on (0 after a check).
+    """
+
+    promote: jax.Array
+    checked: jax.Array
+    mean: jax.Array
+    pool_return: jax.Array
+    pool_episodes: jax.Array
+
+
+def champion_check(
+    pool_return: jax.Array,
+    pool_episodes: jax.Array,
+    episode_return: jax.Array,
+    episode_done: jax.Array,
+    *,
+    margin: float,
+    window_episodes: int,
+) -> ChampionCheck:
+    """The champion-replacement rule, on one update's episode statistics.
+
+    The episodes that finished in the update (``episode_done``) add their score
+    (``episode_return``, the learner's points won minus lost) to the pool; the
+    steps of unfinished episodes add nothing. Once the pool holds at least
+    ``window_episodes`` episodes its mean is compared with ``margin``: the
+    learner is promoted if the mean is strictly above it (slimevolleygym
+    ``train_ppo_selfplay.py``: ``SelfPlayCallback`` promotes when
+    ``best_mean_reward > BEST_THRESHOLD``, the mean over ``EVAL_EPISODES`` =
+    100 episodes, ``BEST_THRESHOLD`` = 0.5), and the pool restarts at zero
+    either way. An update may overshoot the window: every episode it finished
+    counts.
+
+    Args:
+      pool_return: ``float32 []``, the pool's score sum so far.
+      pool_episodes: ``int32 []``, its number of episodes.
+      episode_return: ``float32 [...]`` (e.g. ``[T, B]``), `EpisodeStatistics`'
+        ``extras["episode_return"]`` of the update's steps.
+      episode_done: ``bool [...]``, same shape, ``extras["episode_done"]``.
+      margin: promotion threshold on the mean.
+      window_episodes: episodes per check (positive int).
+
+    Returns:
+      A `ChampionCheck`.
+
+    Raises:
+      ValueError: if ``episode_return`` and ``episode_done`` differ in shape.
+    """
+    episode_return, episode_done = jnp.asarray(episode_return), jnp.asarray(episode_done)
+    if episode_return.shape != episode_done.shape:
+        raise ValueError(
+            f"champion_check: `episode_return` {episode_return.shape} and `episode_done` "
+            f"{episode_done.shape} must have the same shape"
+        )
+    finished = jnp.sum(jnp.where(episode_done, episode_return, 0.0))
+    total = jnp.asarray(pool_return, jnp.float32) + finished
+    count = jnp.asarray(pool_episodes, jnp.int32) + episode_done.sum().astype(jnp.int32)
+    checked = count >= window_episodes
+    mean = total / jnp.maximum(count, 1)
+    return ChampionCheck(
+        promote=checked & (mean > margin),
+        checked=checked,
+        mean=mean,
+        pool_return=jnp.where(checked, 0.0, total).astype(jnp.float32),
+        pool_episodes=jnp.where(checked, 0, count).astype(jnp.int32),
+    )
+
+
+def select_champion(promote: jax.Array, learner: Any, champion: Any) -> Any:
+    """``learner``'s parameters where ``promote``, else ``champion``'s (leafwise ``jnp.where``)."""
+    return jax.tree.map(lambda new, old: jnp.where(promote, new, old), learner, champion)
 
 
 def make_self_play_trainer(
@@ -160,27 +251,24 @@ def make_self_play_trainer(
         extras = trajectory.timesteps.extras
         if extras is None:  # EpisodeStatistics is the outermost wrapper: never None
             raise ValueError("the self-play stack must report episode statistics in `extras`")
-        done = extras["episode_done"][1:]
-        finished = jnp.sum(jnp.where(done, extras["episode_return"][1:], 0.0))
-        pool_return = state.pool_return + finished
-        pool_episodes = state.pool_episodes + done.sum().astype(jnp.int32)
-        check = pool_episodes >= window_episodes
-        mean = pool_return / jnp.maximum(pool_episodes, 1)
-        promote = check & (mean > margin)
-        current = _opponent_params(carry.env_state)
-        champion = jax.tree.map(
-            lambda new, old: jnp.where(promote, new, old), broadcast(agent_state.params), current
+        result = champion_check(
+            state.pool_return, state.pool_episodes, extras["episode_return"][1:],
+            extras["episode_done"][1:], margin=margin, window_episodes=window_episodes,
+        )
+        champion = select_champion(
+            result.promote, broadcast(agent_state.params), _opponent_params(carry.env_state)
         )
         env_state = wrappers.set_opponent_params(carry.env_state, champion)
         new = SelfPlayState(
             TrainState(agent_state, env_state, carry.timestep, carry.policy_state, key),
-            jnp.where(check, 0.0, pool_return),
-            jnp.where(check, 0, pool_episodes),
-            state.generation + promote.astype(jnp.int32),
+            result.pool_return,
+            result.pool_episodes,
+            state.generation + result.promote.astype(jnp.int32),
         )
         metrics = dict(metrics) | episodes | {
             "generation": new.generation,
-            "pool_mean_return": jnp.where(check, mean, jnp.nan),
+            "pool_mean_return": result.mean,
+            "champion_check": result.checked.astype(jnp.int32),
         }
         return new, metrics
 
@@ -217,3 +305,142 @@ def evaluate_vs_baseline(
     returns, _ = evaluate_policy(config, agent, agent_state, None, key, episodes=episodes,
                                  policy=policy)
     return returns
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfPlayPPOConfig(PPOConfig):
+    """`PPOConfig` for self-play on ``SlimeVolley-v0`` (``jit-env train --algo ppo_selfplay``).
+
+    Defaults: slimevolleygym's PPO1 settings (``training_scripts/train_ppo_selfplay.py``:
+    10 epochs, Adam 3e-4 annealed linearly, no entropy bonus, γ 0.99, λ 0.95, 64-64
+    tanh networks) with 32 games x 256 steps per update and minibatches of 256
+    (PPO1 collects 4,096 steps from one game, minibatches of 64), and its champion
+    rule: ``margin`` 0.5 (``BEST_THRESHOLD``) over ``window_episodes`` 100
+    (``EVAL_EPISODES``). Evaluation (``eval_every``, ``jit-env eval``) plays
+    ``env``, i.e. against the 2015 baseline the learner never trains against.
+
+    Attributes:
+      margin: the pool's mean score above which the learner becomes the champion.
+      window_episodes: finished episodes pooled per check (positive).
+    """
+
+    env: str = SLIME_ID
+    num_envs: int = 32
+    num_steps: int = 256
+    total_steps: int = 10_000_000
+    update_epochs: int = 10
+    num_minibatches: int = 32
+    learning_rate: float = 3e-4
+    ent_coef: float = 0.0
+    margin: float = 0.5
+    window_episodes: int = 100
+
+    def problems(self) -> list[str]:
+        """`PPOConfig.problems` plus the environment, normalisation and champion-rule checks."""
+        problems = super().problems()
+        if self.env != SLIME_ID:
+            problems.append(f"`env` must be {SLIME_ID!r} for self-play, got {self.env!r}")
+        if self.normalize_observations or self.normalize_rewards:
+            problems.append("self-play does not support normalize_observations / "
+                            "normalize_rewards (the champion would need the learner's statistics)")
+        if isinstance(self.window_episodes, bool) or not isinstance(self.window_episodes, int) \
+                or self.window_episodes < 1:
+            problems.append(f"`window_episodes` must be a positive int, got "
+                            f"{self.window_episodes!r}")
+        if not jnp.isfinite(self.margin):
+            problems.append(f"`margin` must be finite, got {self.margin!r}")
+        return problems
+
+
+class SelfPlayPool(NamedTuple):
+    """The champion pool carried in `TrainState.policy_state` by `self_play_trainer`
+    (PPO's MLP has no recurrent state): ``pool_return`` (``float32``),
+    ``pool_episodes`` and ``generation`` (``int32``), as in `SelfPlayState`."""
+
+    pool_return: jax.Array
+    pool_episodes: jax.Array
+    generation: jax.Array
+
+
+def self_play_trainer(
+    config: SelfPlayPPOConfig,
+    agent_factory: Any = None,
+    *,
+    mesh: Any = None,
+    axis_name: str = "batch",
+    env: _core.Environment | None = None,
+    env_params_sampler: Any = None,
+) -> Trainer:
+    """`make_self_play_trainer` as a `jit_env.agents.Trainer`, for ``jit-env train``.
+
+    The signature is `jit_env.agents.make_trainer`'s (the command line builds
+    every algorithm's trainer through it). `TrainState` holds the learner;
+    its ``policy_state`` slot holds the `SelfPlayPool` and ``env_state`` the
+    champion. With ``config.eval_every = N > 0`` the learner plays
+    ``config.eval_episodes`` episodes against the 2015 baseline (greedy, as
+    `make_trainer`'s evaluation) after every ``N``-th update, with keys folded
+    from the training key (training is unchanged by it).
+
+    Args:
+      config: a `SelfPlayPPOConfig` (its ``margin`` and ``window_episodes``).
+      agent_factory: ignored unless given, then it must be `make_ppo`.
+      mesh / env / env_params_sampler: must be ``None`` (not supported).
+      axis_name: unused.
+
+    Raises:
+      TypeError: if ``config`` is not a `SelfPlayPPOConfig`.
+      ValueError: for an invalid config, another agent factory, or any of
+        ``mesh``, ``env``, ``env_params_sampler``.
+    """
+    del axis_name
+    if not isinstance(config, SelfPlayPPOConfig):
+        raise TypeError(f"self_play_trainer needs a SelfPlayPPOConfig, got {type(config).__name__}")
+    config.validate()
+    if agent_factory is not None and agent_factory is not make_ppo:
+        raise ValueError(f"self-play trains PPO (make_ppo), got agent_factory={agent_factory!r}")
+    for name, value in (("mesh", mesh), ("env", env), ("env_params_sampler", env_params_sampler)):
+        if value is not None:
+            raise ValueError(f"self-play does not support `{name}` (got {value!r})")
+    sp = make_self_play_trainer(config, margin=config.margin,
+                                window_episodes=config.window_episodes)
+
+    def to_train(state: SelfPlayState) -> TrainState:
+        pool = SelfPlayPool(state.pool_return, state.pool_episodes, state.generation)
+        return state.train._replace(policy_state=pool)
+
+    def from_train(state: TrainState) -> SelfPlayState:
+        pool = state.policy_state
+        return SelfPlayState(state._replace(policy_state=None), pool.pool_return,
+                             pool.pool_episodes, pool.generation)
+
+    def init(key: jax.Array) -> TrainState:
+        return to_train(sp.init(key))
+
+    def update(state: TrainState) -> tuple[TrainState, Metrics]:
+        new, metrics = sp.update(from_train(state))
+        return to_train(new), metrics
+
+    def evaluation(state: TrainState) -> dict[str, jax.Array]:
+        key = jax.random.fold_in(state.key, _EVAL_KEY_SALT)
+        returns, lengths = evaluate_policy(config, sp.agent, state.agent_state, None, key,
+                                           episodes=config.eval_episodes)
+        return {"eval_return": returns.mean(), "eval_return_std": returns.std(),
+                "eval_length": lengths.astype(jnp.float32).mean()}
+
+    def no_evaluation(state: TrainState) -> dict[str, jax.Array]:
+        del state
+        return {name: jnp.float32(jnp.nan) for name in EVAL_METRICS}
+
+    def run(state: TrainState, num_updates: int, start: Any = 0) -> tuple[TrainState, Metrics]:
+        def body(s: TrainState, number: jax.Array) -> tuple[TrainState, Metrics]:
+            s, metrics = update(s)
+            if not config.eval_every:
+                return s, metrics
+            due = number % config.eval_every == 0
+            return s, dict(metrics) | jax.lax.cond(due, evaluation, no_evaluation, s)
+
+        numbers = jnp.asarray(start, jnp.int32) + jnp.arange(1, num_updates + 1, dtype=jnp.int32)
+        return jax.lax.scan(body, state, numbers)
+
+    env_spec = specs.make_environment_spec(slime.slime_volley_vs_baseline())
+    return Trainer(sp.env, sp.agent, env_spec, init, update, run)

@@ -16,10 +16,19 @@ import numpy as np
 
 from jit_env.agents import evaluate_policy, evaluation_policy, make_evaluation_env
 
+DEFAULT_EPISODES = 100
+"""``jit-env eval``'s default number of episodes."""
+LONG_EVALUATIONS = {"SlimeVolley-v0": 1000}
+"""Environments whose published evaluations use more episodes (slimevolleygym
+``TRAINING.md``: mean ± std over 1,000 episodes against the baseline)."""
 
-def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 0,
-                 gif: Path | None = None, policy: str = "greedy") -> dict:
+
+def evaluate_run(path: Path, *, episodes: int | None = None, seed: int = 0,
+                 agent_seed: int = 0, gif: Path | None = None, policy: str = "greedy") -> dict:
     """Evaluates the last checkpoint of a run on ``episodes`` fresh episodes.
+
+    ``episodes=None`` takes `LONG_EVALUATIONS`' count for the run's environment,
+    else `DEFAULT_EPISODES`.
 
     Uses `jit_env.agents.evaluate_policy` with ``policy`` (``"greedy"``, the
     default, or ``"sample"``: as in training) on seed ``agent_seed`` of the run;
@@ -27,8 +36,8 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
     `jit_env.agents.make_evaluation_env` and writes its frames.
 
     Returns:
-      dict with ``env``, ``mean``, ``std``, ``min``, ``max`` of the returns, and
-      ``frames`` written to ``gif`` (0 without).
+      dict with ``env``, ``episodes``, ``mean``, ``std``, ``min``, ``max`` of the
+      returns, and ``frames`` written to ``gif`` (0 without).
 
     Raises:
       jit_env.cli._files.RunDirError: if the run directory or checkpoint is unusable.
@@ -41,6 +50,8 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
     assert session.state is not None  # open() restores it or raises
     if not 0 <= agent_seed < session.num_runs:  # in a sweep: grid point major
         raise ValueError(f"--agent-seed must be in [0, {session.num_runs}), got {agent_seed}")
+    if episodes is None:
+        episodes = LONG_EVALUATIONS.get(session.config.env, DEFAULT_EPISODES)
     trainer = session.program().trainer
     pick = lambda tree: jax.tree.map(lambda x: jnp.asarray(x[agent_seed]), tree)
     agent_state, env_state = pick(session.state.agent_state), pick(session.state.env_state)
@@ -51,6 +62,7 @@ def evaluate_run(path: Path, *, episodes: int, seed: int = 0, agent_seed: int = 
     returns, lengths = jax.device_get(run_episodes(jax.random.PRNGKey(seed)))
     result = {
         "env": session.config.env,
+        "episodes": episodes,
         "mean": float(returns.mean()),
         "std": float(returns.std()),
         "min": float(returns.min()),

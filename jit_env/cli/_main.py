@@ -157,8 +157,9 @@ class Eval:
     """Evaluate a trained run: mean ± std episode return, optionally an animation."""
 
     run_dir: tyro.conf.Positional[Path]
-    episodes: int = 100
-    """Number of evaluation episodes (run in parallel)."""
+    episodes: int | None = None
+    """Number of evaluation episodes (run in parallel); default 100, and 1,000 for
+    SlimeVolley-v0 (slimevolleygym TRAINING.md's evaluation against the baseline)."""
     gif: Path | None = None
     """Write an animation of the first episode here (.gif or .mp4)."""
     seed: int = 0
@@ -256,7 +257,7 @@ def _cmd_train(args: Any, argv: list[str]) -> int:
 def _cmd_eval(args: Eval) -> int:
     from jit_env.cli._evaluate import evaluate_run
 
-    if args.episodes <= 0:
+    if args.episodes is not None and args.episodes <= 0:
         raise CLIError(f"--episodes must be positive, got {args.episodes}")
     result = evaluate_run(
         args.run_dir, episodes=args.episodes, seed=args.seed, agent_seed=args.agent_seed,
@@ -265,7 +266,7 @@ def _cmd_eval(args: Eval) -> int:
     print(
         f"{result['env']} ({args.policy} policy): return {result['mean']:.2f} ± "
         f"{result['std']:.2f} over "
-        f"{args.episodes} episodes (min {result['min']:.1f}, max {result['max']:.1f})"
+        f"{result['episodes']} episodes (min {result['min']:.1f}, max {result['max']:.1f})"
     )
     if args.gif is not None:
         print(f"wrote {args.gif} ({result['frames']} frames)")

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jit_env.agents import Trainer, TrainingConfig, TrainState, make_trainer
+from jit_env.agents import Trainer, TrainingConfig, TrainState
 from jit_env.agents._sweep import stacked_values, sweep_grid
 from jit_env.cli._registry import get_algorithm
 
@@ -141,8 +141,9 @@ def program(algo: str, config: TrainingConfig, num_seeds: int, chunk_updates: in
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
         return _PROGRAMS[key]
-    factory = get_algorithm(algo).factory
-    trainer = make_trainer(config, factory, mesh=mesh)
+    algorithm = get_algorithm(algo)
+    factory, make = algorithm.factory, algorithm.trainer
+    trainer = make(config, factory, mesh=mesh)
     keys = jax.eval_shape(lambda: jax.random.split(jax.random.PRNGKey(0), num_seeds))
     if sweep is None:
         init = jax.jit(over_seeds(trainer.init, num_seeds))
@@ -153,8 +154,7 @@ def program(algo: str, config: TrainingConfig, num_seeds: int, chunk_updates: in
         points = sweep_grid(config, sweep)
         num_runs = len(points) * num_seeds
         values = {k: jnp.repeat(v, num_seeds) for k, v in stacked_values(points).items()}
-        point_trainer = lambda v: make_trainer(dataclasses.replace(config, **v), factory,
-                                               mesh=mesh)
+        point_trainer = lambda v: make(dataclasses.replace(config, **v), factory, mesh=mesh)
         init = jax.jit(lambda k: jax.vmap(lambda v, key: point_trainer(v).init(key))(
             values, jnp.tile(k, (len(points), 1))))
         def chunk_fn(s, start):

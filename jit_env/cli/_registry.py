@@ -9,7 +9,7 @@ flax and optax): the command needs the config classes to parse its flags.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from jit_env.agents import (
     A2CConfig,
@@ -35,7 +35,8 @@ from jit_env.agents import (
     make_sac,
     make_td3,
 )
-from jit_env.agents._loop import AgentFactory
+from jit_env.agents._loop import AgentFactory, make_trainer
+from jit_env.agents.self_play import SelfPlayPPOConfig, self_play_trainer
 
 
 class Algorithm(NamedTuple):
@@ -46,11 +47,15 @@ class Algorithm(NamedTuple):
         ``config()`` holds the defaults ``jit-env train`` uses.
       factory: ``factory(config, env_spec) -> Agent`` (e.g. `jit_env.agents.make_ppo`).
       description: one line for ``jit-env list``.
+      trainer: ``trainer(config, factory, *, mesh=...) -> Trainer``, with
+        `jit_env.agents.make_trainer`'s signature (its default); self-play
+        brings its own (`jit_env.agents.self_play.self_play_trainer`).
     """
 
     config: type[TrainingConfig]
     factory: AgentFactory
     description: str
+    trainer: Callable[..., Any] = make_trainer
 
 
 ALGORITHMS: dict[str, Algorithm] = {
@@ -61,6 +66,11 @@ ALGORITHMS: dict[str, Algorithm] = {
     "ppo_continuous": Algorithm(
         ContinuousPPOConfig, make_ppo,
         "PPO with a Gaussian policy and CleanRL's continuous-control defaults (Pendulum-v1)",
+    ),
+    "ppo_selfplay": Algorithm(
+        SelfPlayPPOConfig, make_ppo,
+        "PPO self-play on SlimeVolley-v0: a champion snapshot, replaced when beaten by 0.5",
+        self_play_trainer,
     ),
     "recurrent_ppo": Algorithm(
         RecurrentPPOConfig, make_recurrent_ppo,

@@ -36,9 +36,8 @@ class Compiled:
         self.name = name
         self.config, self.flags = tiny_agent(name)
         algorithm = get_algorithm(name)
-        from jit_env.agents import make_trainer
-
-        self.trainer = make_trainer(self.config, algorithm.factory)
+        # The CLI's trainer (make_trainer, or the algorithm's own: self-play).
+        self.trainer = algorithm.trainer(self.config, algorithm.factory)
         n = self.config.num_updates
         self.traces = 0
 
@@ -54,7 +53,10 @@ class Compiled:
         self.batched = jax.jit(jax.vmap(lambda s: self.trainer.run(s, n)))(initial)
 
 
-@pytest.fixture(scope="module", params=NAMES)
+# Self-play compiles the Slime Volleyball game and its baseline into every program (about
+# a minute of compiles on a 2-core CPU): its contract runs with the slow tests.
+@pytest.fixture(scope="module", params=[
+    pytest.param(n, marks=pytest.mark.slow) if n == "ppo_selfplay" else n for n in NAMES])
 def compiled(request, tiny_agent):
     return Compiled(request.param, tiny_agent)
 
@@ -196,6 +198,15 @@ def _offpac(cfg, state, metrics):
         np.testing.assert_array_equal(a, b)
 
 
+def _self_play(cfg, state, metrics):
+    _ppo_steps(cfg, state, metrics)
+    # 3 updates of 16 steps: no game ends (a point alone takes more), so the pool stays
+    # empty and the champion is never checked.
+    pool = state.policy_state
+    assert (int(pool.generation), int(pool.pool_episodes)) == (0, 0)
+    np.testing.assert_array_equal(metrics["champion_check"], 0)
+
+
 EXPECTED = {
     "a2c": _one_step_per_update,
     "ddpg": _off_policy,
@@ -206,6 +217,7 @@ EXPECTED = {
     "offpac": _offpac,
     "ppo": _ppo_steps,
     "ppo_continuous": _ppo_steps,
+    "ppo_selfplay": _self_play,
     "recurrent_ppo": _recurrent,
     "reinforce": _one_step_per_update,
 }

@@ -257,3 +257,102 @@ def test_single_agent_view_is_the_game_with_the_baseline_on_the_left(mode):
         gstate, gts = gstep(gstate, jnp.stack([left, jnp.asarray(right)]))
         np.testing.assert_array_equal(vts.observation, gts.observation[1])
         assert float(vts.reward) == float(gts.reward[1])
+
+
+def test_observations_are_mirrored_for_the_left_agent_by_hand():
+    """``Agent.updateState`` worked out by hand for one asymmetric position: each agent
+    sees (x, y, vx, vy) of itself, the ball and its opponent with x and vx multiplied by
+    its ``dir`` (the opponent's by ``-dir``), divided by 10; left ``dir = -1``."""
+    ball = jnp.array([3.0, 7.0, 2.5, -4.0, 6.0], jnp.float32)  # x, y, prev_x, vx, vy
+    agents = jnp.array([[-9.0, 2.0, 1.5, -3.0], [14.0, 1.5, -2.0, 0.0]], jnp.float32)
+    game = _game.Game(ball, agents, jnp.array([5, 5], jnp.int32), jnp.int32(0),
+                      _game.relative_states(ball, agents))
+    _, ts = slime.SlimeVolley().from_game(jax.random.key(0), game)
+    left = [9.0, 2.0, -1.5, -3.0, -3.0, 7.0, 4.0, 6.0, 14.0, 1.5, -2.0, 0.0]
+    right = [14.0, 1.5, -2.0, 0.0, 3.0, 7.0, -4.0, 6.0, 9.0, 2.0, -1.5, -3.0]
+    np.testing.assert_allclose(ts.observation, np.array([left, right]) / 10, rtol=1e-6)
+    # The mirror image of the position (x, vx negated, sides swapped) swaps the two views.
+    flip = jnp.array([[-1.0, 1.0, -1.0, 1.0]] * 2, jnp.float32)
+    mirrored_agents = (agents * flip)[::-1]
+    mirrored_ball = ball * jnp.array([-1.0, 1.0, -1.0, -1.0, 1.0], jnp.float32)
+    np.testing.assert_allclose(_game.relative_states(mirrored_ball, mirrored_agents),
+                               _game.relative_states(ball, agents)[::-1], rtol=1e-6)
+
+
+def test_reset_and_step_agree_eager_jit_and_vmap():
+    """Three games stepped eagerly, under jax.jit and under jax.vmap: the same values."""
+    env = slime.SlimeVolley()
+    keys = jax.random.split(jax.random.key(11), 3)
+    # Eager steps dispatch op by op (slow): a few steps of three games.
+    actions = np.random.default_rng(0).integers(0, 6, (4, 3, 2)).astype(np.int32)
+
+    def play(reset, step):
+        out = []
+        for g in range(3):
+            state, ts = reset(keys[g])
+            seq = [(state.game, ts)]
+            for t in range(len(actions)):
+                state, ts = step(state, jnp.asarray(actions[t, g]))
+                seq.append((state.game, ts))
+            out.append(seq)
+        return out
+
+    eager = play(env.reset, env.step)
+    jitted = play(jax.jit(env.reset), jax.jit(env.step))
+    states, ts = jax.jit(jax.vmap(env.reset))(keys)
+    vmapped = [[(jax.tree.map(lambda x, g=g: x[g], (states.game, ts)))] for g in range(3)]
+    vstep = jax.jit(jax.vmap(env.step))
+    for t in range(len(actions)):
+        states, ts = vstep(states, jnp.asarray(actions[t]))
+        for g in range(3):
+            vmapped[g].append(jax.tree.map(lambda x, g=g: x[g], (states.game, ts)))
+    for g in range(3):
+        for a, b, c in zip(eager[g], jitted[g], vmapped[g]):
+            for x, y, z in zip(jax.tree.leaves(a), jax.tree.leaves(b), jax.tree.leaves(c)):
+                np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6)
+                np.testing.assert_allclose(x, z, rtol=1e-6, atol=1e-6)
+
+
+def test_multi_agent_auto_reset_keeps_every_final_observation():
+    """`VmapAutoReset` of the two-player game over whole matches (random play, ~650
+    steps each): up to each game's first LAST step, ``extras["final_observation"]`` is
+    the game's own ``[2, 12]`` observation (both agents' views), as stepping it without a
+    reset gives; on that step (same-step mode: FIRST) the reward and discount are the
+    match's last and the observation is the next match's first."""
+    env = slime.SlimeVolley()
+    n, steps = 4, 1100
+    keys = jax.random.split(jax.random.key(5), n)
+    actions = jax.random.randint(jax.random.key(6), (steps, n, 2), 0, 6, jnp.int32)
+    auto = wrappers.VmapAutoReset(env)
+
+    @jax.jit
+    def run_both(keys, actions):
+        def body(carry, action):
+            a_state, r_state = carry
+            a_state, a_ts = auto.step(a_state, action)
+            r_state, r_ts = jax.vmap(env.step)(r_state, action)
+            return (a_state, r_state), (a_ts, r_ts)
+
+        a_state, a_ts0 = auto.reset(keys)
+        r_state, r_ts0 = jax.vmap(env.reset)(keys)
+        _, (a_ts, r_ts) = jax.lax.scan(body, (a_state, r_state), actions)
+        return a_ts0, r_ts0, a_ts, r_ts
+
+    a_ts0, r_ts0, a_ts, r_ts = run_both(keys, actions)
+    np.testing.assert_array_equal(a_ts0.observation, r_ts0.observation)
+    last = np.asarray(r_ts.step_type) == 2
+    assert last.any(axis=0).all()  # every match ended within the scan
+    first_end = last.argmax(axis=0)
+    final = np.asarray(a_ts.extras["final_observation"])
+    assert final.shape == (steps, n, 2, 12)
+    for g in range(n):
+        end = int(first_end[g])
+        np.testing.assert_array_equal(final[: end + 1, g], np.asarray(r_ts.observation)[: end + 1, g])
+        np.testing.assert_array_equal(np.asarray(a_ts.reward)[: end + 1, g],
+                                      np.asarray(r_ts.reward)[: end + 1, g])
+        # Same-step mode: FIRST, with the match's terminal reward and discount 0.
+        assert int(a_ts.step_type[end, g]) == 0
+        np.testing.assert_array_equal(np.asarray(a_ts.discount)[end, g], [0.0, 0.0])
+        # The returned observation is the next match's serve: both agents at x = +-12.
+        np.testing.assert_allclose(np.asarray(a_ts.observation)[end, g, :, 0], [1.2, 1.2])
+        assert not np.array_equal(np.asarray(a_ts.observation)[end, g], final[end, g])
