@@ -22,8 +22,10 @@ its ``TimeLimit`` wrapper.
    ``gymnasium/envs/registration.py`` ``load_plugin_envs``);
 3. a suite id ``"<suite>/<id>"`` of a lazily registered suite, today
    ``"gymnax/<id>"`` (every gymnax environment through
-   `jit_env.compat.from_gymnax`, registered on first use; needs the
-   ``gymnax`` extra);
+   `jit_env.compat.from_gymnax`), ``"jumanji/<id>"``
+   (`jit_env.compat.from_jumanji`) and ``"pgx/<id>"``
+   (`jit_env.compat.from_pgx`), each registered on first use and needing
+   its extra (``gymnax``, ``jumanji``, ``pgx``);
 4. ``"package.module:attr"``, naming a `jit_env.Environment` subclass, a
    factory returning one, or an instance (then without keyword arguments),
    imported when `make` is called; no time limit is added.
@@ -71,7 +73,11 @@ _REGISTRY: dict[str, EnvSpec] = {}
 ENTRY_POINT_GROUP = "jit_env.envs"
 """The ``importlib.metadata`` entry-point group installed packages register ids in."""
 
-_SUITES = {"gymnax": "jit_env.compat._gymnax:register_gymnax_ids"}
+_SUITES = {
+    "gymnax": "jit_env.compat._gymnax:register_gymnax_ids",
+    "jumanji": "jit_env.compat._jumanji:register_jumanji_ids",
+    "pgx": "jit_env.compat._pgx:register_pgx_ids",
+}
 """Lazily registered suites: prefix -> ``module:function`` registering ``prefix/<id>``."""
 
 _PLUGIN_SUITES: dict[str, str] = {}  # id -> the distribution whose entry point registered it
