@@ -281,7 +281,12 @@ def make_jumanji(jumanji_id: str, **kwargs: Any) -> FromJumanji:
         raise ValueError(
             f"`jumanji_id` {jumanji_id!r} is not a jumanji environment; jumanji has {ids}"
         )
-    return from_jumanji(jumanji.make(jumanji_id, **kwargs))
+    # jumanji builds (and caches) its specs with jnp operations when the environment is
+    # constructed (jumanji/env.py ``Environment.__init__``; jumanji/specs.py
+    # ``BoundedArray.__init__``), which are staged out as tracers when this factory runs
+    # inside ``jax.jit`` (``train`` under jit); evaluated at compile time they stay concrete.
+    with jax.ensure_compile_time_eval():
+        return from_jumanji(jumanji.make(jumanji_id, **kwargs))
 
 
 def register_jumanji_ids(prefix: str = "jumanji/") -> tuple[str, ...]:
