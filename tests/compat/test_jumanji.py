@@ -272,7 +272,8 @@ def test_ppo_trains_on_a_jumanji_id():
     for name, value in metrics.items():
         value = np.asarray(value)
         if name.startswith("episode_") and value.shape == ended.shape:
-            assert np.all(np.isfinite(value[ended])) and np.all(np.isnan(value[~ended])), name
+            assert np.all(np.isfinite(value[ended])), name
+            assert np.all(np.isnan(value[~ended])), name
         else:
             assert np.all(np.isfinite(value)), name
     assert np.asarray(metrics["episodes"]).sum() > 0
@@ -290,4 +291,5 @@ def test_make_inside_jit_builds_concrete_specs():
         return env.reset(key)[1].observation["board"]
 
     board = jax.jit(first_board)(jax.random.key(0))
-    assert board.shape == (4, 4) and int((board > 0).sum()) == 1  # 2048 starts with one tile
+    assert board.shape == (4, 4)
+    assert int((board > 0).sum()) == 1  # 2048 starts with one tile

@@ -226,7 +226,8 @@ def test_ppo_trains_on_pgx_minatar_breakout():
     for name, value in metrics.items():
         value = np.asarray(value)
         if name.startswith("episode_") and value.shape == ended.shape:
-            assert np.all(np.isfinite(value[ended])) and np.all(np.isnan(value[~ended])), name
+            assert np.all(np.isfinite(value[ended])), name
+            assert np.all(np.isnan(value[~ended])), name
         else:
             assert np.all(np.isfinite(value)), name
     assert np.asarray(metrics["episodes"]).sum() > 0
