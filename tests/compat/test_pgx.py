@@ -232,3 +232,27 @@ def test_ppo_trains_on_pgx_minatar_breakout():
             assert np.all(np.isfinite(value)), name
     assert np.asarray(metrics["episodes"]).sum() > 0
     assert np.all(np.asarray(metrics["episode_return"])[ended] >= 0)
+
+
+def test_fixed_opponent_gives_the_learner_the_losers_reward():
+    """`FixedOpponent` over a Pgx game: both sides take the first legal cell, so the first
+    mover completes the 2-4-6 diagonal on move 7. The learner (player 0) gets +1 when it
+    started, and -1 (paid on the opponent's winning move) when player 1 started."""
+    def first_legal(observation):
+        return jnp.argmax(observation["action_mask"]).astype(jnp.int32)
+
+    opponent = wrappers.Opponent(init=lambda: (),
+                                 act=lambda p, c, obs, key: (first_legal(obs), c))
+    env = wrappers.FixedOpponent(_game("tic_tac_toe")[0], opponent, agent=0)
+    assert env.agent_ids is None and env.reward_spec().shape == ()
+    reset, step = jax.jit(env.reset), jax.jit(env.step)
+    returns = {}
+    for seed in (0, 2):  # player 1 starts after key 0's reset, player 0 after key 2's
+        state, ts = reset(jax.random.key(seed))
+        total, steps = 0.0, 0
+        while int(ts.step_type) != StepType.LAST:
+            state, ts = step(state, first_legal(ts.observation))
+            total, steps = total + float(ts.reward), steps + 1
+        assert steps == 7
+        returns[seed] = total
+    assert returns == {0: -1.0, 2: 1.0}
