@@ -242,9 +242,10 @@ def test_fixed_opponent_gives_the_learner_the_losers_reward():
         return jnp.argmax(observation["action_mask"]).astype(jnp.int32)
 
     opponent = wrappers.Opponent(init=lambda: (),
-                                 act=lambda p, c, obs, key: (first_legal(obs), c))
+                                 act=lambda _p, c, obs, _key: (first_legal(obs), c))
     env = wrappers.FixedOpponent(_game("tic_tac_toe")[0], opponent, agent=0)
-    assert env.agent_ids is None and env.reward_spec().shape == ()
+    assert env.agent_ids is None
+    assert env.reward_spec().shape == ()
     reset, step = jax.jit(env.reset), jax.jit(env.step)
     returns = {}
     for seed in (0, 2):  # player 1 starts after key 0's reset, player 0 after key 2's
