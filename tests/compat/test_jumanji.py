@@ -57,6 +57,11 @@ def _assert_same(ts, ref, jspec):
     jax.tree.map(np.testing.assert_array_equal, ts.observation, expected)
 
 
+# Eager stepping dispatches every op: slow, so only jit and vmap are in the quick run.
+_VARIANTS = pytest.mark.parametrize(
+    "variant", [pytest.param("eager", marks=pytest.mark.slow), "jit", "vmap"], indirect=True)
+
+
 _SNAKE: dict = {}
 
 
@@ -67,6 +72,7 @@ def _snake():
     return _SNAKE["env"]
 
 
+@_VARIANTS
 def test_snake_trajectories_equal_jumanji(variant):
     """Two keys, eagerly, jitted and vmapped (`variant`): jumanji's TimeSteps, field by field.
 
@@ -128,7 +134,11 @@ def test_specs_are_converted_exactly():
     assert entries["step_count"] == specs.DiscreteArray(6, jnp.int32, name="step_count")
     assert entries["action_mask"] == specs.Array((4,), jnp.bool_, name="action_mask")
     assert env.action_spec() == specs.DiscreteArray(4, jnp.int32, name="action")
-    # A multi-discrete action and nested observation fields (BinPack: ems is a Space).
+
+
+@pytest.mark.slow
+def test_multi_discrete_nested_and_per_agent_specs():
+    """A multi-discrete action and nested observation fields (BinPack: ems is a Space)."""
     binpack = from_jumanji(jumanji.make("BinPack-v2"))
     assert binpack.action_spec() == specs.DiscreteArray(np.array([40, 20]), jnp.int32,
                                                         name="action")
@@ -248,8 +258,10 @@ def test_every_id_passes_check_env(env_id):
     assert set(report.skipped) == {"render"}
 
 
+@pytest.mark.slow
 def test_check_env_on_a_small_id():
-    """The non-slow subset: Game2048 (masked discrete actions), a short rollout."""
+    """Game2048 (masked discrete actions), a short rollout; the quick run's check_env
+    subset is Pgx's tic_tac_toe (tests/compat/test_pgx.py), the cheapest to compile."""
     report = check_env(from_jumanji(jumanji.make("Game2048-v1")), num_steps=8, batch_size=2)
     assert report.ok
     assert set(report.skipped) == {"render"}

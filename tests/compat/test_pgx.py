@@ -51,10 +51,16 @@ def _pgx_loop(game, key, actions, stochastic):
     return out
 
 
+# Eager stepping dispatches every op: slow, so only jit and vmap are in the quick run.
+_VARIANTS = pytest.mark.parametrize(
+    "variant", [pytest.param("eager", marks=pytest.mark.slow), "jit", "vmap"], indirect=True)
+
+
 # X / O alternately at 0, 3, 1, 4, 2: the first player completes the top row on move 5.
 _WIN = jnp.array([0, 3, 1, 4, 2], jnp.int32)
 
 
+@_VARIANTS
 def test_tic_tac_toe_trajectories_equal_pgx(variant):
     """Two keys (Pgx draws who starts), eagerly, jitted and vmapped (`variant`): every
     player's view, the acting player's mask, every player's reward, LAST with discount 0."""
