@@ -12,9 +12,11 @@ call, with the same typed key implementation (``--impl``, default
 * gymnax 1.0.1: ``gymnax.make(id)``, ``jax.vmap(env.step)`` (auto-reset inside,
   a key per environment per step, split inside the scan); its minimal action
   sets, no sticky actions, float32 observations.
-* Pgx (``pgx.make("minatar-<game>")``, the ``pgx-minatar`` package), if it is
-  importable: ``jax.vmap(env.step)`` with a key per environment per step and
-  an auto-reset by ``jnp.where`` on ``terminated | truncated``.
+* Pgx 2.6.0 (``pgx.make("minatar-<game>")``: Pgx ships the MinAtar games in
+  ``pgx/minatar/``, the code of the separate ``pgx-minatar`` 0.5.1 package), if
+  it is importable: ``jax.vmap(env.step)`` with a key per environment per step
+  (sticky actions, p = 0.1, as ours) and an auto-reset by ``jnp.where`` on
+  ``terminated | truncated``; its minimal action sets, bool observations.
 
 Steps per second = B * T / (median wall time of a compiled run); compile time
 is the ``lower().compile()`` time.
@@ -22,6 +24,7 @@ is the ``lower().compile()`` time.
 Reproduce (CPU)::
 
     .venv/bin/pip install --no-deps gymnax==1.0.1     # benchmark-only dependency
+    .venv/bin/pip install 'jit-env[pgx]'               # the second anchor (pgx>=2.6)
     .venv/bin/python benchmarks/minatar_bench.py --quick
     .venv/bin/python benchmarks/minatar_bench.py      # T = 200, 5 repeats
 

@@ -135,6 +135,12 @@ ROWS = (
         {"env": "SlimeVolley-v0", "num_envs": 8, "num_steps": 512, "update_epochs": 10,
          "num_minibatches": 64, "learning_rate": 3e-4, "ent_coef": 0.0,
          "total_steps": 3_000_000}, "ppo-vs-baseline"),
+    # The same with ppo_selfplay's batch (32 games x 256 steps, 32 minibatches), which
+    # steps about twice as fast on a CPU.
+    Row("ppo", "SlimeVolley-v0", 0.0, "as above",
+        {"env": "SlimeVolley-v0", "num_envs": 32, "num_steps": 256, "update_epochs": 10,
+         "num_minibatches": 32, "learning_rate": 3e-4, "ent_coef": 0.0,
+         "total_steps": 3_000_000}, "ppo-vs-baseline-32x256"),
 )
 
 

@@ -1,4 +1,4 @@
-"""Adapters between jit_env and the dm_env / gymnasium / gymnax ecosystems.
+"""Adapters between jit_env and the dm_env / gymnasium / PettingZoo ecosystems and the JAX suites.
 
 | function | gives |
 |---|---|
@@ -8,6 +8,8 @@
 | `to_gymnasium_vector(env, num_envs)` | a ``gymnasium.vector.VectorEnv``, one jitted vmapped step |
 | `from_gymnax(gymnax_env, env_params)` | a pure jit_env `Environment` |
 | `to_gymnax(env, params)` | a gymnax ``Environment`` (gymnax 1.x ``reset`` / ``step`` / spaces) |
+| `from_jumanji(jumanji_env)` | a pure jit_env `Environment` (jumanji TimeStep field by field) |
+| `from_pgx(pgx_env)` | a pure jit_env `Environment` (1 player: single-agent; more: agent axis) |
 | `spec_to_space` / `space_to_spec` | jit_env spec <-> gymnasium space |
 | `spec_to_dm_spec` / `dm_spec_to_spec` | jit_env spec <-> ``dm_env.specs`` |
 | `register_gymnax_ids()` | ``jit_env.envs.make("gymnax/<id>")`` for every gymnax id |
@@ -15,10 +17,12 @@
 | `register_navix_ids()` | ``jit_env.make("navix/<id>")`` for every navix id |
 | `from_xminigrid(env, env_params)` | an XLand-MiniGrid environment, ``EnvParams`` in its state |
 | `register_xminigrid_ids()` | ``jit_env.make("xminigrid/<id>")`` for every xminigrid id |
+| `register_jumanji_ids()` | ``jit_env.envs.make("jumanji/<id>")`` for every jumanji id |
+| `register_pgx_ids()` | ``jit_env.envs.make("pgx/<id>")`` for every Pgx game |
 | `make_deepmind_wrapper()` / `make_gymnasium_wrapper()` | jit_env 0.1.5's API |
 
-dm_env, gymnasium, gymnax, pettingzoo, navix and xminigrid are optional: they are
-imported when an adapter is called, and a missing one raises
+dm_env, gymnasium, gymnax, pettingzoo and the suites (jumanji, pgx, navix, xminigrid, brax,
+craftax) are optional: they are imported when an adapter is called, and a missing one raises
 ``ImportError("to_gymnasium needs: pip install 'jit-env[gymnasium]'")``.
 """
 
@@ -34,9 +38,16 @@ from jit_env.compat._gymnax import (
     register_gymnax_ids,
     to_gymnax,
 )
+from jit_env.compat._jumanji import (
+    FromJumanji,
+    JumanjiState,
+    from_jumanji,
+    register_jumanji_ids,
+)
 from jit_env.compat._legacy import make_deepmind_wrapper, make_gymnasium_wrapper
 from jit_env.compat._navix import FromNavix, NavixState, from_navix, register_navix_ids
 from jit_env.compat._pettingzoo import to_pettingzoo
+from jit_env.compat._pgx import FromPgx, PgxState, from_pgx, register_pgx_ids
 from jit_env.compat._spaces import space_to_spec, spec_to_space
 from jit_env.compat._vector import to_gymnasium_vector
 from jit_env.compat._xminigrid import (
@@ -48,19 +59,27 @@ from jit_env.compat._xminigrid import (
 
 __all__ = [
     "FromGymnax",
+    "FromJumanji",
     "FromNavix",
+    "FromPgx",
     "FromXMiniGrid",
     "GymnaxState",
+    "JumanjiState",
     "NavixState",
+    "PgxState",
     "XMiniGridState",
     "dm_spec_to_spec",
     "from_gymnax",
+    "from_jumanji",
     "from_navix",
+    "from_pgx",
     "from_xminigrid",
     "make_deepmind_wrapper",
     "make_gymnasium_wrapper",
     "register_gymnax_ids",
+    "register_jumanji_ids",
     "register_navix_ids",
+    "register_pgx_ids",
     "register_xminigrid_ids",
     "space_to_spec",
     "spec_to_dm_spec",

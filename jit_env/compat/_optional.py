@@ -30,11 +30,14 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "pettingzoo": ("pettingzoo",),
     "navix": ("navix",),
     "xminigrid": ("xminigrid",),
+    "jumanji": ("jumanji",),
+    "pgx": ("pgx",),
 }
 """Extra name -> the top-level modules its requirements in ``pyproject.toml`` provide."""
 
 _EXTRA_OF = {"dm_env": "dm_env", "gymnasium": "gymnasium", "gymnax": "gymnax",
-             "pettingzoo": "pettingzoo", "navix": "navix", "xminigrid": "xminigrid"}
+             "pettingzoo": "pettingzoo", "navix": "navix", "xminigrid": "xminigrid",
+             "jumanji": "jumanji", "pgx": "pgx"}
 
 
 def _installed(module: str) -> bool:

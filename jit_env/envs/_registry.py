@@ -21,8 +21,9 @@ its ``TimeLimit`` wrapper.
    plugins use the ``gymnasium.envs`` group the same way,
    ``gymnasium/envs/registration.py`` ``load_plugin_envs``);
 3. a suite id ``"<suite>/<id>"`` of a lazily registered suite:
-   ``"gymnax/<id>"``, ``"navix/<id>"``, ``"xminigrid/<id>"`` (every
-   environment of the suite through `jit_env.compat.from_gymnax` /
+   ``"gymnax/<id>"``, ``"jumanji/<id>"``, ``"pgx/<id>"``, ``"navix/<id>"``,
+   ``"xminigrid/<id>"`` (every environment of the suite through
+   `jit_env.compat.from_gymnax` / ``from_jumanji`` / ``from_pgx`` /
    ``from_navix`` / ``from_xminigrid``, registered on first use; each needs
    its extra);
 4. ``"package.module:attr"``, naming a `jit_env.Environment` subclass, a
@@ -76,6 +77,8 @@ _SUITES = {
     "gymnax": "jit_env.compat._gymnax:register_gymnax_ids",
     "navix": "jit_env.compat._navix:register_navix_ids",
     "xminigrid": "jit_env.compat._xminigrid:register_xminigrid_ids",
+    "jumanji": "jit_env.compat._jumanji:register_jumanji_ids",
+    "pgx": "jit_env.compat._pgx:register_pgx_ids",
 }
 """Lazily registered suites: prefix -> ``module:function`` registering ``prefix/<id>``."""
 

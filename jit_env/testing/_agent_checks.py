@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from jit_env._pytrees import peel_batched
-from jit_env.specs._base import is_spec
+from jit_env.specs._base import PrimitiveSpec
 from jit_env.testing._checks import Run
 from jit_env.testing._trees import _error
 
@@ -54,7 +54,9 @@ def check_agents(run: Run) -> None:
             batch = nums
         # Batched wrappers reshape reward and discount specs instead (specs.reshape_spec).
         skip = len(batch) - len(nums) if field in ("reward", "discount") else 0
-        for leaf in jax.tree.leaves(element, is_leaf=is_spec):
+        # Composite specs (Dict, Tuple) are pytree nodes over their primitive specs: each
+        # primitive leaf needs the agent axis, not the composite itself.
+        for leaf in jax.tree.leaves(element, is_leaf=lambda s: isinstance(s, PrimitiveSpec)):
             shape = tuple(getattr(leaf, "shape", ()))[skip:]
             if not shape or shape[0] != n:
                 add("agents", f"{field}_spec() leaf {leaf!r} has shape {shape}: "

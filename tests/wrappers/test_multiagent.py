@@ -7,6 +7,7 @@ reward below is worked out by hand.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import jax
@@ -104,6 +105,41 @@ def test_check_env_rejects_a_scalar_reward_or_bad_ids():
     assert "leading agent axis of size 2" in report.failures["agents"][0]
     report = check_env(OneId(Pennies()), num_steps=4, raise_on_failure=False, checks=["agents"])
     assert ">= 2 distinct" in report.failures["agents"][0]
+
+
+def test_check_env_agents_looks_inside_dict_observations():
+    """A Dict observation's leaves each need the agent axis (the Dict itself has no shape).
+
+    Regression: the check treated the Dict spec as one leaf of shape () and failed every
+    multi-agent environment with a Dict observation (``from_pgx``'s games).
+    """
+
+    class DictObservation(jit_env.Wrapper):
+        def __init__(self, env, mask_shape):
+            super().__init__(env)
+            self._mask_shape = mask_shape
+
+        def observation_spec(self):
+            return specs.Dict(observation=self._env.observation_spec(),
+                              action_mask=specs.Array(self._mask_shape, jnp.bool_))
+
+        def _wrap(self, out):
+            state, ts = out
+            mask = jnp.ones(self._mask_shape, jnp.bool_)
+            return state, dataclasses.replace(ts, observation={"observation": ts.observation,
+                                                              "action_mask": mask})
+
+        def reset(self, key, *, options=None):
+            return self._wrap(self._env.reset(key, options=options))
+
+        def step(self, state, action):
+            return self._wrap(self._env.step(state, action))
+
+    good = check_env(DictObservation(Pennies(), (2, 2)), num_steps=4, checks=["agents"])
+    assert good.ok
+    bad = check_env(DictObservation(Pennies(), (3, 2)), num_steps=4,
+                    raise_on_failure=False, checks=["agents"])
+    assert "has shape (3, 2)" in bad.failures["agents"][0]
 
 
 def test_episode_statistics_per_agent():
