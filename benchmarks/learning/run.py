@@ -141,6 +141,10 @@ ROWS = (
         {"env": "SlimeVolley-v0", "num_envs": 32, "num_steps": 256, "update_epochs": 10,
          "num_minibatches": 32, "learning_rate": 3e-4, "ent_coef": 0.0,
          "total_steps": 3_000_000}, "ppo-vs-baseline-32x256"),
+    Row("ppo", "SlimeVolley-v0", 0.0, "as above",
+        {"env": "SlimeVolley-v0", "num_envs": 32, "num_steps": 256, "update_epochs": 10,
+         "num_minibatches": 32, "learning_rate": 3e-4, "ent_coef": 0.0,
+         "total_steps": 10_000_000}, "ppo-vs-baseline-32x256-10M"),
 )
 
 
