@@ -28,11 +28,13 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "tensorboard": ("tensorboardX",),
     "wandb": ("wandb",),
     "pettingzoo": ("pettingzoo",),
+    "brax": ("brax",),
+    "craftax": ("craftax",),
 }
 """Extra name -> the top-level modules its requirements in ``pyproject.toml`` provide."""
 
 _EXTRA_OF = {"dm_env": "dm_env", "gymnasium": "gymnasium", "gymnax": "gymnax",
-             "pettingzoo": "pettingzoo"}
+             "pettingzoo": "pettingzoo", "brax": "brax", "craftax": "craftax"}
 
 
 def _installed(module: str) -> bool:

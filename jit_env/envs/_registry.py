@@ -23,7 +23,9 @@ its ``TimeLimit`` wrapper.
 3. a suite id ``"<suite>/<id>"`` of a lazily registered suite, today
    ``"gymnax/<id>"`` (every gymnax environment through
    `jit_env.compat.from_gymnax`, registered on first use; needs the
-   ``gymnax`` extra);
+   ``gymnax`` extra), ``"brax/<name>"`` (`jit_env.compat.from_brax`, the
+   ``brax`` extra) and ``"craftax/<id>"`` (`jit_env.compat.from_craftax`, the
+   ``craftax`` extra);
 4. ``"package.module:attr"``, naming a `jit_env.Environment` subclass, a
    factory returning one, or an instance (then without keyword arguments),
    imported when `make` is called; no time limit is added.
@@ -71,7 +73,11 @@ _REGISTRY: dict[str, EnvSpec] = {}
 ENTRY_POINT_GROUP = "jit_env.envs"
 """The ``importlib.metadata`` entry-point group installed packages register ids in."""
 
-_SUITES = {"gymnax": "jit_env.compat._gymnax:register_gymnax_ids"}
+_SUITES = {
+    "gymnax": "jit_env.compat._gymnax:register_gymnax_ids",
+    "brax": "jit_env.compat._brax:register_brax_ids",
+    "craftax": "jit_env.compat._craftax:register_craftax_ids",
+}
 """Lazily registered suites: prefix -> ``module:function`` registering ``prefix/<id>``."""
 
 _PLUGIN_SUITES: dict[str, str] = {}  # id -> the distribution whose entry point registered it
