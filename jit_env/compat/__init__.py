@@ -17,8 +17,8 @@
 | `register_craftax_ids()` | ``jit_env.envs.make("craftax/<id>")`` for every Craftax id |
 | `make_deepmind_wrapper()` / `make_gymnasium_wrapper()` | jit_env 0.1.5's API |
 
-dm_env, gymnasium, gymnax, pettingzoo, brax and craftax are optional: they are imported when an adapter
-is called, and a missing one raises
+dm_env, gymnasium, gymnax, pettingzoo, brax and craftax are optional: they are imported when
+an adapter is called, and a missing one raises
 ``ImportError("to_gymnasium needs: pip install 'jit-env[gymnasium]'")``.
 """
 

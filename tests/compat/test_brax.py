@@ -71,11 +71,13 @@ def test_specs_are_braxs():
 def test_make_registers_every_brax_name_with_braxs_episode_length():
     ids = compat.register_brax_ids()
     assert ids == tuple(sorted("brax/" + n for n in brax_envs._envs))
-    assert "brax/ant" in ids and "brax/inverted_pendulum" in ids
+    assert "brax/ant" in ids
+    assert "brax/inverted_pendulum" in ids
     record = jit_env.envs.spec("brax/ant")
     assert record.max_episode_steps == 1000  # brax.envs.create's episode_length default
     env = jit_env.make("brax/inverted_pendulum")
-    assert isinstance(env, TimeLimit) and isinstance(env.unwrapped, compat.FromBrax)
+    assert isinstance(env, TimeLimit)
+    assert isinstance(env.unwrapped, compat.FromBrax)
 
 
 def test_auto_reset_and_batched_brax_envs_are_refused():
@@ -135,7 +137,8 @@ def test_trajectory_equals_braxs_through_termination():
     np.testing.assert_array_equal(first.observation, reset_obs)
     done = np.array([d for _, _, d in expected]) > 0
     end = int(np.argmax(done))
-    assert done.any() and abs(expected[end][0][1]) > 0.2  # brax's termination: |angle| > 0.2
+    assert done.any()
+    assert abs(expected[end][0][1]) > 0.2
     # Steps up to and including brax's first done (after it brax keeps integrating).
     for t in range(end + 1):
         np.testing.assert_allclose(ts.observation[t], expected[t][0], rtol=1e-6, atol=1e-6)  # same XLA program modulo fusion
@@ -174,7 +177,8 @@ def test_truncation_keeps_the_final_observation_where_braxs_auto_reset_loses_it(
     first_obs = np.asarray(state.obs)
     for action in actions:
         state = jax.jit(brax_auto.step)(state, action)
-    assert float(state.done) == 1.0 and float(state.info["truncation"]) == 1.0
+    assert float(state.done) == 1.0
+    assert float(state.info["truncation"]) == 1.0
     np.testing.assert_array_equal(state.obs, first_obs)  # brax's final observation is gone
     assert not np.allclose(state.obs, final_obs)
 
@@ -188,7 +192,8 @@ def test_reset_and_step_eager_jit_and_vmap(variant_fn):
     for t in range(2):
         state, ts = step(state, jnp.full((1,), 0.5, jnp.float32))
         np.testing.assert_allclose(ts.observation, expected[t][0], rtol=1e-5, atol=1e-6)  # eager vs fused float32
-        assert int(ts.step_type) == StepType.MID and float(ts.reward) == 1.0
+        assert int(ts.step_type) == StepType.MID
+        assert float(ts.reward) == 1.0
 
 
 @pytest.mark.slow  # compiles brax's physics
@@ -217,7 +222,8 @@ def test_options_replace_braxs_system():
 def test_inverted_pendulum_passes_check_env():
     env = jit_env.make("brax/inverted_pendulum")
     report = check_env(env, num_steps=20, batch_size=2)
-    assert report.ok and set(report.skipped) == {"render"}
+    assert report.ok
+    assert set(report.skipped) == {"render"}
 
 
 _OTHER_IDS = sorted(set(brax_envs._envs) - {_NAME})
@@ -249,4 +255,5 @@ def test_ppo_trains_on_brax_inverted_pendulum():
     # length: finite, >= 1 and <= 1000 (the time limit).
     assert episodes.sum() > 0
     finished = returns[episodes > 0]
-    assert np.all(np.isfinite(finished)) and np.all((finished >= 1) & (finished <= 1000))
+    assert np.all(np.isfinite(finished))
+    assert np.all((finished >= 1) & (finished <= 1000))

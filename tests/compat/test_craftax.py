@@ -98,6 +98,7 @@ def test_an_unconvertible_space_is_named():
 
     class Odd(base):
         def observation_space(self, params):
+            del params
             return OddSpace()
 
     with pytest.raises(TypeError, match="Craftax observation space OddSpace has no jit_env spec"):
@@ -158,15 +159,18 @@ def test_death_is_a_termination_even_at_the_time_limit():
     state, _ = jax.jit(env.reset)(jax.random.key(2))
     step = jax.jit(env.step)
     _, ts = step(state, jnp.int32(0))  # alive at the time limit: truncation
-    assert int(ts.step_type) == StepType.LAST and float(ts.discount) == 1.0
+    assert int(ts.step_type) == StepType.LAST
+    assert float(ts.discount) == 1.0
     dead = state._replace(env_state=state.env_state.replace(player_health=jnp.int32(0)))
     _, ts = step(dead, jnp.int32(0))  # dead (health 0, is_game_over) at the time limit
-    assert int(ts.step_type) == StepType.LAST and float(ts.discount) == 0.0
+    assert int(ts.step_type) == StepType.LAST
+    assert float(ts.discount) == 0.0
     later = dataclasses.replace(env._params, max_timesteps=100)
     state, _ = jax.jit(lambda k: env.reset(k, options=later))(jax.random.key(2))
     dead = state._replace(env_state=state.env_state.replace(player_health=jnp.int32(0)))
     _, ts = step(dead, jnp.int32(0))  # dead before the limit
-    assert int(ts.step_type) == StepType.LAST and float(ts.discount) == 0.0
+    assert int(ts.step_type) == StepType.LAST
+    assert float(ts.discount) == 0.0
 
 
 @pytest.mark.slow  # compiles Craftax under jit and vmap, and runs it eagerly
@@ -177,14 +181,17 @@ def test_reset_and_step_eager_jit_and_vmap(variant_fn):
     state, ts = variant_fn(env.step)(state, jnp.int32(5))
     (obs, reward, done, _), = _craftax_loop(_craftax(), env._params, key, [5])
     np.testing.assert_array_equal(ts.observation, obs)
-    assert float(ts.reward) == reward and int(ts.step_type) == StepType.MID and not done
+    assert float(ts.reward) == reward
+    assert int(ts.step_type) == StepType.MID
+    assert not done
 
 
 @pytest.mark.slow  # compiles Craftax Classic for every check
 def test_classic_symbolic_passes_check_env():
     env = jit_env.make("craftax/Craftax-Classic-Symbolic-v1", max_timesteps=8)
     report = check_env(env, num_steps=10, batch_size=2)
-    assert report.ok and set(report.skipped) == {"render"}
+    assert report.ok
+    assert set(report.skipped) == {"render"}
 
 
 _CHEAP_CHECKS = ("returns", "specs", "step_types", "discount_range", "finite", "scan_safe",
@@ -215,4 +222,5 @@ def test_ppo_trains_on_craftax_classic_symbolic():
     # 20-step return is finite and at most 22 (achievements in Classic).
     assert episodes[1:].min() > 0
     finished = returns[episodes > 0]
-    assert np.all(np.isfinite(finished)) and np.all(finished <= 22)
+    assert np.all(np.isfinite(finished))
+    assert np.all(finished <= 22)
