@@ -14,17 +14,24 @@
 | `spec_to_dm_spec` / `dm_spec_to_spec` | jit_env spec <-> ``dm_env.specs`` |
 | `register_gymnax_ids()` | ``jit_env.envs.make("gymnax/<id>")`` for every gymnax id |
 | `register_brax_ids()` | ``jit_env.envs.make("brax/<name>")`` for every brax environment |
+| `register_playground_ids()` | ``jit_env.envs.make("playground/<name>")``, MuJoCo Playground |
 | `register_craftax_ids()` | ``jit_env.envs.make("craftax/<id>")`` for every Craftax id |
 | `make_deepmind_wrapper()` / `make_gymnasium_wrapper()` | jit_env 0.1.5's API |
 
-dm_env, gymnasium, gymnax, pettingzoo, brax and craftax are optional: they are imported when
-an adapter is called, and a missing one raises
+dm_env, gymnasium, gymnax, pettingzoo, brax, playground and craftax are optional: they are
+imported when an adapter is called, and a missing one raises
 ``ImportError("to_gymnasium needs: pip install 'jit-env[gymnasium]'")``.
 """
 
 from __future__ import annotations
 
-from jit_env.compat._brax import BraxState, FromBrax, from_brax, register_brax_ids
+from jit_env.compat._brax import (
+    BraxState,
+    FromBrax,
+    from_brax,
+    register_brax_ids,
+    register_playground_ids,
+)
 from jit_env.compat._craftax import CraftaxState, FromCraftax, from_craftax, register_craftax_ids
 from jit_env.compat._dm_env import to_dm_env
 from jit_env.compat._dm_specs import dm_spec_to_spec, spec_to_dm_spec
@@ -57,6 +64,7 @@ __all__ = [
     "register_brax_ids",
     "register_craftax_ids",
     "register_gymnax_ids",
+    "register_playground_ids",
     "space_to_spec",
     "spec_to_dm_spec",
     "spec_to_space",

@@ -303,3 +303,63 @@ def register_brax_ids(prefix: str = "brax/") -> tuple[str, ...]:
                  max_episode_steps=EPISODE_LENGTH, brax_name=name)
         ids.append(prefix + name)
     return tuple(sorted(ids))
+
+
+def make_playground(playground_name: str, **config_overrides: Any) -> FromBrax:
+    """``from_brax(mujoco_playground.registry.load(playground_name, config_overrides=...))``:
+    the ``"playground/<name>"`` factory.
+
+    MuJoCo Playground's environments (``mujoco_playground._src.mjx_env.MjxEnv``)
+    have brax's interface (``reset(rng)`` / ``step(state, action)`` over a
+    ``State`` with ``obs``, ``reward``, ``done``, ``metrics``, ``info``;
+    mujoco_playground/_src/mjx_env.py), and its training wrapper puts brax's
+    ``EpisodeWrapper`` and its own ``BraxAutoResetWrapper`` around them
+    (mujoco_playground/_src/wrapper.py ``wrap_for_brax_training``), which loses
+    the final observation as brax's does (Playground issue #305). The raw
+    environment is wrapped here; the time limit is jit_env's ``TimeLimit``.
+    ``reset``'s ``options`` cannot replace a system (Playground keeps an
+    ``mjx_model``, not a brax ``sys``). Playground's ``action_repeat`` (1 for
+    its defaults) is not applied.
+
+    Raises:
+      ImportError: ``"from_brax (MuJoCo Playground) needs: pip install
+        'jit-env[playground]'"``.
+      ValueError: if Playground does not know ``playground_name`` (lists its names).
+    """
+    registry = require("mujoco_playground.registry", "from_brax (MuJoCo Playground)")
+    names = list(registry.ALL_ENVS)
+    if playground_name not in names:
+        raise ValueError(
+            f"`playground_name` {playground_name!r} is not a MuJoCo Playground environment; "
+            f"Playground has {names}"
+        )
+    return from_brax(registry.load(playground_name, config_overrides=config_overrides or None))
+
+
+def register_playground_ids(prefix: str = "playground/") -> tuple[str, ...]:
+    """Registers every MuJoCo Playground environment as ``jit_env.make(prefix + name)``.
+
+    ``jit_env.make("playground/CartpoleBalance")`` is
+    ``TimeLimit(make_playground("CartpoleBalance"), episode_length)`` with the
+    ``episode_length`` of Playground's default config for that environment
+    (``registry.get_default_config``; 1000 for the DM Control Suite ones).
+    Keyword arguments of ``make`` are Playground config overrides. The
+    locomotion and manipulation environments fetch MuJoCo Menagerie models
+    when built (network access). Registering twice is a no-op.
+
+    Returns:
+      The ids registered, sorted.
+
+    Raises:
+      ImportError: ``"register_playground_ids needs: pip install 'jit-env[playground]'"``.
+    """
+    registry = require("mujoco_playground.registry", "register_playground_ids")
+    from jit_env.envs import register
+
+    ids = []
+    for name in registry.ALL_ENVS:
+        episode_length = int(registry.get_default_config(name).episode_length)
+        register(prefix + name, "jit_env.compat._brax:make_playground",
+                 max_episode_steps=episode_length, playground_name=name)
+        ids.append(prefix + name)
+    return tuple(sorted(ids))

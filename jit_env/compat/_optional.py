@@ -30,11 +30,13 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "pettingzoo": ("pettingzoo",),
     "brax": ("brax",),
     "craftax": ("craftax",),
+    "playground": ("mujoco_playground",),
 }
 """Extra name -> the top-level modules its requirements in ``pyproject.toml`` provide."""
 
 _EXTRA_OF = {"dm_env": "dm_env", "gymnasium": "gymnasium", "gymnax": "gymnax",
-             "pettingzoo": "pettingzoo", "brax": "brax", "craftax": "craftax"}
+             "pettingzoo": "pettingzoo", "brax": "brax", "craftax": "craftax",
+             "mujoco_playground": "playground"}
 
 
 def _installed(module: str) -> bool:

@@ -24,8 +24,9 @@ its ``TimeLimit`` wrapper.
    ``"gymnax/<id>"`` (every gymnax environment through
    `jit_env.compat.from_gymnax`, registered on first use; needs the
    ``gymnax`` extra), ``"brax/<name>"`` (`jit_env.compat.from_brax`, the
-   ``brax`` extra) and ``"craftax/<id>"`` (`jit_env.compat.from_craftax`, the
-   ``craftax`` extra);
+   ``brax`` extra), ``"playground/<name>"`` (MuJoCo Playground through
+   `jit_env.compat.from_brax`, the ``playground`` extra) and
+   ``"craftax/<id>"`` (`jit_env.compat.from_craftax`, the ``craftax`` extra);
 4. ``"package.module:attr"``, naming a `jit_env.Environment` subclass, a
    factory returning one, or an instance (then without keyword arguments),
    imported when `make` is called; no time limit is added.
@@ -77,6 +78,7 @@ _SUITES = {
     "gymnax": "jit_env.compat._gymnax:register_gymnax_ids",
     "brax": "jit_env.compat._brax:register_brax_ids",
     "craftax": "jit_env.compat._craftax:register_craftax_ids",
+    "playground": "jit_env.compat._brax:register_playground_ids",
 }
 """Lazily registered suites: prefix -> ``module:function`` registering ``prefix/<id>``."""
 

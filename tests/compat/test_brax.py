@@ -108,10 +108,23 @@ def test_missing_brax_names_the_extra(monkeypatch):
         compat.register_brax_ids()
 
 
+def test_missing_playground_names_the_extra(monkeypatch):
+    for name in ("mujoco_playground", "mujoco_playground.registry"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError, match=re.escape(
+            "from_brax (MuJoCo Playground) needs: pip install 'jit-env[playground]'")):
+        compat._brax.make_playground("CartpoleBalance")
+    with pytest.raises(ImportError, match=re.escape(
+            "environment 'playground/CartpoleBalance': register_playground_ids needs: pip install "
+            "'jit-env[playground]'")):
+        jit_env.make("playground/CartpoleBalance")
+
+
 @pytest.mark.slow  # a subprocess
 def test_importing_jit_env_compat_imports_no_brax():
     code = ("import sys, jit_env, jit_env.compat, jit_env.envs; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('brax', 'mujoco')))")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('brax', 'mujoco', 'mujoco_playground')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300, check=True).stdout.strip()
     assert out == "[]"
