@@ -326,7 +326,8 @@ def make_playground(playground_name: str, **config_overrides: Any) -> FromBrax:
         'jit-env[playground]'"``.
       ValueError: if Playground does not know ``playground_name`` (lists its names).
     """
-    registry = require("mujoco_playground.registry", "from_brax (MuJoCo Playground)")
+    # ``registry`` is an attribute of the package (mujoco_playground/__init__.py), not a module.
+    registry = require("mujoco_playground", "from_brax (MuJoCo Playground)").registry
     names = list(registry.ALL_ENVS)
     if playground_name not in names:
         raise ValueError(
@@ -353,7 +354,7 @@ def register_playground_ids(prefix: str = "playground/") -> tuple[str, ...]:
     Raises:
       ImportError: ``"register_playground_ids needs: pip install 'jit-env[playground]'"``.
     """
-    registry = require("mujoco_playground.registry", "register_playground_ids")
+    registry = require("mujoco_playground", "register_playground_ids").registry
     from jit_env.envs import register
 
     ids = []

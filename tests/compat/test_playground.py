@@ -25,7 +25,7 @@ from jit_env.wrappers import TimeLimit
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # brax's and jaxopt's import-time warnings
-    registry = pytest.importorskip("mujoco_playground.registry")
+    registry = pytest.importorskip("mujoco_playground").registry
 
 pytestmark = [
     pytest.mark.slow,
