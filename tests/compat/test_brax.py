@@ -245,9 +245,18 @@ _CHEAP_CHECKS = ("returns", "specs", "step_types", "discount_range", "finite", "
                  "state_key", "single_trace")
 
 
+_BROKEN_ON_THIS_JAX = {
+    # brax 0.14.2 brax/fluid.py calls jp.clip(..., a_min=1e-12); jax 0.10 removed `a_min`
+    # ("TypeError: clip() got an unexpected keyword argument 'a_min'"). Only swimmer has fluid.
+    "swimmer": "brax 0.14.2 brax/fluid.py uses jnp.clip(a_min=...), removed in jax 0.10",
+}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", _OTHER_IDS)
 def test_every_brax_id_passes_check_env(name):
+    if name in _BROKEN_ON_THIS_JAX and jax.__version_info__ >= (0, 10):
+        pytest.skip(_BROKEN_ON_THIS_JAX[name])
     # brax's humanoid observation relies on NumPy rank promotion (brax/envs/humanoid.py
     # `_get_obs`: `x_i.pos - com`, (11, 3) - (3,)), which tests/conftest.py makes an error.
     with jax.numpy_rank_promotion("allow"):
