@@ -6,28 +6,35 @@
 | `to_gymnasium(env)` | a ``gymnasium.Env`` |
 | `to_pettingzoo(env)` | a PettingZoo ``ParallelEnv`` (multi-agent) |
 | `to_gymnasium_vector(env, num_envs)` | a ``gymnasium.vector.VectorEnv``, one jitted vmapped step |
-| `from_gymnax(gymnax_env, env_params)` | a pure jit_env `Environment` |
 | `to_gymnax(env, params)` | a gymnax ``Environment`` (gymnax 1.x ``reset`` / ``step`` / spaces) |
+| `from_gymnax(gymnax_env, env_params)` | a pure jit_env `Environment` |
 | `from_jumanji(jumanji_env)` | a pure jit_env `Environment` (jumanji TimeStep field by field) |
 | `from_pgx(pgx_env)` | a pure jit_env `Environment` (1 player: single-agent; more: agent axis) |
+| `from_navix(navix_env)` | a NAVIX (MiniGrid) environment as a pure jit_env `Environment` |
+| `from_xminigrid(env, env_params)` | an XLand-MiniGrid environment, ``EnvParams`` in its state |
+| `from_brax(brax_env)` | a pure jit_env `Environment` (raw brax env, final observation kept) |
+| `from_craftax(craftax_env, env_params)` | a pure jit_env `Environment` (time limit = truncation) |
+| `register_<suite>_ids()` | ``jit_env.make("<suite>/<id>")`` for every id of the suite (below) |
 | `spec_to_space` / `space_to_spec` | jit_env spec <-> gymnasium space |
 | `spec_to_dm_spec` / `dm_spec_to_spec` | jit_env spec <-> ``dm_env.specs`` |
-| `register_gymnax_ids()` | ``jit_env.envs.make("gymnax/<id>")`` for every gymnax id |
-| `from_navix(navix_env)` | a NAVIX (MiniGrid) environment as a pure jit_env `Environment` |
-| `register_navix_ids()` | ``jit_env.make("navix/<id>")`` for every navix id |
-| `from_xminigrid(env, env_params)` | an XLand-MiniGrid environment, ``EnvParams`` in its state |
-| `register_xminigrid_ids()` | ``jit_env.make("xminigrid/<id>")`` for every xminigrid id |
-| `register_jumanji_ids()` | ``jit_env.envs.make("jumanji/<id>")`` for every jumanji id |
-| `register_pgx_ids()` | ``jit_env.envs.make("pgx/<id>")`` for every Pgx game |
 | `make_deepmind_wrapper()` / `make_gymnasium_wrapper()` | jit_env 0.1.5's API |
 
-dm_env, gymnasium, gymnax, pettingzoo and the suites (jumanji, pgx, navix, xminigrid, brax,
-craftax) are optional: they are imported when an adapter is called, and a missing one raises
+The suites: gymnax, jumanji, pgx, navix, xminigrid, brax, playground (MuJoCo Playground),
+craftax. dm_env, gymnasium, pettingzoo and the suites are optional: they are imported when an
+adapter is called, and a missing one raises
 ``ImportError("to_gymnasium needs: pip install 'jit-env[gymnasium]'")``.
 """
 
 from __future__ import annotations
 
+from jit_env.compat._brax import (
+    BraxState,
+    FromBrax,
+    from_brax,
+    register_brax_ids,
+    register_playground_ids,
+)
+from jit_env.compat._craftax import CraftaxState, FromCraftax, from_craftax, register_craftax_ids
 from jit_env.compat._dm_env import to_dm_env
 from jit_env.compat._dm_specs import dm_spec_to_spec, spec_to_dm_spec
 from jit_env.compat._gymnasium import to_gymnasium
@@ -58,6 +65,10 @@ from jit_env.compat._xminigrid import (
 )
 
 __all__ = [
+    "BraxState",
+    "CraftaxState",
+    "FromBrax",
+    "FromCraftax",
     "FromGymnax",
     "FromJumanji",
     "FromNavix",
@@ -69,6 +80,8 @@ __all__ = [
     "PgxState",
     "XMiniGridState",
     "dm_spec_to_spec",
+    "from_brax",
+    "from_craftax",
     "from_gymnax",
     "from_jumanji",
     "from_navix",
@@ -76,10 +89,13 @@ __all__ = [
     "from_xminigrid",
     "make_deepmind_wrapper",
     "make_gymnasium_wrapper",
+    "register_brax_ids",
+    "register_craftax_ids",
     "register_gymnax_ids",
     "register_jumanji_ids",
     "register_navix_ids",
     "register_pgx_ids",
+    "register_playground_ids",
     "register_xminigrid_ids",
     "space_to_spec",
     "spec_to_dm_spec",

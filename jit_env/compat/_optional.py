@@ -32,12 +32,16 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "xminigrid": ("xminigrid",),
     "jumanji": ("jumanji",),
     "pgx": ("pgx",),
+    "brax": ("brax",),
+    "craftax": ("craftax",),
+    "playground": ("mujoco_playground",),
 }
 """Extra name -> the top-level modules its requirements in ``pyproject.toml`` provide."""
 
 _EXTRA_OF = {"dm_env": "dm_env", "gymnasium": "gymnasium", "gymnax": "gymnax",
              "pettingzoo": "pettingzoo", "navix": "navix", "xminigrid": "xminigrid",
-             "jumanji": "jumanji", "pgx": "pgx"}
+             "jumanji": "jumanji", "pgx": "pgx", "brax": "brax", "craftax": "craftax",
+             "mujoco_playground": "playground"}
 
 
 def _installed(module: str) -> bool:

@@ -22,10 +22,10 @@ its ``TimeLimit`` wrapper.
    ``gymnasium/envs/registration.py`` ``load_plugin_envs``);
 3. a suite id ``"<suite>/<id>"`` of a lazily registered suite:
    ``"gymnax/<id>"``, ``"jumanji/<id>"``, ``"pgx/<id>"``, ``"navix/<id>"``,
-   ``"xminigrid/<id>"`` (every environment of the suite through
-   `jit_env.compat.from_gymnax` / ``from_jumanji`` / ``from_pgx`` /
-   ``from_navix`` / ``from_xminigrid``, registered on first use; each needs
-   its extra);
+   ``"xminigrid/<id>"``, ``"brax/<name>"``, ``"playground/<name>"`` (MuJoCo
+   Playground through ``from_brax``) and ``"craftax/<id>"`` (every
+   environment of the suite through the `jit_env.compat` adapter
+   ``from_<suite>``, registered on first use; each needs its extra);
 4. ``"package.module:attr"``, naming a `jit_env.Environment` subclass, a
    factory returning one, or an instance (then without keyword arguments),
    imported when `make` is called; no time limit is added.
@@ -79,6 +79,9 @@ _SUITES = {
     "xminigrid": "jit_env.compat._xminigrid:register_xminigrid_ids",
     "jumanji": "jit_env.compat._jumanji:register_jumanji_ids",
     "pgx": "jit_env.compat._pgx:register_pgx_ids",
+    "brax": "jit_env.compat._brax:register_brax_ids",
+    "craftax": "jit_env.compat._craftax:register_craftax_ids",
+    "playground": "jit_env.compat._brax:register_playground_ids",
 }
 """Lazily registered suites: prefix -> ``module:function`` registering ``prefix/<id>``."""
 
