@@ -52,3 +52,26 @@ def attach_env_tools(request, make_env, random_action):
     """Gives unittest classes (dm_env's mixin) the session's `make_env` / `random_action`."""
     request.cls.make_env = staticmethod(make_env)
     request.cls.random_action = staticmethod(random_action)
+
+
+# The suites' heaviest tests: physics (brax, MuJoCo Playground) and world generation
+# (Craftax) compile for minutes on a 2-core CPU, and `check_env` over every registered
+# id of a suite takes 15-60 minutes. They carry the `suites` marker besides `slow`;
+# `.ci/run` runs `-m "slow and not suites"` and leaves them to `pytest -m suites`.
+_HEAVY_FILES = {"test_brax.py", "test_craftax.py", "test_playground.py"}
+_HEAVY_TESTS = {"test_ppo_trains_on_pgx_minatar_breakout"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow") is None:
+            continue
+        name = item.originalname if hasattr(item, "originalname") else item.name
+        heavy = (
+            (item.path.name in _HEAVY_FILES and not name.startswith("test_importing"))
+            or "every_id" in name
+            or "every_check" in name
+            or name in _HEAVY_TESTS
+        )
+        if heavy:
+            item.add_marker(pytest.mark.suites)
