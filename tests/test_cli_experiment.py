@@ -26,6 +26,7 @@ def _train(tmp_path, name, *flags):
     return out
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_evaluation_in_training_is_logged_and_changes_nothing(tmp_path, capsys,
                                                               assert_same_checkpoint):
     plain = _train(tmp_path, "plain", "--num-seeds", "2")

@@ -451,7 +451,13 @@ def test_mixin_without_make_env():
 # ----------------------------------------- every registered environment passes
 
 
-@pytest.mark.parametrize("env_id", sorted(jit_env.envs.registered_ids()))
+def _check_env_param(env_id):
+    # MinAtar and Slime compile for 4-20 s each cold on 2 cores: CI's slow run keeps them.
+    heavy = env_id.endswith("-MinAtar") or env_id.startswith("SlimeVolley")
+    return pytest.param(env_id, marks=pytest.mark.slow) if heavy else env_id
+
+
+@pytest.mark.parametrize("env_id", [_check_env_param(i) for i in sorted(jit_env.envs.registered_ids())])
 def test_registered_environment_passes_check_env(env_id):
     env = jit_env.envs.make(env_id)
     report = testing.check_env(env, key=1, num_steps=24)

@@ -85,6 +85,7 @@ def test_action_is_clipped_when_stepping_but_log_prob_is_of_the_sample(monkeypat
     assert np.abs(seen[0]).max() == 2.0
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 @pytest.mark.learning
 def test_ppo_learns_pendulum_quickly():
     # CleanRL's defaults, cut to 98 updates (201k steps; the default run is 1M).

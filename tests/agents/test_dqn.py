@@ -318,6 +318,7 @@ def test_act_shapes_greedy_and_uniform():
 
 
 # ------------------------------------------------------------------ learning --
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 @pytest.mark.learning
 def test_dqn_learns_cartpole_quickly():
     cfg = DQNConfig(total_steps=40_000, learning_starts=2_000, buffer_size=10_000,

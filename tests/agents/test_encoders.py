@@ -344,6 +344,7 @@ def test_ppo_learns_with_the_cnn_torso_from_image_observations():
     assert float(success) > random_rate + 0.4, (float(success), random_rate)
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 @pytest.mark.usefixtures("grid_envs")
 @pytest.mark.parametrize("algo", ["ppo", "a2c", "recurrent_ppo", "dqn"])
 def test_one_update_on_dict_observations_jit_and_vmap_over_seeds(algo):

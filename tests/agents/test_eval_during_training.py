@@ -38,6 +38,7 @@ def runs():
     return out
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_evaluation_never_changes_training(runs):
     (plain_state, plain_metrics), (eval_state, eval_metrics) = runs["plain"], runs["eval"]
     _leaves_equal(plain_state, eval_state)  # parameters, optimiser, envs, keys: bit for bit
@@ -80,6 +81,7 @@ def test_chunked_runs_place_evaluations_by_start(runs):
                                       err_msg=name)
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_evaluation_vmaps_over_seeds_as_a_branch():
     config = DQNConfig(num_envs=2, num_steps=8, total_steps=2 * 8 * 4, buffer_size=64,
                        batch_size=8, learning_starts=32, train_frequency=8,

@@ -147,6 +147,7 @@ def test_lag_makes_training_data_off_policy(lag, off_policy):
         assert (rho_clipped == 0.0).all()
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 @pytest.mark.learning
 def test_impala_learns_catch():
     cfg = IMPALAConfig(num_envs=16, total_steps=100_000)

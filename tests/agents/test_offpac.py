@@ -170,6 +170,7 @@ def test_config_problems_name_the_fields():
         OffPACConfig(buffer_size=16, batch_size=32).validate()
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_learns_cartpole_in_a_short_run():
     """60 updates of 16 × 32 steps: a uniformly random policy lasts ~22 steps on
     CartPole-v1; this seed's training episodes average ≥ 60 over the last 5 updates."""

@@ -48,6 +48,7 @@ def test_act_extras_and_shapes():
     assert bool(jnp.all(extras["log_prob"] <= 0))
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_two_devices_match_one():
     code = textwrap.dedent(
         """

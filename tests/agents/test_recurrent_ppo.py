@@ -143,6 +143,7 @@ def test_bootstrap_carry_continues_the_episode():
                                np.asarray(traj.extras["value"][1:])[inside], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 @pytest.mark.learning
 def test_recurrent_ppo_beats_feed_forward_on_pomdp_cartpole():
     # 40 updates of 16 environments x 64 steps (41k steps) with Adam 2e-3.

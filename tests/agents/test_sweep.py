@@ -26,6 +26,7 @@ def test_grid_is_the_product_first_field_slowest():
     ]
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_a_sweep_equals_the_separate_runs():
     swept_state, swept = jax.jit(lambda k: train(PPO, k, sweep=SWEEP))(KEY)
     assert swept["loss"].shape == (4, PPO.num_updates)
@@ -44,6 +45,7 @@ def test_a_sweep_equals_the_separate_runs():
     assert not np.allclose(finals[0], finals[3])
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_a_sweep_vmaps_over_seeds():
     keys = jax.random.split(KEY, 2)
     small = {"learning_rate": [1e-3, 3e-3]}

@@ -23,6 +23,7 @@ TINY = PPOConfig(num_envs=2, num_steps=8, total_steps=32, update_epochs=1, num_m
                  hidden_sizes=(8,), anneal_lr=False)
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_a_string_and_an_object_train_identically(user_env_module):
     by_name = dataclasses.replace(TINY, env=f"{user_env_module}:make_corridor",
                                   env_kwargs='{"size": 3, "max_steps": 6}')

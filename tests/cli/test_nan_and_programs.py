@@ -78,8 +78,8 @@ def test_first_non_finite_skips_episode_stats_without_episodes():
 def test_repeated_runs_compile_once(tmp_path, tiny, monkeypatch):
     assert tiny.train(tmp_path / "a") == 0
     compiles = []
-    original = _programs.make_trainer
-    monkeypatch.setattr(_programs, "make_trainer", lambda *a, **k: compiles.append(a) or
+    original = _programs.get_algorithm  # a cache miss looks the algorithm up to build its trainer
+    monkeypatch.setattr(_programs, "get_algorithm", lambda *a, **k: compiles.append(a) or
                         original(*a, **k))
     before = dict(_programs._PROGRAMS)
     for name in "bc":

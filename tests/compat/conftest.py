@@ -62,7 +62,7 @@ _HEAVY_FILES = {"test_brax.py", "test_craftax.py", "test_playground.py"}
 _HEAVY_TESTS = {"test_ppo_trains_on_pgx_minatar_breakout"}
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001  (pytest hook signature)
     for item in items:
         if item.get_closest_marker("slow") is None:
             continue

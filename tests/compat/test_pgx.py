@@ -203,6 +203,7 @@ def test_importing_compat_imports_no_pgx():
     assert out.stdout.strip() == "ok"
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_check_env_on_tic_tac_toe():
     """The non-slow subset of the every-id check below: the cheapest game to compile."""
     report = check_env(_game("tic_tac_toe")[0], num_steps=8, batch_size=2)

@@ -110,6 +110,7 @@ def test_params_reach_reset_as_options():
         jax.tree.leaves(state.env_state), jax.tree.leaves(default_state)))
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_round_trip_through_from_gymnax_passes_check_env():
     """from_gymnax(to_gymnax(env)) is a conforming jit_env environment whose episode is env's."""
     env = jit_env.make("CartPole-v1")

@@ -132,6 +132,7 @@ def test_buttons_to_discrete_matches_set_action():
         assert set_action(*slime.ACTION_TABLE[row]) == set_action(*combo), combo
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_multi_agent_env_contract():
     env = jit_env.make("SlimeVolleyMultiAgent-v0")
     assert env.agent_ids == ("left", "right")

@@ -289,6 +289,7 @@ def test_evaluate_rebuilds_or_reuses_the_recurrent_state():
     assert np.abs(rebuilt - reused).max() > 1e-2  # the two modes differ under new params
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_shuffle_slice_and_concatenate_episodes():
     env, n = _Walk(), 6
     full = rl.episodes(env, _rnn_policy, {"w": 0.5, "u": 1.0, "v": 1.0}, jax.random.PRNGKey(4),

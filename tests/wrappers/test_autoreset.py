@@ -255,6 +255,7 @@ def _np_episodes(reward, discount, final_obs, ended):
     return out
 
 
+@pytest.mark.slow  # compile-heavy (>= 5 s cold on 2 cores); CI's slow run keeps it
 def test_no_data_lost_10k_steps(envs):
     env_raw = envs.Walk()
     key = jax.random.PRNGKey(42)
