@@ -22,110 +22,45 @@ Reproduce (CPU, about a minute)::
 
     .venv/bin/pip install xminigrid==0.9.3
     .venv/bin/python benchmarks/adapters_xminigrid_bench.py
-    .venv/bin/python benchmarks/adapters_xminigrid_bench.py --env XLand-MiniGrid-R1-9x9
+    .venv/bin/python benchmarks/adapters_xminigrid_bench.py --ids XLand-MiniGrid-R1-9x9
 
 This is not part of the test run.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
-from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+from _suite_bench import compare, parser, random_actions, scan_total
 
 import jit_env
 
 
-def _time_compiled(fn: Callable, args: tuple, repeats: int) -> tuple[float, float]:
-    """(compile seconds, median run seconds) of ``jax.jit(fn)(*args)``."""
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(*args))  # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        runs.append(time.perf_counter() - start)
-    return compile_s, statistics.median(runs)
-
-
-def _actions(num_actions: int, steps: int, batch: int) -> jax.Array:
-    return jax.random.randint(jax.random.key(123), (steps, batch), 0, num_actions, jnp.int32)
-
-
-def bench_jit_env(xminigrid_id: str, batch: int, steps: int, repeats: int) -> dict:
-    single = jit_env.make("xminigrid/" + xminigrid_id)
-    env = jit_env.wrappers.VmapAutoReset(single, batch)
-    actions = _actions(int(single.action_spec().num_values), steps, batch)
-
-    def run(key, actions):
-        state, _ = env.reset(key)
-
-        def body(carry, action):
-            state, total = carry
-            state, ts = env.step(state, action)
-            return (state, total + ts.reward.sum()), None
-
-        (state, total), _ = jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)
-        return state, total  # returning the state keeps XLA from dropping the dynamics
-
-    compile_s, run_s = _time_compiled(run, (jax.random.key(0), actions), repeats)
-    return {"sps": batch * steps / run_s, "compile": compile_s}
-
-
-def bench_xminigrid(xminigrid_id: str, batch: int, steps: int, repeats: int) -> dict:
+def library(xminigrid_id: str, batch: int, steps: int) -> tuple[Any, jax.Array]:
+    """xminigrid's own ``jax.vmap(GymAutoResetWrapper(env).step)``."""
     import xminigrid
     from xminigrid.wrappers import GymAutoResetWrapper
 
     env, params = xminigrid.make(xminigrid_id)
     env = GymAutoResetWrapper(env)
-    actions = _actions(env.num_actions(params), steps, batch)
+    spec = jit_env.specs.DiscreteArray(env.num_actions(params), dtype=jnp.int32)
 
-    def run(key, actions):
+    def run(key: jax.Array, actions: jax.Array) -> Any:
         timestep = jax.vmap(env.reset, in_axes=(None, 0))(params, jax.random.split(key, batch))
 
-        def body(carry, action):
-            timestep, total = carry
+        def step(timestep: Any, action: jax.Array) -> tuple[Any, jax.Array]:
             timestep = jax.vmap(env.step, in_axes=(None, 0, 0))(params, timestep, action)
-            return (timestep, total + timestep.reward.sum()), None
+            return timestep, timestep.reward
 
-        (timestep, total), _ = jax.lax.scan(
-            body, (timestep, jnp.zeros((), jnp.float32)), actions)
-        return timestep, total
+        return scan_total(step, timestep, actions)
 
-    compile_s, run_s = _time_compiled(run, (jax.random.key(0), actions), repeats)
-    return {"sps": batch * steps / run_s, "compile": compile_s}
-
-
-def _fmt(sps: float) -> str:
-    return f"{sps / 1e6:.2f} M" if sps >= 1e5 else f"{sps / 1e3:.1f} k"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--env", default="MiniGrid-Empty-8x8", help="an xminigrid id")
-    parser.add_argument("--batches", default="64,1024")
-    parser.add_argument("--steps", type=int, default=100, help="T, steps per timed run")
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    print(f"xminigrid {args.env}, random policy, auto-reset on, T = {args.steps}, "
-          f"median of {args.repeats}, jax {jax.__version__} on {jax.devices()[0].platform}")
-    print("| B | jit_env steps/s | xminigrid steps/s | ratio | compile jit_env / xminigrid (s) |")
-    print("|---|---|---|---|---|")
-    for batch in (int(b) for b in args.batches.split(",")):
-        ours = bench_jit_env(args.env, batch, args.steps, args.repeats)
-        theirs = bench_xminigrid(args.env, batch, args.steps, args.repeats)
-        print(f"| {batch:,} | {_fmt(ours['sps'])} | {_fmt(theirs['sps'])} | "
-              f"{ours['sps'] / theirs['sps']:.2f}x | {ours['compile']:.1f} / "
-              f"{theirs['compile']:.1f} |", flush=True)
-    print(f"\nReproduce: python benchmarks/adapters_xminigrid_bench.py --env {args.env} "
-          f"--batches {args.batches} --steps {args.steps} --repeats {args.repeats}")
+    return run, random_actions(spec, steps, batch)
 
 
 if __name__ == "__main__":
-    main()
+    with jax.numpy_rank_promotion("allow"):  # xminigrid's own code relies on it
+        compare("xminigrid", library,
+                parser(__doc__.split("\n", 1)[0], ["MiniGrid-Empty-8x8"]).parse_args(),
+                "adapters_xminigrid_bench.py")
