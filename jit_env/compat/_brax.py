@@ -33,6 +33,7 @@ import numpy as np
 from jit_env import _core, specs
 from jit_env._pytrees import strong
 from jit_env.compat._optional import require
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 EPISODE_LENGTH = 1000
 """``brax.envs.create``'s default ``episode_length`` (brax/envs/__init__.py), the
@@ -82,7 +83,7 @@ def _observation_spec(like: Any) -> specs.Spec:
     return specs.Array(tuple(like.shape), np.dtype(like.dtype), name="observation")
 
 
-class FromBrax(_core.Environment):
+class FromBrax(ScalarRewardDiscount, _core.Environment):
     """A brax environment as a pure jit_env environment (built by `from_brax`).
 
     Args:
@@ -214,13 +215,6 @@ class FromBrax(_core.Environment):
         """
         return self._action_spec
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar (brax's reward cast to float32)."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
 
 def from_brax(brax_env: Any) -> FromBrax:

@@ -34,6 +34,7 @@ from jit_env import _core, specs
 from jit_env._pytrees import strong
 from jit_env.compat._gymnax import _leaf_spec
 from jit_env.compat._optional import require
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 CRAFTAX_IDS = (
     "Craftax-Classic-Pixels-v1",
@@ -63,7 +64,7 @@ class CraftaxState(NamedTuple):
     params: Any
 
 
-class FromCraftax(_core.Environment):
+class FromCraftax(ScalarRewardDiscount, _core.Environment):
     """A Craftax environment as a pure jit_env environment (built by `from_craftax`).
 
     Args:
@@ -167,13 +168,6 @@ class FromCraftax(_core.Environment):
         """Craftax's ``Discrete`` action space as an int32 ``DiscreteArray``."""
         return self._action_spec
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar (Craftax's reward cast to float32)."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
 
 def from_craftax(craftax_env: Any, env_params: Any = None) -> FromCraftax:

@@ -21,6 +21,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env.compat._optional import require
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 
 class GymnaxState(NamedTuple):
@@ -89,7 +90,7 @@ def _strong(tree: Any) -> Any:
     return jax.tree.map(strong, tree)
 
 
-class FromGymnax(_core.Environment):
+class FromGymnax(ScalarRewardDiscount, _core.Environment):
     """A gymnax environment as a pure jit_env environment (built by `from_gymnax`).
 
     Args:
@@ -208,13 +209,6 @@ class FromGymnax(_core.Environment):
         """gymnax's action space (``DiscreteArray`` or ``BoundedArray``)."""
         return self._action_spec
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar (gymnax's reward cast to float32)."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
 
 def from_gymnax(gymnax_env: Any, env_params: Any = None) -> FromGymnax:

@@ -36,6 +36,7 @@ import numpy as np
 from jit_env import _core, specs
 from jit_env._pytrees import strong
 from jit_env.compat._optional import require
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 _NAVIX_TRUNCATION = 1
 _NAVIX_TERMINATION = 2  # navix.environments.environment.StepType
@@ -97,7 +98,7 @@ def _space_spec(space: Any, like: jax.ShapeDtypeStruct, navix_spaces: Any, what:
     )
 
 
-class FromNavix(_core.Environment):
+class FromNavix(ScalarRewardDiscount, _core.Environment):
     """A navix environment as a pure jit_env environment (built by `from_navix`).
 
     Args:
@@ -228,13 +229,6 @@ class FromNavix(_core.Environment):
         """``DiscreteArray(len(action_set), int32)`` (navix's ``Discrete`` action space)."""
         return self._action_spec
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar (navix's reward)."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
 
 def from_navix(navix_env: Any) -> FromNavix:

@@ -37,6 +37,7 @@ import numpy as np
 from jit_env import _core, specs
 from jit_env._pytrees import strong
 from jit_env.compat._optional import require
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 
 class XMiniGridState(NamedTuple):
@@ -76,7 +77,7 @@ def _signature(params: Any) -> Any:
     return treedef, [(jnp.shape(x), jnp.result_type(x)) for x in leaves]
 
 
-class FromXMiniGrid(_core.Environment):
+class FromXMiniGrid(ScalarRewardDiscount, _core.Environment):
     """An xminigrid environment as a pure jit_env environment (built by `from_xminigrid`).
 
     Args:
@@ -207,13 +208,6 @@ class FromXMiniGrid(_core.Environment):
         """``DiscreteArray(env.num_actions(params), int32)`` (6 for xminigrid's actions)."""
         return self._action_spec
 
-    def reward_spec(self) -> specs.Array:
-        """float32 scalar."""
-        return specs.Array((), jnp.float32, name="reward")
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 scalar in [0, 1]."""
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0, name="discount")
 
 
 def from_xminigrid(xminigrid_env: Any, env_params: Any = None) -> FromXMiniGrid:
