@@ -129,6 +129,37 @@ EVAL_METRICS = ("eval_return", "eval_return_std", "eval_length")
 """The metrics of an evaluation during training (NaN in updates without one)."""
 
 _EVAL_KEY_SALT = 0x5E7A1  # folded into the training key: evaluation draws its own keys
+
+
+def eval_metrics(returns: jax.Array, lengths: jax.Array) -> dict[str, jax.Array]:
+    """`EVAL_METRICS` of `evaluate_policy`'s ``(returns [E], lengths [E])``: mean, std, length."""
+    return {"eval_return": returns.mean(), "eval_return_std": returns.std(),
+            "eval_length": lengths.astype(jnp.float32).mean()}
+
+
+def scan_updates(update: Callable[[Any], tuple[Any, Metrics]],
+                 evaluation: Callable[[Any], dict[str, jax.Array]], eval_every: int, state: Any,
+                 num_updates: int, start: Any = 0) -> tuple[Any, Metrics]:
+    """``num_updates`` calls of ``update`` in one ``lax.scan``, the `Trainer.run` of every trainer.
+
+    With ``eval_every`` > 0, update number ``start + i`` (``i`` from 1) also returns
+    ``evaluation(state)`` when it is a multiple of ``eval_every`` and NaN for each of
+    `EVAL_METRICS` otherwise (a ``lax.cond``, so the metrics keep one structure).
+    """
+    if not eval_every:
+        return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
+
+    def no_evaluation(state: Any) -> dict[str, jax.Array]:
+        del state
+        return {name: jnp.float32(jnp.nan) for name in EVAL_METRICS}
+
+    def body(s: Any, number: jax.Array) -> tuple[Any, Metrics]:
+        s, metrics = update(s)
+        due = number % eval_every == 0
+        return s, dict(metrics) | jax.lax.cond(due, evaluation, no_evaluation, s)
+
+    numbers = jnp.asarray(start, jnp.int32) + jnp.arange(1, num_updates + 1, dtype=jnp.int32)
+    return jax.lax.scan(body, state, numbers)
 _ENV_PARAMS_SALT = 0xD0A1  # folded into the environments' key: the parameter draw
 
 
@@ -286,27 +317,11 @@ def make_trainer(
 
     def evaluation(state: TrainState) -> dict[str, jax.Array]:
         key = jax.random.fold_in(state.key, _EVAL_KEY_SALT)
-        returns, lengths = evaluate_policy(config, agent, state.agent_state, state.env_state,
-                                           key, episodes=config.eval_episodes,
-                                           env=given_env)
-        return {"eval_return": returns.mean(), "eval_return_std": returns.std(),
-                "eval_length": lengths.astype(jnp.float32).mean()}
-
-    def no_evaluation(state: TrainState) -> dict[str, jax.Array]:
-        del state
-        return {name: jnp.float32(jnp.nan) for name in EVAL_METRICS}
+        return eval_metrics(*evaluate_policy(config, agent, state.agent_state, state.env_state,
+                                             key, episodes=config.eval_episodes, env=given_env))
 
     def run(state: TrainState, num_updates: int, start: Any = 0) -> tuple[TrainState, Metrics]:
-        if not config.eval_every:
-            return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
-
-        def body(s, number):
-            s, metrics = update(s)
-            due = number % config.eval_every == 0
-            return s, metrics | jax.lax.cond(due, evaluation, no_evaluation, s)
-
-        numbers = jnp.asarray(start, jnp.int32) + jnp.arange(1, num_updates + 1, dtype=jnp.int32)
-        return jax.lax.scan(body, state, numbers)
+        return scan_updates(update, evaluation, config.eval_every, state, num_updates, start)
 
     return Trainer(env, agent, env_spec, init, update, run)
 

@@ -34,11 +34,12 @@ from jit_env import _core, specs, wrappers
 from jit_env.agents._agent import Agent, Metrics
 from jit_env.agents._loop import (
     _EVAL_KEY_SALT,
-    EVAL_METRICS,
     Trainer,
     TrainState,
     _episode_metrics,
+    eval_metrics,
     evaluate_policy,
+    scan_updates,
 )
 from jit_env.agents.ppo import PPOConfig, make_ppo
 from jit_env.envs import slime
@@ -422,25 +423,11 @@ def self_play_trainer(
 
     def evaluation(state: TrainState) -> dict[str, jax.Array]:
         key = jax.random.fold_in(state.key, _EVAL_KEY_SALT)
-        returns, lengths = evaluate_policy(config, sp.agent, state.agent_state, None, key,
-                                           episodes=config.eval_episodes)
-        return {"eval_return": returns.mean(), "eval_return_std": returns.std(),
-                "eval_length": lengths.astype(jnp.float32).mean()}
-
-    def no_evaluation(state: TrainState) -> dict[str, jax.Array]:
-        del state
-        return {name: jnp.float32(jnp.nan) for name in EVAL_METRICS}
+        return eval_metrics(*evaluate_policy(config, sp.agent, state.agent_state, None, key,
+                                             episodes=config.eval_episodes))
 
     def run(state: TrainState, num_updates: int, start: Any = 0) -> tuple[TrainState, Metrics]:
-        def body(s: TrainState, number: jax.Array) -> tuple[TrainState, Metrics]:
-            s, metrics = update(s)
-            if not config.eval_every:
-                return s, metrics
-            due = number % config.eval_every == 0
-            return s, dict(metrics) | jax.lax.cond(due, evaluation, no_evaluation, s)
-
-        numbers = jnp.asarray(start, jnp.int32) + jnp.arange(1, num_updates + 1, dtype=jnp.int32)
-        return jax.lax.scan(body, state, numbers)
+        return scan_updates(update, evaluation, config.eval_every, state, num_updates, start)
 
     env_spec = specs.make_environment_spec(slime.slime_volley_vs_baseline())
     return Trainer(sp.env, sp.agent, env_spec, init, update, run)

@@ -32,7 +32,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
-from jit_env.compat._optional import require
+from jit_env.compat._optional import register_suite, require
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 EPISODE_LENGTH = 1000
@@ -289,14 +289,8 @@ def register_brax_ids(prefix: str = "brax/") -> tuple[str, ...]:
       ImportError: ``"register_brax_ids needs: pip install 'jit-env[brax]'"``.
     """
     envs = require("brax.envs", "register_brax_ids")
-    from jit_env.envs import register
-
-    ids = []
-    for name in envs._envs:
-        register(prefix + name, "jit_env.compat._brax:make_brax",
-                 max_episode_steps=EPISODE_LENGTH, brax_name=name)
-        ids.append(prefix + name)
-    return tuple(sorted(ids))
+    return register_suite(prefix, envs._envs, "jit_env.compat._brax:make_brax", "brax_name",
+                          lambda _: {"max_episode_steps": EPISODE_LENGTH})
 
 
 def make_playground(playground_name: str, **config_overrides: Any) -> FromBrax:
@@ -349,12 +343,6 @@ def register_playground_ids(prefix: str = "playground/") -> tuple[str, ...]:
       ImportError: ``"register_playground_ids needs: pip install 'jit-env[playground]'"``.
     """
     registry = require("mujoco_playground", "register_playground_ids").registry
-    from jit_env.envs import register
-
-    ids = []
-    for name in registry.ALL_ENVS:
-        episode_length = int(registry.get_default_config(name).episode_length)
-        register(prefix + name, "jit_env.compat._brax:make_playground",
-                 max_episode_steps=episode_length, playground_name=name)
-        ids.append(prefix + name)
-    return tuple(sorted(ids))
+    return register_suite(
+        prefix, registry.ALL_ENVS, "jit_env.compat._brax:make_playground", "playground_name",
+        lambda name: {"max_episode_steps": int(registry.get_default_config(name).episode_length)})

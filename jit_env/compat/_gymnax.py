@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.compat._optional import require
+from jit_env.compat._optional import register_suite, require
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 
@@ -287,13 +287,8 @@ def register_gymnax_ids(prefix: str = "gymnax/") -> tuple[str, ...]:
       ImportError: ``"register_gymnax_ids needs: pip install 'jit-env[gymnax]'"``.
     """
     gymnax = require("gymnax", "register_gymnax_ids")
-    from jit_env.envs import register
-
-    ids = []
-    for env_id in gymnax.registered_envs:
-        register(prefix + env_id, "jit_env.compat._gymnax:make_gymnax", gymnax_id=env_id)
-        ids.append(prefix + env_id)
-    return tuple(sorted(ids))
+    return register_suite(prefix, gymnax.registered_envs,
+                          "jit_env.compat._gymnax:make_gymnax", "gymnax_id")
 
 
 def to_gymnax(env: _core.Environment, params: Any = None) -> Any:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.compat._optional import require
+from jit_env.compat._optional import register_suite, require
 
 
 class JumanjiState(NamedTuple):
@@ -309,10 +309,5 @@ def register_jumanji_ids(prefix: str = "jumanji/") -> tuple[str, ...]:
       ImportError: ``"register_jumanji_ids needs: pip install 'jit-env[jumanji]'"``.
     """
     jumanji = require("jumanji", "register_jumanji_ids")
-    from jit_env.envs import register
-
-    ids = []
-    for env_id in sorted(jumanji.registered_environments()):
-        register(prefix + env_id, "jit_env.compat._jumanji:make_jumanji", jumanji_id=env_id)
-        ids.append(prefix + env_id)
-    return tuple(ids)
+    return register_suite(prefix, jumanji.registered_environments(),
+                          "jit_env.compat._jumanji:make_jumanji", "jumanji_id")

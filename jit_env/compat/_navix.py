@@ -35,7 +35,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
-from jit_env.compat._optional import require
+from jit_env.compat._optional import register_suite, require
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 _NAVIX_TRUNCATION = 1
@@ -298,10 +298,5 @@ def register_navix_ids(prefix: str = "navix/") -> tuple[str, ...]:
       ImportError: ``"register_navix_ids needs: pip install 'jit-env[navix]'"``.
     """
     navix = require("navix", "register_navix_ids")
-    from jit_env.envs import register
-
-    ids = []
-    for env_id in navix.registry():
-        register(prefix + env_id, "jit_env.compat._navix:make_navix", navix_id=env_id)
-        ids.append(prefix + env_id)
-    return tuple(sorted(ids))
+    return register_suite(prefix, navix.registry(),
+                          "jit_env.compat._navix:make_navix", "navix_id")

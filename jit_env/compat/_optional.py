@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 EXTRAS: dict[str, tuple[str, ...]] = {
     "dm_env": ("dm_env",),
@@ -85,3 +87,22 @@ def require(module: str, caller: str) -> ModuleType:
 def installed_extras() -> dict[str, bool]:
     """Extra name -> whether every module of `EXTRAS` ``[name]`` can be found (not imported)."""
     return {name: all(_installed(m) for m in modules) for name, modules in EXTRAS.items()}
+
+
+def register_suite(prefix: str, names: Any, entry_point: str, argument: str,
+                   extra: Callable[[str], dict[str, Any]] | None = None) -> tuple[str, ...]:
+    """Registers ``prefix + name`` for every suite ``name``: the body of each ``register_*_ids``.
+
+    Each id's record is ``register(prefix + name, entry_point, **{argument: name},
+    **extra(name))`` (`jit_env.envs.register`; registering twice is a no-op).
+
+    Returns:
+      The ids registered, sorted.
+    """
+    from jit_env.envs import register
+
+    ids = []
+    for name in names:
+        register(prefix + name, entry_point, **{argument: name}, **(extra(name) if extra else {}))
+        ids.append(prefix + name)
+    return tuple(sorted(ids))

@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.compat._optional import require
+from jit_env.compat._optional import register_suite, require
 
 _MASK_FREE_PREFIX = "minatar-"  # Pgx's MinAtar games: legal_action_mask is all True always
 
@@ -315,10 +315,5 @@ def register_pgx_ids(prefix: str = "pgx/") -> tuple[str, ...]:
       ImportError: ``"register_pgx_ids needs: pip install 'jit-env[pgx]'"``.
     """
     pgx = require("pgx", "register_pgx_ids")
-    from jit_env.envs import register
-
-    ids = []
-    for env_id in pgx.available_envs():
-        register(prefix + env_id, "jit_env.compat._pgx:make_pgx", pgx_id=env_id)
-        ids.append(prefix + env_id)
-    return tuple(sorted(ids))
+    return register_suite(prefix, pgx.available_envs(),
+                          "jit_env.compat._pgx:make_pgx", "pgx_id")

@@ -36,7 +36,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
-from jit_env.compat._optional import require
+from jit_env.compat._optional import register_suite, require
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 
@@ -279,11 +279,5 @@ def register_xminigrid_ids(prefix: str = "xminigrid/") -> tuple[str, ...]:
       ImportError: ``"register_xminigrid_ids needs: pip install 'jit-env[xminigrid]'"``.
     """
     xminigrid = require("xminigrid", "register_xminigrid_ids")
-    from jit_env.envs import register
-
-    ids = []
-    for env_id in xminigrid.registered_environments():
-        register(prefix + env_id, "jit_env.compat._xminigrid:make_xminigrid",
-                 xminigrid_id=env_id)
-        ids.append(prefix + env_id)
-    return tuple(sorted(ids))
+    return register_suite(prefix, xminigrid.registered_environments(),
+                          "jit_env.compat._xminigrid:make_xminigrid", "xminigrid_id")
