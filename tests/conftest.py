@@ -5,9 +5,21 @@
 - A persistent XLA compilation cache shared by the pytest-xdist workers: the
   same program (e.g. the PPO training step compiled by several CLI tests) is
   compiled once per machine instead of once per test. Every program is cached,
-  however fast it compiles (with a 1 s threshold the README command took
-  9:47–9:51 from a cold cache, with 0.2 s 7:51, with none 7:01). It changes no
-  result.
+  however fast it compiles. It changes no result. ``JIT_ENV_TEST_CACHE=off``
+  turns it off (the README command on 2026-12-07, cold: 707 s with the cache,
+  772 s without).
+- In a run that leaves out the slow tests (``-m "not slow"``, the README
+  command), XLA's backend (LLVM) optimisation level 0
+  (``--xla_backend_optimization_level=0`` appended to ``XLA_FLAGS``): those
+  tests' programs are small and run briefly, so compiling them dominates;
+  level 0 took the README command from 707 s to 576 s on the same machine.
+  Programs are the same HLO, compiled with fewer LLVM passes: results agree to
+  float rounding, not always to the bit, across levels (tests compare within
+  one level). Runs with the slow tests keep XLA's default: their long learning
+  runs amplify rounding differences (rlax's PopArt example at its defaults
+  learns Catch at the default level and not at level 0), and they test the
+  optimised programs users run. ``JIT_ENV_TEST_XLA_OPT=default`` keeps XLA's
+  default in any run; `.ci/run` runs the oldest-JAX subset that way too.
 - ``variant`` (a function over a batch: the operators) and ``variant_fn`` (a
   function on single inputs: specs, environments' ``reset`` / ``step``): every
   test using one runs eagerly, under ``jax.jit`` and under
@@ -24,11 +36,22 @@ import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_platforms", "cpu")
-jax.config.update(
-    "jax_compilation_cache_dir",
-    os.environ.get("JIT_ENV_TEST_CACHE", os.path.join(tempfile.gettempdir(), "jit_env_test_xla")),
-)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+_CACHE_DIR = os.environ.get("JIT_ENV_TEST_CACHE", os.path.join(tempfile.gettempdir(), "jit_env_test_xla"))
+if _CACHE_DIR != "off":
+    jax.config.update("jax_compilation_cache_dir", _CACHE_DIR)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+def pytest_configure(config):
+    """Level-0 XLA compilation for runs that leave out the slow tests (module docstring)."""
+    fast_run = "not slow" in (config.getoption("markexpr") or "")
+    if (fast_run and os.environ.get("JIT_ENV_TEST_XLA_OPT", "0") != "default"
+            and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", "")):
+        # XLA reads it when the first backend starts: after this hook, when a test
+        # module first computes something.
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+        ).strip()
 
 
 def _stack(*xs):
