@@ -16,7 +16,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from _timing import time_compiled
+from _timing import env_scan, time_compiled
 
 import jit_env
 
@@ -46,18 +46,7 @@ def random_actions(spec: Any, steps: int, batch: int) -> jax.Array:
 def jit_env_run(env_id: str, batch: int) -> tuple[Callable[..., Any], Any]:
     """``(run(key, actions), single env's action spec)`` for ``VmapAutoReset(make(env_id), batch)``."""
     single = jit_env.make(env_id)
-    env = jit_env.wrappers.VmapAutoReset(single, batch)
-
-    def run(key: jax.Array, actions: jax.Array) -> Any:
-        state, _ = env.reset(key)
-
-        def step(state: Any, action: jax.Array) -> tuple[Any, jax.Array]:
-            state, ts = env.step(state, action)
-            return state, ts.reward
-
-        return scan_total(step, state, actions)
-
-    return run, single.action_spec()
+    return env_scan(jit_env.wrappers.VmapAutoReset(single, batch)), single.action_spec()
 
 
 def measure(run: Callable[..., Any], actions: jax.Array, impl: str, repeats: int) -> dict[str, float]:

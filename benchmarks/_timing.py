@@ -1,5 +1,8 @@
 """The timing rule every benchmark here follows: compile once, warm up, median of runs.
 
+``env_scan(env)`` is the timed program of the environment benchmarks: a batched
+environment's reset and ``lax.scan`` of steps over given actions.
+
 ``time_compiled(fn, args, repeats)`` returns ``(compile s, median run s)`` of
 ``jax.jit(fn)(*args)``: compilation is ``jax.jit(fn).lower(*args).compile()``,
 measured once and reported apart; then one warm-up call, then ``repeats`` calls,
@@ -29,3 +32,25 @@ def time_compiled(fn: Callable[..., Any], args: tuple[Any, ...], repeats: int) -
         jax.block_until_ready(compiled(*args))
         runs.append(time.perf_counter() - start)
     return compile_s, statistics.median(runs)
+
+
+def env_scan(env: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """``run(key, actions [T, B, ...]) -> (final state, sum of rewards)`` of a batched ``env``.
+
+    ``env.reset(key)``, then one ``env.step`` per row of ``actions`` in a
+    ``lax.scan``; the final state is returned so XLA keeps the dynamics.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    def run(key: Any, actions: Any) -> tuple[Any, Any]:
+        state, _ = env.reset(key)
+
+        def body(carry: tuple[Any, Any], action: Any) -> tuple[tuple[Any, Any], None]:
+            state, total = carry
+            state, ts = env.step(state, action)
+            return (state, total + ts.reward.sum()), None
+
+        return jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)[0]
+
+    return run

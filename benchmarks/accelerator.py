@@ -53,7 +53,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from _timing import time_compiled
+from _timing import env_scan, time_compiled
 
 import jit_env
 import jit_env.prng
@@ -85,16 +85,7 @@ def bench_env(env_id: str, batch: int, steps: int, strategy: str, keys: str,
     env = wrappers.VmapAutoReset(single, batch, max_resets=max_resets)
     actions = _actions(single, steps, batch)
 
-    def run(key, actions):
-        state, _ = env.reset(key)
-
-        def body(carry, action):
-            state, total = carry
-            state, ts = env.step(state, action)
-            return (state, total + ts.reward.sum()), None
-
-        (state, total), _ = jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)
-        return state, total  # the state keeps XLA from dropping the dynamics
+    run = env_scan(env)
 
     compile_s, run_s = time_compiled(run, (KEYS[keys](), actions), repeats)
     return {"table": "env", "env": env_id, "impl": "jit_env", "batch": batch,

@@ -44,7 +44,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _timing import time_compiled
+from _timing import env_scan, time_compiled
 
 import jit_env
 import jit_env.envs
@@ -103,16 +103,7 @@ def bench_jit_env(env_id: str, batch: int, steps: int, impl: str, repeats: int) 
     key = _key(impl)
     actions = _random_actions(env_id, steps, batch)
 
-    def run(key, actions):
-        state, _ = env.reset(key)
-
-        def body(carry, action):
-            state, total = carry
-            state, ts = env.step(state, action)
-            return (state, total + ts.reward.sum()), None
-
-        (state, total), _ = jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)
-        return state, total  # returning the state keeps XLA from dropping the dynamics
+    run = env_scan(env)
 
     compile_s, run_s = time_compiled(run, (key, actions), repeats)
     return {"sps": batch * steps / run_s, "compile": compile_s}

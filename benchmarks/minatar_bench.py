@@ -38,7 +38,7 @@ import importlib.util
 
 import jax
 import jax.numpy as jnp
-from _timing import time_compiled
+from _timing import env_scan, time_compiled
 
 import jit_env
 import jit_env.envs
@@ -64,16 +64,7 @@ def bench_jit_env(env_id: str, batch: int, steps: int, impl: str, repeats: int) 
     env = jit_env.wrappers.VmapAutoReset(jit_env.envs.make(env_id), batch)
     actions = _actions(env.unwrapped.action_spec().num_values, steps, batch)
 
-    def run(key, actions):
-        state, _ = env.reset(key)
-
-        def body(carry, action):
-            state, total = carry
-            state, ts = env.step(state, action)
-            return (state, total + ts.reward.sum()), None
-
-        (state, total), _ = jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)
-        return state, total
+    run = env_scan(env)
 
     compile_s, run_s = time_compiled(run, (jax.random.key(0, impl=impl), actions), repeats)
     return {"sps": batch * steps / run_s, "compile": compile_s}

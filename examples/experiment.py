@@ -196,3 +196,43 @@ def main(train_fn: Callable[[], tuple[Any, jax.Array]], config: dict[str, Any], 
     print(f"Training agent for {config['train_episodes']} episodes{banner}")
     _, returns = train_fn()
     return report(returns / scale)
+
+
+def catch_entry_points(
+    make_agent: Callable[..., Agent],
+    defaults: dict[str, Any],
+    *,
+    wrap: Callable[[Any, dict[str, Any]], Any] | None = None,
+    banner: Callable[[dict[str, Any]], str] | str = "",
+    scale_key: str | None = None,
+) -> tuple[Callable[..., tuple[Any, jax.Array]], Callable[..., list[tuple[int, float]]]]:
+    """``(train, main)`` of an example that trains ``make_agent`` on ``Catch-bsuite``.
+
+    * ``train(**overrides)``: `train` with the example's ``defaults`` (rlax's;
+      ``overrides`` replace some) in one ``jax.jit``: ``(final agent state,
+      [train_episodes] average greedy returns, NaN between evaluations)``.
+    * ``main(**overrides)``: `main` of that ``train``: prints the evaluations as
+      rlax does and returns ``[(episode, average greedy return)]``.
+
+    Args:
+      make_agent: the example's agent factory.
+      defaults: its configuration.
+      wrap: ``wrap(env, config)``, wrappers around ``Catch-bsuite`` (PopArt's
+        reward scaling); none by default.
+      banner: `main`'s banner text, or a function of the configuration giving it.
+      scale_key: the configuration entry the reported returns are divided by.
+    """
+    import jit_env
+
+    def train_(**overrides: Any) -> tuple[Any, jax.Array]:
+        config = defaults | overrides
+        env = jit_env.make("Catch-bsuite")
+        return train(env if wrap is None else wrap(env, config), make_agent, config)
+
+    def main_(**overrides: Any) -> list[tuple[int, float]]:
+        config = defaults | overrides
+        return main(lambda: train_(**overrides), config,
+                    banner=banner(config) if callable(banner) else banner,
+                    scale=1.0 if scale_key is None else config[scale_key])
+
+    return train_, main_

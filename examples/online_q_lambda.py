@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # experiment.py
 
 import experiment
 
-import jit_env
 import jit_env.ops as rlax
 from jit_env import StepType
 
@@ -123,18 +122,8 @@ def make_agent(env, *, num_hidden_units, sequence_length, epsilon, lambda_, lear
     return experiment.Agent(init, begin, act, observe, act_greedy)
 
 
-def train(**overrides):
-    """Trains with rlax's defaults (``overrides`` replace some) in one ``jax.jit``:
-    ``(final agent state, [train_episodes] average greedy returns, NaN between
-    evaluations)`` (`experiment.train`)."""
-    config = DEFAULTS | overrides
-    return experiment.train(jit_env.make("Catch-bsuite"), make_agent, config)
-
-
-def main(**overrides):
-    """Trains (`train`) and prints the evaluations as rlax does; returns
-    ``[(episode, average greedy return)]``."""
-    return experiment.main(lambda: train(**overrides), DEFAULTS | overrides)
+# train(**overrides) and main(**overrides): see experiment.catch_entry_points.
+train, main = experiment.catch_entry_points(make_agent, DEFAULTS)
 
 
 if __name__ == "__main__":

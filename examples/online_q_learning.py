@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # experiment.py
 
 import experiment
 
-import jit_env
 import jit_env.ops as rlax
 
 DEFAULTS = {"seed": 42, "train_episodes": 500, "hidden_units": 50, "epsilon": 0.01,
@@ -94,20 +93,9 @@ def make_agent(env, *, hidden_units, epsilon, discount_factor, learning_rate, **
     return experiment.Agent(init, begin, act, observe, act_greedy)
 
 
-def train(**overrides):
-    """Trains with rlax's defaults (``overrides`` replace some) in one ``jax.jit``:
-    ``(final agent state, [train_episodes] average greedy returns, NaN between
-    evaluations)`` (`experiment.train`)."""
-    config = DEFAULTS | overrides
-    return experiment.train(jit_env.make("Catch-bsuite"), make_agent, config)
-
-
-def main(**overrides):
-    """Trains (`train`) and prints the evaluations as rlax does; returns
-    ``[(episode, average greedy return)]``."""
-    return experiment.main(lambda: train(**overrides), DEFAULTS | overrides,
-                           banner="\nReturns range [-1.0, 1.0]")
-
+# train(**overrides) and main(**overrides): see experiment.catch_entry_points.
+train, main = experiment.catch_entry_points(make_agent, DEFAULTS,
+                                            banner="\nReturns range [-1.0, 1.0]")
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # experiment.py
 
 import experiment
 
-import jit_env
 import jit_env.ops as rlax
 from jit_env import wrappers
 
@@ -113,21 +112,13 @@ def make_agent(env, *, num_hidden_units, epsilon, learning_rate, pop_art_step_si
     return experiment.Agent(init, begin, act, observe, act_greedy)
 
 
-def train(**overrides):
-    """Trains with rlax's defaults (``overrides`` replace some) in one ``jax.jit``:
-    ``(final agent state, [train_episodes] average greedy returns, NaN between
-    evaluations)`` (`experiment.train`)."""
-    config = DEFAULTS | overrides
-    return experiment.train(wrappers.ScaleReward(jit_env.make("Catch-bsuite"), config["reward_scale"]), make_agent, config)
-
-
-def main(**overrides):
-    """Trains (`train`) and prints the evaluations as rlax does; returns
-    ``[(episode, average greedy return / reward_scale)]``."""
-    config = DEFAULTS | overrides
-    return experiment.main(lambda: train(**overrides), config, scale=config["reward_scale"],
-                           banner=f" (rewards x {config['reward_scale']:g}; reported unscaled)")
-
+# train(**overrides) and main(**overrides): see experiment.catch_entry_points; main
+# reports the returns unscaled.
+train, main = experiment.catch_entry_points(
+    make_agent, DEFAULTS,
+    wrap=lambda env, config: wrappers.ScaleReward(env, config["reward_scale"]),
+    banner=lambda config: f" (rewards x {config['reward_scale']:g}; reported unscaled)",
+    scale_key="reward_scale")
 
 if __name__ == "__main__":
     main()

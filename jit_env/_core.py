@@ -453,6 +453,23 @@ def truncation(
     )
 
 
+def last_where(done: Any, reward: Any, discount: Any, observation: Observation) -> TimeStep:
+    """A step's TimeStep: ``LAST`` where ``done`` else ``MID``, ``reward`` as float32.
+
+    Private to the package (the adapters' and environments' ``step``). ``done``
+    is bool (``[]`` or an agent axis broadcast with ``reward``); ``discount`` is
+    cast to float32 and used as given (0 at a termination, 1 at a truncation,
+    whatever the source says elsewhere); ``extras`` is ``None``.
+    """
+    return TimeStep(
+        step_type=jnp.where(done, StepType.LAST, StepType.MID),
+        reward=jnp.asarray(reward).astype(jnp.float32),
+        discount=jnp.asarray(discount).astype(jnp.float32),
+        observation=observation,
+        extras=None,
+    )
+
+
 def reset_after(
     env: Environment, previous: Any, key: jax.Array, *, options: EnvOptions | None = None
 ) -> tuple[Any, TimeStep]:

@@ -191,13 +191,8 @@ class FromBrax(ScalarRewardDiscount, _core.Environment):
         else:
             truncated = jnp.zeros((), bool)
         terminated = jnp.logical_and(done, jnp.logical_not(truncated))
-        timestep = _core.TimeStep(
-            step_type=jnp.where(done, _core.StepType.LAST, _core.StepType.MID),
-            reward=jnp.asarray(env_state.reward, jnp.float32),
-            discount=jnp.where(terminated, 0.0, 1.0).astype(jnp.float32),
-            observation=env_state.obs,
-            extras=None,
-        )
+        timestep = _core.last_where(done, env_state.reward, jnp.where(terminated, 0.0, 1.0),
+                                    env_state.obs)
         return BraxState(key=state.key, env_state=env_state, params=state.params), timestep
 
     def observation_spec(self) -> specs.Spec:

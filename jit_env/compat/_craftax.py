@@ -151,13 +151,8 @@ class FromCraftax(ScalarRewardDiscount, _core.Environment):
         no_limit = dataclasses.replace(state.params, max_timesteps=_NO_TIME_LIMIT)
         terminated = jnp.asarray(self._craftax_env.is_terminal(env_state, no_limit), bool)
         done = jnp.asarray(done, bool)
-        timestep = _core.TimeStep(
-            step_type=jnp.where(done, _core.StepType.LAST, _core.StepType.MID),
-            reward=jnp.asarray(reward).astype(jnp.float32),
-            discount=jnp.where(terminated, 0.0, 1.0).astype(jnp.float32),
-            observation=strong(observation),
-            extras=None,
-        )
+        timestep = _core.last_where(done, reward, jnp.where(terminated, 0.0, 1.0),
+                                    strong(observation))
         return CraftaxState(key=key, env_state=strong(env_state), params=state.params), timestep
 
     def observation_spec(self) -> specs.Spec:

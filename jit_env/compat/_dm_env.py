@@ -29,14 +29,8 @@ def _adapter_class() -> type:
         _adapter = "to_dm_env"
 
         def __init__(self, env: _core.Environment, key: Any = 0, *, options: Any = None):
-            if not isinstance(env, _core.Environment):
-                raise TypeError(
-                    f"`env` must be a jit_env.Environment, got {type(env).__name__}"
-                )
-            self._env = env
-            self._key = as_key(key, "key")
-            self._options = options
-            self._state: Any = None
+            self._hold(env, None, options)
+            self._key = as_key(key, "key")  # required here (None raises)
             self._needs_reset = True
             self._observation_spec = spec_to_dm_spec(env.observation_spec())
             self._action_spec = spec_to_dm_spec(env.action_spec())

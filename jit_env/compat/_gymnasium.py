@@ -130,16 +130,9 @@ def _adapter_class() -> type:
             render_mode: str | None = None,
             options: Any = None,
         ):
-            if not isinstance(env, _core.Environment):
-                raise TypeError(
-                    f"`env` must be a jit_env.Environment, got {type(env).__name__}"
-                )
+            self._hold(env, None if seed is None else check_seed(seed), options)
             check_scalar_reward(env, "to_gymnasium")
             modes = render_modes(env, options, render_mode)
-            self._env = env
-            self._options = options
-            self._key = None if seed is None else as_key(check_seed(seed), "seed")
-            self._state: Any = None
             self.render_mode = render_mode
             self.metadata = {"render_modes": modes, "render_fps": RENDER_FPS, "jax": False}
             self.observation_space = spec_to_space(env.observation_spec())

@@ -192,13 +192,8 @@ class FromGymnax(ScalarRewardDiscount, _core.Environment):
                 "or 0.x's 5-tuple"
             )
         done = jnp.asarray(done, bool)
-        timestep = _core.TimeStep(
-            step_type=jnp.where(done, _core.StepType.LAST, _core.StepType.MID),
-            reward=jnp.asarray(reward).astype(jnp.float32),
-            discount=jnp.where(done, discount, jnp.ones((), jnp.float32)),
-            observation=_strong(observation),
-            extras=None,
-        )
+        discount = jnp.where(done, discount, jnp.ones((), jnp.float32))
+        timestep = _core.last_where(done, reward, discount, _strong(observation))
         return GymnaxState(key=key, env_state=_strong(env_state), params=state.params), timestep
 
     def observation_spec(self) -> specs.Spec:

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jit_env import specs
+from jit_env import _core, specs
+from jit_env.compat._keys import as_key
 
 
 def tree_to_numpy(tree: Any) -> Any:
@@ -143,6 +144,8 @@ class HostView:
     _adapter = "adapter"
     _env: Any
     _state: Any
+    _options: Any
+    _key: Any
 
     @property
     def env(self) -> Any:
@@ -156,3 +159,18 @@ class HostView:
 
     def __repr__(self) -> str:
         return f"{self._adapter}({self._env!r})"
+
+    def _hold(self, env: Any, seed: Any, options: Any) -> None:
+        """Checks ``env`` and keeps it, its ``options`` and the first key (``None``: none yet).
+
+        ``seed`` is a checked int seed or ``None``.
+
+        Raises:
+          TypeError: if ``env`` is not a jit_env `Environment`.
+        """
+        if not isinstance(env, _core.Environment):
+            raise TypeError(f"`env` must be a jit_env.Environment, got {type(env).__name__}")
+        self._env = env
+        self._options = options
+        self._key = None if seed is None else as_key(seed, "seed")
+        self._state = None

@@ -201,13 +201,8 @@ class FromNavix(ScalarRewardDiscount, _core.Environment):
             ))
         navix_type = timestep.step_type
         done = navix_type > 0
-        ts = _core.TimeStep(
-            step_type=jnp.where(done, _core.StepType.LAST, _core.StepType.MID),
-            reward=jnp.asarray(timestep.reward, jnp.float32),
-            discount=jnp.where(navix_type == _NAVIX_TERMINATION, 0.0, 1.0).astype(jnp.float32),
-            observation=timestep.observation,
-            extras=None,
-        )
+        discount = jnp.where(navix_type == _NAVIX_TERMINATION, 0.0, 1.0)
+        ts = _core.last_where(done, timestep.reward, discount, timestep.observation)
         return NavixState(key=state.key, timestep=timestep), ts
 
     def observation_spec(self) -> specs.Spec:

@@ -39,10 +39,7 @@ def _adapter_class() -> type:
             render_mode: str | None = None,
             options: Any = None,
         ):
-            if not isinstance(env, _core.Environment):
-                raise TypeError(
-                    f"`env` must be a jit_env.Environment, got {type(env).__name__}"
-                )
+            self._hold(env, None if seed is None else check_seed(seed), options)
             ids = env.agent_ids
             if ids is None:
                 raise ValueError(
@@ -50,10 +47,6 @@ def _adapter_class() -> type:
                     "use to_gymnasium for a single agent"
                 )
             modes = render_modes(env, options, render_mode)
-            self._env = env
-            self._options = options
-            self._key = None if seed is None else as_key(check_seed(seed), "seed")
-            self._state: Any = None
             self._rng = np.random.default_rng(seed)
             self.render_mode = render_mode
             self.metadata = {

@@ -168,13 +168,7 @@ class FromPgx(_core.Environment):
         reward = rewards if self._num_players > 1 else rewards[0]
         done = env_state.terminated | env_state.truncated
         discount = jnp.where(env_state.terminated, 0.0, 1.0).astype(jnp.float32)
-        return _core.TimeStep(
-            step_type=jnp.where(done, _core.StepType.LAST, _core.StepType.MID),
-            reward=reward,
-            discount=jnp.broadcast_to(discount, shape),
-            observation=observation,
-            extras=None,
-        )
+        return _core.last_where(done, reward, jnp.broadcast_to(discount, shape), observation)
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[PgxState, _core.TimeStep]:
         """Splits ``key`` and calls Pgx ``init(reset_key)``.

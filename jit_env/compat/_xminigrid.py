@@ -186,13 +186,7 @@ class FromXMiniGrid(ScalarRewardDiscount, _core.Environment):
         with jax.numpy_rank_promotion("allow"):
             timestep = strong(self._env.step(state.params, state.timestep, action))
         done = timestep.step_type == 2  # xminigrid StepType.LAST
-        ts = _core.TimeStep(
-            step_type=jnp.where(done, _core.StepType.LAST, _core.StepType.MID),
-            reward=jnp.asarray(timestep.reward, jnp.float32),
-            discount=jnp.asarray(timestep.discount, jnp.float32),
-            observation=timestep.observation,
-            extras=None,
-        )
+        ts = _core.last_where(done, timestep.reward, timestep.discount, timestep.observation)
         return XMiniGridState(key=state.key, timestep=timestep, params=state.params), ts
 
     def observation_spec(self) -> specs.Spec:

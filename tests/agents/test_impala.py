@@ -8,23 +8,17 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jit_env import _core, specs
+from jit_env import _core
 from jit_env.agents import train
 from jit_env.agents.impala import IMPALAConfig, make_impala
 from jit_env.agents.networks import ActorCritic
-from jit_env.rollout import Trajectory
 
 TINY = IMPALAConfig(num_envs=4, num_steps=9, total_steps=4 * 9 * 4, hidden_sizes=(16,),
                     behaviour_lag=2)
 FIRST, MID = int(_core.StepType.FIRST), int(_core.StepType.MID)
-ENV_SPEC = specs.EnvironmentSpec(
-    observations=specs.Array((4,), jnp.float32), actions=specs.DiscreteArray(2),
-    rewards=specs.Array((), jnp.float32), discounts=specs.BoundedArray((), jnp.float32, 0.0, 1.0),
-)
 
 
 @pytest.mark.parametrize(
@@ -40,33 +34,6 @@ ENV_SPEC = specs.EnvironmentSpec(
 def test_config_validation_names_the_field(overrides, message):
     with pytest.raises(ValueError, match=f"invalid IMPALAConfig: .*{message}"):
         dataclasses.replace(TINY, **overrides).validate()
-
-
-def hand_made_trajectory(rng: np.random.Generator, t: int = 6, b: int = 2):
-    """[T+1, B] same-step auto-reset data: env 0 terminates after transition 1,
-    env 1 is truncated (time limit) after transition 3; behaviour log-probs random."""
-    step_type = np.full((t + 1, b), MID, np.int8)
-    step_type[0] = FIRST
-    discount = np.ones((t + 1, b), np.float32)
-    step_type[2, 0], discount[2, 0] = FIRST, 0.0
-    step_type[4, 1] = FIRST
-    obs = rng.normal(size=(t + 1, b, 4)).astype(np.float32)
-    final = obs.copy()
-    final[2, 0], final[4, 1] = rng.normal(size=4), rng.normal(size=4)
-    reward = rng.uniform(-1.0, 1.0, size=(t + 1, b)).astype(np.float32)
-    timesteps = _core.TimeStep(
-        step_type=jnp.asarray(step_type), reward=jnp.asarray(reward),
-        discount=jnp.asarray(discount), observation=jnp.asarray(obs),
-        extras={"final_observation": jnp.asarray(final)},
-    )
-    actions = rng.integers(0, 2, size=(t, b))
-    log_mu = np.log(rng.uniform(0.2, 0.8, size=(t, b))).astype(np.float32)
-    traj = Trajectory(timesteps=timesteps, actions=jnp.asarray(actions, jnp.int32),
-                      extras={"log_prob": jnp.asarray(log_mu)})
-    next_obs = np.where((step_type[1:] == FIRST)[..., None], final[1:], obs[1:])
-    return traj, {"obs": obs[:-1], "next_obs": next_obs, "r": reward[1:].astype(np.float64),
-                      "d": discount[1:].astype(np.float64), "actions": actions, "log_mu": log_mu,
-                      "trunc": (step_type[1:] == FIRST) & (discount[1:] > 0)}
 
 
 def np_vtrace(v, v_next, r, d, rho, trunc, rho_bar, pg_rho_bar):
@@ -86,11 +53,11 @@ def np_vtrace(v, v_next, r, d, rho, trunc, rho_bar, pg_rho_bar):
     return vs, pg_adv
 
 
-def test_loss_matches_numpy_vtrace_on_off_policy_data():
+def test_loss_matches_numpy_vtrace_on_off_policy_data(hand_made_trajectory, cartpole_env_spec):
     config = dataclasses.replace(TINY, hidden_sizes=(8,), ent_coef=0.01,
                                  clip_rho_threshold=1.2, clip_pg_rho_threshold=0.9)
-    traj, data = hand_made_trajectory(np.random.default_rng(0))
-    agent = make_impala(config, ENV_SPEC)
+    traj, data = hand_made_trajectory(np.random.default_rng(0), reward_range=(-1.0, 1.0))
+    agent = make_impala(config, cartpole_env_spec)
     state = agent.init(jax.random.PRNGKey(3))
     _, metrics = jax.jit(agent.update)(state, traj, jax.random.PRNGKey(0))
 
@@ -116,8 +83,8 @@ def test_loss_matches_numpy_vtrace_on_off_policy_data():
     np.testing.assert_allclose(metrics["rho_clipped"], (rho > 1.2).mean(), rtol=1e-6)
 
 
-def test_behaviour_params_lag_and_are_used_for_acting():
-    agent = make_impala(dataclasses.replace(TINY, behaviour_lag=3), ENV_SPEC)
+def test_behaviour_params_lag_and_are_used_for_acting(hand_made_trajectory, cartpole_env_spec):
+    agent = make_impala(dataclasses.replace(TINY, behaviour_lag=3), cartpole_env_spec)
     state = agent.init(jax.random.PRNGKey(0))
     traj, _ = hand_made_trajectory(np.random.default_rng(1))
     update = jax.jit(agent.update)

@@ -8,22 +8,16 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jit_env import _core, specs
+from jit_env import _core
 from jit_env.agents import train
 from jit_env.agents.networks import ActorCritic
 from jit_env.agents.reinforce import REINFORCEConfig, make_reinforce
-from jit_env.rollout import Trajectory
 
 TINY = REINFORCEConfig(num_envs=4, num_steps=16, total_steps=4 * 16 * 3, hidden_sizes=(16,))
 FIRST, MID = int(_core.StepType.FIRST), int(_core.StepType.MID)
-ENV_SPEC = specs.EnvironmentSpec(
-    observations=specs.Array((4,), jnp.float32), actions=specs.DiscreteArray(2),
-    rewards=specs.Array((), jnp.float32), discounts=specs.BoundedArray((), jnp.float32, 0.0, 1.0),
-)
 
 
 @pytest.mark.parametrize(
@@ -38,32 +32,6 @@ ENV_SPEC = specs.EnvironmentSpec(
 def test_config_validation_names_the_field(overrides, message):
     with pytest.raises(ValueError, match=f"invalid REINFORCEConfig: .*{message}"):
         dataclasses.replace(TINY, **overrides).validate()
-
-
-def hand_made_trajectory(rng: np.random.Generator, t: int = 6, b: int = 2):
-    """[T+1, B] same-step auto-reset data: env 0 terminates after transition 1,
-    env 1 is truncated (time limit) after transition 3, everything else continues."""
-    step_type = np.full((t + 1, b), MID, np.int8)
-    step_type[0] = FIRST
-    discount = np.ones((t + 1, b), np.float32)
-    step_type[2, 0], discount[2, 0] = FIRST, 0.0
-    step_type[4, 1] = FIRST
-    obs = rng.normal(size=(t + 1, b, 4)).astype(np.float32)
-    final = obs.copy()
-    final[2, 0], final[4, 1] = rng.normal(size=4), rng.normal(size=4)
-    reward = rng.uniform(0.5, 1.5, size=(t + 1, b)).astype(np.float32)
-    timesteps = _core.TimeStep(
-        step_type=jnp.asarray(step_type), reward=jnp.asarray(reward),
-        discount=jnp.asarray(discount), observation=jnp.asarray(obs),
-        extras={"final_observation": jnp.asarray(final)},
-    )
-    actions = rng.integers(0, 2, size=(t, b))
-    traj = Trajectory(timesteps=timesteps, actions=jnp.asarray(actions, jnp.int32),
-                      extras={"log_prob": jnp.zeros((t, b), jnp.float32)})
-    next_obs = np.where((step_type[1:] == FIRST)[..., None], final[1:], obs[1:])
-    return traj, {"obs": obs[:-1], "next_obs": next_obs, "r": reward[1:].astype(np.float64),
-                      "d": discount[1:].astype(np.float64), "actions": actions,
-                      "end": step_type[1:] == FIRST, "trunc": (step_type[1:] == FIRST) & (discount[1:] > 0)}
 
 
 def np_returns(r, d, end, trunc, v_next, gamma, baseline):
@@ -84,10 +52,10 @@ def np_returns(r, d, end, trunc, v_next, gamma, baseline):
 
 
 @pytest.mark.parametrize("baseline", [True, False])
-def test_loss_matches_numpy_monte_carlo_returns(baseline):
+def test_loss_matches_numpy_monte_carlo_returns(baseline, hand_made_trajectory, cartpole_env_spec):
     config = dataclasses.replace(TINY, hidden_sizes=(8,), ent_coef=0.01, baseline=baseline)
     traj, data = hand_made_trajectory(np.random.default_rng(0))
-    agent = make_reinforce(config, ENV_SPEC)
+    agent = make_reinforce(config, cartpole_env_spec)
     state = agent.init(jax.random.PRNGKey(3))
     _, metrics = jax.jit(agent.update)(state, traj, jax.random.PRNGKey(0))
 
@@ -117,9 +85,9 @@ def test_loss_matches_numpy_monte_carlo_returns(baseline):
     np.testing.assert_allclose(metrics["complete_fraction"], w.mean(), rtol=1e-6)
 
 
-def test_no_baseline_leaves_the_critic_untouched():
+def test_no_baseline_leaves_the_critic_untouched(hand_made_trajectory, cartpole_env_spec):
     cfg = dataclasses.replace(TINY, baseline=False)
-    agent = make_reinforce(cfg, ENV_SPEC)
+    agent = make_reinforce(cfg, cartpole_env_spec)
     state = agent.init(jax.random.PRNGKey(0))
     traj, _ = hand_made_trajectory(np.random.default_rng(1))
     new, _ = jax.jit(agent.update)(state, traj, jax.random.PRNGKey(0))

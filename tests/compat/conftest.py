@@ -4,6 +4,8 @@ Adapters compile ``reset`` / ``step`` once per environment *object*
 (``jit_env.compat._jitted``), so every test adapting ``make(env_id)`` gets the
 same object from `make_env` and each registered environment is compiled once
 for the whole session, whichever adapter uses it.
+
+`ppo_run` is the suites' CI-sized PPO check (one id of every suite trains).
 """
 
 from __future__ import annotations
@@ -52,6 +54,36 @@ def attach_env_tools(request, make_env, random_action):
     """Gives unittest classes (dm_env's mixin) the session's `make_env` / `random_action`."""
     request.cls.make_env = staticmethod(make_env)
     request.cls.random_action = staticmethod(random_action)
+
+
+def _ppo_run(config, *, env=None, low=-np.inf, high=np.inf, min_updates_with_episodes=1):
+    jax_train = __import__("jit_env.agents", fromlist=["train"]).train
+    _, metrics = jax.jit(lambda k: jax_train(config, k, env=env))(jax.random.PRNGKey(0))
+    ended = np.asarray(metrics["episodes"]) > 0  # updates without a finished episode: NaN
+    assert ended.sum() >= min_updates_with_episodes, np.asarray(metrics["episodes"])
+    for name, value in metrics.items():
+        value = np.asarray(value)
+        if name.startswith("episode_") and value.shape == ended.shape:
+            assert np.all(np.isfinite(value[ended])), name
+            assert np.all(np.isnan(value[~ended])), name
+        else:
+            assert np.all(np.isfinite(value)), name
+    returns = np.asarray(metrics["episode_return"])[ended]
+    assert np.all((returns >= low) & (returns <= high)), returns
+    return metrics
+
+
+@pytest.fixture(scope="session")
+def ppo_run():
+    """``ppo_run(config, *, env=None, low, high, min_updates_with_episodes=1) -> metrics``.
+
+    A CI-sized PPO run (``jax.jit`` of `jit_env.agents.train`, key 0) that checks it
+    runs: at least ``min_updates_with_episodes`` updates finish an episode; every
+    metric is finite, except the ``episode_*`` ones of updates that finished none
+    (NaN); every finished episode's mean return lies in ``[low, high]``. (A return
+    that improves needs more than a CI-sized run.)
+    """
+    return _ppo_run
 
 
 # The suites' heaviest tests: physics (brax, MuJoCo Playground) and world generation

@@ -208,19 +208,13 @@ def test_every_craftax_id_passes_check_env(craftax_id):
 
 
 @pytest.mark.slow  # trains (compiles Craftax inside PPO)
-def test_ppo_trains_on_craftax_classic_symbolic():
-    from jit_env.agents import PPOConfig, train
+def test_ppo_trains_on_craftax_classic_symbolic(ppo_run):
+    from jit_env.agents import PPOConfig
 
     config = PPOConfig(num_envs=4, num_steps=16, total_steps=256, update_epochs=1,
                        num_minibatches=1, hidden_sizes=(16,), anneal_lr=False)
     env = jit_env.make("craftax/Craftax-Classic-Symbolic-v1", max_timesteps=20)
-    _, metrics = jax.jit(lambda k: train(config, k, env=env))(jax.random.PRNGKey(0))
-    returns = np.asarray(metrics["episode_return"])
-    episodes = np.asarray(metrics["episodes"])
     # 20-step episodes: 4 envs x 64 steps finish episodes in every update but the first.
     # Craftax's reward is +1 per first achievement and -0.1 per health point lost, so a
-    # 20-step return is finite and at most 22 (achievements in Classic).
-    assert episodes[1:].min() > 0
-    finished = returns[episodes > 0]
-    assert np.all(np.isfinite(finished))
-    assert np.all(finished <= 22)
+    # 20-step return is at most 22 (achievements in Classic).
+    ppo_run(config, env=env, high=22.0, min_updates_with_episodes=config.num_updates - 1)

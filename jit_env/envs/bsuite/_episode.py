@@ -1,8 +1,8 @@
-"""Shared pieces of the bsuite environments: input checks and end-of-step TimeSteps.
+"""Shared piece of the bsuite (and MinAtar) environments: the ``options`` check.
 
-Private: the environments in this package use these so that every one checks
-its ``action`` and ``options`` the same way and builds its TimeStep with
-`jit_env.termination` / `jit_env.transition`.
+Private: the environments in this package use it so that every one checks its
+``options`` the same way; discrete actions and TimeSteps are
+`jit_env.envs._steps`'.
 """
 
 from __future__ import annotations
@@ -10,38 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar, cast
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jit_env import _core
-
 _Params = TypeVar("_Params", bound=NamedTuple)
-
-
-def check_discrete_action(action: Any, env_name: str) -> jax.Array:
-    """Returns ``action`` as an integer array after static checks.
-
-    Args:
-      action: a scalar integer (Python ``int`` or an integer array of shape
-        ``[]``).
-      env_name: used in the error message.
-
-    Raises:
-      ValueError: if ``action`` is not a scalar.
-      TypeError: if ``action`` is not of an integer dtype (no silent cast).
-    """
-    if isinstance(action, bool) or not isinstance(action, (int, np.integer, jax.Array, np.ndarray)):
-        raise TypeError(
-            f"{env_name}.step: `action` must be an integer scalar, got {type(action).__name__}"
-        )
-    shape = jnp.shape(action)
-    if shape != ():
-        raise ValueError(f"{env_name}.step: `action` must have shape (), got {shape}")
-    dtype = jnp.result_type(action)
-    if not jnp.issubdtype(dtype, jnp.integer):
-        raise TypeError(f"{env_name}.step: `action` must have an integer dtype, got {dtype}")
-    return jnp.asarray(action)
 
 
 def canonical_params(
@@ -97,21 +69,3 @@ def canonical_params(
             )
         fields[name] = jnp.asarray(value, dtype=want)
     return construct(**fields)
-
-
-def end_or_continue(done: jax.Array, reward: jax.Array, observation: jax.Array) -> _core.TimeStep:
-    """``termination(...)`` where ``done`` else ``transition(...)``, elementwise.
-
-    Args:
-      done: bool, shape ``[]``: the episode terminates on this step.
-      reward: float32, shape ``[]``.
-      observation: the observation of this step.
-
-    Returns:
-      A TimeStep with ``step_type`` LAST and discount 0 where ``done``, MID and
-      discount 1 elsewhere (dm_env's termination / transition).
-    """
-    reward = jnp.asarray(reward, jnp.float32)
-    last = _core.termination(reward, observation)
-    mid = _core.transition(reward, observation)
-    return jax.tree.map(lambda a, b: jnp.where(done, a, b), last, mid)

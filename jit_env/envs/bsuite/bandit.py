@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
@@ -120,7 +121,7 @@ class SimpleBandit(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.check_discrete_action(action, "SimpleBandit")
+        action = _steps.discrete_action(action, "SimpleBandit")
         action = jnp.where((action >= 0) & (action < NUM_ARMS), action, 0)
         reward = state.arm_rewards[action]
         return state, _core.termination(reward, self._observation())

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
@@ -143,7 +144,7 @@ class Catch(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.check_discrete_action(action, "Catch")
+        action = _steps.discrete_action(action, "Catch")
         paddle_x = jnp.clip(state.paddle_x + (action.astype(jnp.int32) - 1), 0, self.columns - 1)
         ball_y = state.ball_y + 1
         state = state._replace(ball_y=ball_y, paddle_x=paddle_x)
@@ -151,7 +152,7 @@ class Catch(ScalarRewardDiscount, _core.Environment):
         params = state.params
         caught = jnp.where(paddle_x == state.ball_x, params.catch_reward, params.miss_reward)
         reward = jnp.where(done, caught, jnp.zeros((), jnp.float32))
-        return state, _episode.end_or_continue(done, reward, self._observation(state))
+        return state, _steps.end_or_continue(done, reward, self._observation(state))
 
     def _observation(self, state: CatchState) -> jax.Array:
         row = jnp.arange(self.rows, dtype=jnp.int32)[:, None]

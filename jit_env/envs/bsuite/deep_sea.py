@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
@@ -161,7 +162,7 @@ class DeepSea(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.check_discrete_action(action, "DeepSea")
+        action = _steps.discrete_action(action, "DeepSea")
         n = self.size
         row, column = state.row, state.column
         right = action.astype(jnp.int32) == state.action_mapping[row, column]
@@ -185,7 +186,7 @@ class DeepSea(ScalarRewardDiscount, _core.Environment):
         bad_episode = state.bad_episode | (~right & (row == column))
         state = state._replace(key=key, row=row + 1, column=new_column, bad_episode=bad_episode)
         done = state.row == n
-        return state, _episode.end_or_continue(done, reward, self._observation(state))
+        return state, _steps.end_or_continue(done, reward, self._observation(state))
 
     def _coin_flips(self, mapping_seed: Any) -> jax.Array:
         """``int32 [size, size]`` of fair 0/1 coins, a fixed function of ``mapping_seed`` (int32).

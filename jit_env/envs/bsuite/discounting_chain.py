@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
@@ -125,7 +126,7 @@ class DiscountingChain(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.check_discrete_action(action, "DiscountingChain")
+        action = _steps.discrete_action(action, "DiscountingChain")
         action = action.astype(jnp.int32)
         action = jnp.where((action >= 0) & (action < self.num_actions), action, 0)
         context = jnp.where(state.timestep == 0, action, state.context)
@@ -135,7 +136,7 @@ class DiscountingChain(ScalarRewardDiscount, _core.Environment):
         reward = jnp.where(timestep == reward_at, 1.0 + bonus, 0.0).astype(jnp.float32)
         state = state._replace(timestep=timestep, context=context)
         done = timestep == EPISODE_LENGTH
-        return state, _episode.end_or_continue(done, reward, self._observation(state))
+        return state, _steps.end_or_continue(done, reward, self._observation(state))
 
     def _observation(self, state: DiscountingChainState) -> jax.Array:
         time = state.timestep.astype(jnp.float32) / EPISODE_LENGTH

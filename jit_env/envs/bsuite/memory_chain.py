@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
@@ -136,13 +137,13 @@ class MemoryChain(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.check_discrete_action(action, "MemoryChain")
+        action = _steps.discrete_action(action, "MemoryChain")
         observation = self._observation(state)  # bsuite: before the increment
         done = state.timestep >= state.params.memory_length
         correct = action.astype(jnp.int32) == state.context[state.query]
         reward = jnp.where(done, jnp.where(correct, 1.0, -1.0), 0.0).astype(jnp.float32)
         state = state._replace(timestep=state.timestep + 1)
-        return state, _episode.end_or_continue(done, reward, observation)
+        return state, _steps.end_or_continue(done, reward, observation)
 
     def _observation(self, state: MemoryChainState) -> jax.Array:
         t = state.timestep

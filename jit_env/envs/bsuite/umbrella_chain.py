@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode, _rendering
 
@@ -143,7 +144,7 @@ class UmbrellaChain(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.check_discrete_action(action, "UmbrellaChain")
+        action = _steps.discrete_action(action, "UmbrellaChain")
         key, reward_key, distractor_key = jax.random.split(state.key, 3)
         timestep = state.timestep + 1
         has_umbrella = jnp.where(timestep == 1, (action == 1).astype(jnp.int32), state.has_umbrella)
@@ -157,7 +158,7 @@ class UmbrellaChain(ScalarRewardDiscount, _core.Environment):
             has_umbrella=has_umbrella,
             distractors=self._distractors(distractor_key),
         )
-        return state, _episode.end_or_continue(done, reward, self._observation(state))
+        return state, _steps.end_or_continue(done, reward, self._observation(state))
 
     def _observation(self, state: UmbrellaChainState) -> jax.Array:
         t = state.timestep.astype(jnp.float32)

@@ -1,9 +1,10 @@
-"""Shared pieces of the classic-control environments: input checks and TimeSteps.
+"""Shared pieces of the classic-control environments: ``options`` and continuous actions.
 
-Private. Every environment in this package checks its ``options`` and
-``action`` and builds its TimeStep through these functions, so the error
-messages, the dtypes of the state (``float32``, never weakly typed: a jitted
-step traces once) and the termination convention are the same everywhere.
+Private. Every environment in this package checks its ``options`` and its
+continuous ``action`` through these functions, so the error messages and the
+dtypes of the state (``float32``, never weakly typed: a jitted step traces
+once) are the same everywhere; discrete actions and TimeSteps are
+`jit_env.envs._steps`'.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import Any, NamedTuple, TypeVar
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from jit_env import _core
 
 _Params = TypeVar("_Params", bound=NamedTuple)
 
@@ -65,32 +64,6 @@ def canonical_params(options: Any, default: _Params, env_name: str) -> _Params:
     return default._replace(**fields)
 
 
-def discrete_action(action: Any, env_name: str) -> jax.Array:
-    """Returns ``action`` as an ``int32`` array after static checks.
-
-    Args:
-      action: an integer scalar (Python ``int`` or an integer array of shape
-        ``[]``).
-      env_name: used in error messages.
-
-    Raises:
-      TypeError: if ``action`` is not of an integer dtype (a float action is
-        never silently truncated).
-      ValueError: if ``action`` is not a scalar.
-    """
-    if isinstance(action, bool) or not isinstance(action, (int, np.integer, np.ndarray, jax.Array)):
-        raise TypeError(
-            f"{env_name}.step: `action` must be an integer scalar, got {type(action).__name__}"
-        )
-    shape = jnp.shape(action)
-    if shape != ():
-        raise ValueError(f"{env_name}.step: `action` must have shape (), got {shape}")
-    dtype = jnp.result_type(action)
-    if dtype == np.bool_ or not jnp.issubdtype(dtype, jnp.integer):
-        raise TypeError(f"{env_name}.step: `action` must have an integer dtype, got {dtype}")
-    return jnp.asarray(action, dtype=jnp.int32)
-
-
 def continuous_action(action: Any, env_name: str) -> jax.Array:
     """Returns the scalar inside a ``[1]``-shaped floating action, as ``float32``.
 
@@ -113,30 +86,6 @@ def continuous_action(action: Any, env_name: str) -> jax.Array:
     if not jnp.issubdtype(action.dtype, jnp.floating):
         raise TypeError(f"{env_name}.step: `action` must have a floating dtype, got {action.dtype}")
     return jnp.asarray(action[0], dtype=jnp.float32)
-
-
-def end_or_continue(
-    terminated: jax.Array, reward: jax.Array, observation: jax.Array
-) -> _core.TimeStep:
-    """`jit_env.termination` where ``terminated`` else `jit_env.transition`.
-
-    Args:
-      terminated: bool, shape ``[]``.
-      reward: floating, shape ``[]`` (cast to a strong ``float32``).
-      observation: the observation of this step.
-
-    Returns:
-      A TimeStep: ``LAST`` with discount 0 where ``terminated``, ``MID`` with
-      discount 1 elsewhere.
-    """
-    reward = jnp.asarray(reward, dtype=jnp.float32)
-    step_type = jnp.where(terminated, _core.StepType.LAST, _core.StepType.MID)
-    return _core.TimeStep(
-        step_type=step_type.astype(jnp.int8),
-        reward=reward,
-        discount=jnp.where(terminated, 0.0, 1.0).astype(jnp.float32),
-        observation=observation,
-    )
 
 
 def uniform(

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.envs import _rendering
+from jit_env.envs import _rendering, _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode
 
@@ -173,7 +173,7 @@ class Acrobot(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.discrete_action(action, "Acrobot")
+        action = _steps.discrete_action(action, "Acrobot")
         p = state.params
         torque = action.astype(jnp.float32) - 1.0
         s = jnp.stack([state.theta1, state.theta2, state.theta1_dot, state.theta2_dot])
@@ -191,7 +191,7 @@ class Acrobot(ScalarRewardDiscount, _core.Environment):
         )
         terminated = -jnp.cos(state.theta1) - jnp.cos(state.theta2 + state.theta1) > 1.0
         reward = jnp.where(terminated, 0.0, -1.0)
-        return state, _episode.end_or_continue(terminated, reward, self._observation(state))
+        return state, _steps.end_or_continue(terminated, reward, self._observation(state))
 
     def _observation(self, state: AcrobotState) -> jax.Array:
         return jnp.stack(

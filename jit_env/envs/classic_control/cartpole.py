@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.envs import _rendering
+from jit_env.envs import _rendering, _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode
 
@@ -188,7 +188,7 @@ class CartPole(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.discrete_action(action, type(self).__name__)
+        action = _steps.discrete_action(action, type(self).__name__)
         p = state.params
         force = jnp.where(action == 1, p.force_mag, -p.force_mag)
         costheta, sintheta = jnp.cos(state.theta), jnp.sin(state.theta)
@@ -220,7 +220,7 @@ class CartPole(ScalarRewardDiscount, _core.Environment):
             reward = jnp.where(terminated, -1.0, 0.0)
         else:
             reward = jnp.ones((), jnp.float32)
-        return state, _episode.end_or_continue(terminated, reward, self._observation(state))
+        return state, _steps.end_or_continue(terminated, reward, self._observation(state))
 
     def _observation(self, state: CartPoleState) -> jax.Array:
         return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot])

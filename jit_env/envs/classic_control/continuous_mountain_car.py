@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jit_env import _core, specs
+from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode, mountain_car
 from jit_env.envs.classic_control.mountain_car import MountainCarState
@@ -124,7 +125,7 @@ class MountainCarContinuous(ScalarRewardDiscount, _core.Environment):
         terminated = (position >= p.goal_position) & (velocity >= p.goal_velocity)
         reward = jnp.where(terminated, 100.0, 0.0) - jnp.square(a) * 0.1
         state = state._replace(position=position, velocity=velocity)
-        return state, _episode.end_or_continue(terminated, reward, mountain_car.observation(state))
+        return state, _steps.end_or_continue(terminated, reward, mountain_car.observation(state))
 
     def observation_spec(self) -> specs.BoundedArray:
         """float32 ``[2]``: position in ``[-1.2, 0.6]``, velocity in ``[-0.07, 0.07]``."""

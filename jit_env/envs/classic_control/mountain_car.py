@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.envs import _rendering
+from jit_env.envs import _rendering, _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode
 
@@ -210,7 +210,7 @@ class MountainCar(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.discrete_action(action, "MountainCar")
+        action = _steps.discrete_action(action, "MountainCar")
         p = state.params
         velocity = (
             state.velocity
@@ -223,7 +223,7 @@ class MountainCar(ScalarRewardDiscount, _core.Environment):
         terminated = (position >= p.goal_position) & (velocity >= p.goal_velocity)
         state = state._replace(position=position, velocity=velocity)
         reward = jnp.full((), -1.0, jnp.float32)
-        return state, _episode.end_or_continue(terminated, reward, observation(state))
+        return state, _steps.end_or_continue(terminated, reward, observation(state))
 
     def observation_spec(self) -> specs.BoundedArray:
         """float32 ``[2]``: position in ``[-1.2, 0.6]``, velocity in ``[-0.07, 0.07]``."""

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.envs import _rendering
+from jit_env.envs import _rendering, _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.classic_control import _episode
 
@@ -155,7 +155,7 @@ class Pendulum(ScalarRewardDiscount, _core.Environment):
         newthdot = jnp.clip(newthdot, -p.max_speed, p.max_speed)
         newth = th + newthdot * p.dt
         state = state._replace(theta=newth, theta_dot=newthdot, last_u=u)
-        return state, _episode.end_or_continue(
+        return state, _steps.end_or_continue(
             jnp.zeros((), jnp.bool_), -costs, self._observation(state)
         )
 

@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 from jit_env.envs.bsuite import _episode
 from jit_env.envs.bsuite import _rendering as _grid
@@ -287,12 +288,12 @@ class MinAtarGame(ScalarRewardDiscount, _core.Environment):
         Raises:
           TypeError / ValueError: if ``action`` is not an integer scalar.
         """
-        action = _episode.check_discrete_action(action, type(self).__name__)
+        action = _steps.discrete_action(action, type(self).__name__)
         full = jnp.asarray(self.actions, jnp.int32)[action]
         key, draws = self.step_draws(state.key)
         state, reward, terminal = self.transition(state._replace(key=key), full, draws)
         observation = self._cast(self.observation(state))
-        return state, _episode.end_or_continue(terminal, reward, observation)
+        return state, _steps.end_or_continue(terminal, reward, observation)
 
     def _cast(self, observation: jax.Array) -> jax.Array:
         return observation.astype(self.observation_dtype)
