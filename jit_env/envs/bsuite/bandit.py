@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from jit_env import _core, specs
 from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
-from jit_env.envs.bsuite import _episode, _rendering
+from jit_env.envs.bsuite import _rendering
 
 NUM_ARMS = 11
 """Number of arms (bsuite's constant)."""
@@ -95,8 +95,8 @@ class SimpleBandit(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a `SimpleBanditParams`
             of scalars.
         """
-        params = _episode.canonical_params(
-            options, SimpleBanditParams, _PARAM_DTYPES, "SimpleBandit"
+        params = _steps.canonical_params(
+            options, SimpleBanditParams, "SimpleBandit", _PARAM_DTYPES
         )
         mapping_key = jax.random.key(params.mapping_seed, impl="threefry2x32")
         order = jax.random.permutation(mapping_key, NUM_ARMS)

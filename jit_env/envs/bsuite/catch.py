@@ -24,7 +24,7 @@ import numpy as np
 from jit_env import _core, specs
 from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
-from jit_env.envs.bsuite import _episode, _rendering
+from jit_env.envs.bsuite import _rendering
 
 
 class CatchParams(NamedTuple):
@@ -117,7 +117,7 @@ class Catch(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a `CatchParams` of
             scalars.
         """
-        params = _episode.canonical_params(options, CatchParams, _PARAM_DTYPES, "Catch")
+        params = _steps.canonical_params(options, CatchParams, "Catch", _PARAM_DTYPES)
         key, ball_key = jax.random.split(key)
         state = CatchState(
             key=key,

@@ -32,7 +32,7 @@ import numpy as np
 from jit_env import _core, specs
 from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
-from jit_env.envs.bsuite import _episode, _rendering
+from jit_env.envs.bsuite import _rendering
 
 
 class DeepSeaParams(NamedTuple):
@@ -135,7 +135,7 @@ class DeepSea(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a `DeepSeaParams` of
             scalars.
         """
-        params = _episode.canonical_params(options, DeepSeaParams, _PARAM_DTYPES, "DeepSea")
+        params = _steps.canonical_params(options, DeepSeaParams, "DeepSea", _PARAM_DTYPES)
         mapping = jnp.where(params.randomize_actions, self._coin_flips(params.mapping_seed), 1)
         state = DeepSeaState(
             key=key,

@@ -21,7 +21,7 @@ import numpy as np
 from jit_env import _core, specs
 from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
-from jit_env.envs.bsuite import _episode, _rendering
+from jit_env.envs.bsuite import _rendering
 
 REWARD_TIMESTEPS = np.array([1, 3, 10, 30, 100], np.int32)
 """Step (1-based) at which each chain pays its reward (bsuite's constant)."""
@@ -98,8 +98,8 @@ class DiscountingChain(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a
             `DiscountingChainParams` of scalars.
         """
-        params = _episode.canonical_params(
-            options, DiscountingChainParams, _PARAM_DTYPES, "DiscountingChain"
+        params = _steps.canonical_params(
+            options, DiscountingChainParams, "DiscountingChain", _PARAM_DTYPES
         )
         state = DiscountingChainState(
             key=key,

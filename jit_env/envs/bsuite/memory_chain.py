@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jit_env import _core, specs
 from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
-from jit_env.envs.bsuite import _episode, _rendering
+from jit_env.envs.bsuite import _rendering
 
 
 class MemoryChainParams(NamedTuple):
@@ -107,8 +107,8 @@ class MemoryChain(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a `MemoryChainParams`
             of scalars.
         """
-        params = _episode.canonical_params(
-            options, MemoryChainParams, _PARAM_DTYPES, "MemoryChain"
+        params = _steps.canonical_params(
+            options, MemoryChainParams, "MemoryChain", _PARAM_DTYPES
         )
         key, context_key, query_key = jax.random.split(key, 3)
         state = MemoryChainState(

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jit_env import _core, specs
 from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
-from jit_env.envs.bsuite import _episode, _rendering
+from jit_env.envs.bsuite import _rendering
 
 
 class UmbrellaChainParams(NamedTuple):
@@ -112,8 +112,8 @@ class UmbrellaChain(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not an
             `UmbrellaChainParams` of scalars.
         """
-        params = _episode.canonical_params(
-            options, UmbrellaChainParams, _PARAM_DTYPES, "UmbrellaChain"
+        params = _steps.canonical_params(
+            options, UmbrellaChainParams, "UmbrellaChain", _PARAM_DTYPES
         )
         key, need_key, has_key, distractor_key = jax.random.split(key, 4)
         state = UmbrellaChainState(

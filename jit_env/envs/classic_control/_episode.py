@@ -18,52 +18,6 @@ import numpy as np
 _Params = TypeVar("_Params", bound=NamedTuple)
 
 
-def canonical_params(options: Any, default: _Params, env_name: str) -> _Params:
-    """Checks ``options`` and casts every field to a strong ``float32`` scalar.
-
-    Args:
-      options: ``None`` (use ``default``) or an instance of ``type(default)``
-        whose fields are real scalars (Python numbers or arrays of shape
-        ``[]``; under ``jax.vmap`` each field is batched separately).
-      default: the environment's default parameters.
-      env_name: used in error messages.
-
-    Returns:
-      ``type(default)`` with every field a ``float32`` array of shape ``[]``.
-
-    Raises:
-      TypeError: if ``options`` is not ``None`` / ``type(default)``, or a
-        field is not real-valued (bool, complex or a key).
-      ValueError: if a field is not a scalar.
-    """
-    params_type = type(default)
-    if options is None:
-        options = default
-    if not isinstance(options, params_type):
-        raise TypeError(
-            f"{env_name}.reset: `options` must be None or a {params_type.__name__}, "
-            f"got {type(options).__name__}"
-        )
-    fields = {}
-    for name, value in options._asdict().items():
-        shape = jnp.shape(value)
-        if shape != ():
-            raise ValueError(
-                f"{env_name}.reset: `options.{name}` must be a scalar (vmap over a batch of "
-                f"params for domain randomisation), got shape {shape}"
-            )
-        dtype = jnp.result_type(value)
-        if dtype == np.bool_ or not (
-            jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
-        ):
-            raise TypeError(
-                f"{env_name}.reset: `options.{name}` must be a real number, got dtype {dtype}"
-            )
-        fields[name] = jnp.asarray(value, dtype=jnp.float32)
-    # Every field is replaced, so this is ``params_type(**fields)``.
-    return default._replace(**fields)
-
-
 def continuous_action(action: Any, env_name: str) -> jax.Array:
     """Returns the scalar inside a ``[1]``-shaped floating action, as ``float32``.
 

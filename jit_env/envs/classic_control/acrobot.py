@@ -157,7 +157,7 @@ class Acrobot(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not an `AcrobotParams` of
             real scalars.
         """
-        params = _episode.canonical_params(options, self.default_params, "Acrobot")
+        params = _steps.canonical_params(options, self.default_params, "Acrobot")
         key, init_key = jax.random.split(key)
         s = _episode.uniform(init_key, (4,), params.reset_low, params.reset_high)
         state = AcrobotState(key, s[0], s[1], s[2], s[3], params)

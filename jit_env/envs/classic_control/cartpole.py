@@ -166,7 +166,7 @@ class CartPole(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a `CartPoleParams` of
             real scalars.
         """
-        params = _episode.canonical_params(options, self.default_params, type(self).__name__)
+        params = _steps.canonical_params(options, self.default_params, type(self).__name__)
         key, init_key = jax.random.split(key)
         x, x_dot, theta, theta_dot = _episode.uniform(
             init_key, (4,), params.reset_low, params.reset_high

@@ -100,7 +100,7 @@ class MountainCarContinuous(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a
             `MountainCarContinuousParams` of real scalars.
         """
-        params = _episode.canonical_params(options, self.default_params, "MountainCarContinuous")
+        params = _steps.canonical_params(options, self.default_params, "MountainCarContinuous")
         state = mountain_car.reset_state(key, params)
         return state, _core.restart(mountain_car.observation(state))
 

@@ -196,7 +196,7 @@ class MountainCar(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a `MountainCarParams`
             of real scalars.
         """
-        params = _episode.canonical_params(options, self.default_params, "MountainCar")
+        params = _steps.canonical_params(options, self.default_params, "MountainCar")
         state = reset_state(key, params)
         return state, _core.restart(observation(state))
 

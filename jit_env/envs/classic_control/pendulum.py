@@ -125,7 +125,7 @@ class Pendulum(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a `PendulumParams` of
             real scalars.
         """
-        params = _episode.canonical_params(options, self.default_params, "Pendulum")
+        params = _steps.canonical_params(options, self.default_params, "Pendulum")
         key, init_key = jax.random.split(key)
         high = jnp.stack([params.init_theta, params.init_theta_dot])
         theta, theta_dot = _episode.uniform(init_key, (2,), -high, high)

@@ -46,7 +46,6 @@ import numpy as np
 from jit_env import _core, specs
 from jit_env.envs import _steps
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
-from jit_env.envs.bsuite import _episode
 from jit_env.envs.bsuite import _rendering as _grid
 
 NOOP, LEFT, UP, RIGHT, DOWN, FIRE = range(6)
@@ -265,8 +264,8 @@ class MinAtarGame(ScalarRewardDiscount, _core.Environment):
           TypeError / ValueError: if ``options`` is not a `MinAtarParams` of
             scalars.
         """
-        params = _episode.canonical_params(
-            options, MinAtarParams, _PARAM_DTYPES, type(self).__name__
+        params = _steps.canonical_params(
+            options, MinAtarParams, type(self).__name__, _PARAM_DTYPES
         )
         key, draws = self.reset_draws(key)
         state = self.initial_state(key, params, draws)
