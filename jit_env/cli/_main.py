@@ -175,6 +175,10 @@ class Eval:
 class List:
     """List the environments by suite, which extras are installed, and the algorithms."""
 
+    suite: str | None = None
+    """Also register and list a lazily registered suite's ids (imports it): gymnax, navix,
+    xminigrid, jumanji, pgx, brax, craftax or playground."""
+
 
 class CLIError(Exception):
     """A user error reported as one line with exit status 2."""
@@ -273,10 +277,10 @@ def _cmd_eval(args: Eval) -> int:
     return 0
 
 
-def _cmd_list() -> int:
+def _cmd_list(args: List) -> int:
     from jit_env.cli._listing import listing
 
-    print(listing())
+    print(listing(args.suite))
     return 0
 
 
@@ -351,7 +355,7 @@ def _main(argv: list[str] | None) -> int:
             return _cmd_train(args, argv)
         if isinstance(args, Eval):
             return _cmd_eval(args)
-        return _cmd_list()
+        return _cmd_list(args)
     except RunWriteError as e:
         print(f"jit-env: error: {e}", file=sys.stderr)
         return 1

@@ -117,6 +117,29 @@ def test_list_groups_by_suite_and_reports_the_extras(monkeypatch, capsys):
     assert "not installed" not in lines["agents"]
 
 
+def test_list_names_each_lazy_suite_and_its_extra(monkeypatch, capsys):
+    from jit_env.compat import _optional
+
+    found = {"jumanji": False}
+    monkeypatch.setattr(_optional, "_installed", lambda module: found.get(module, True))
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "  jumanji: not installed: pip install 'jit-env[jumanji]'\n" in out
+    assert ("  pgx: installed; ids 'pgx/<id>' register on first use (list them: jit-env list "
+            "--suite pgx, which imports pgx)\n") in out
+
+
+def test_list_suite_registers_and_lists_its_ids(registry, capsys):
+    pytest.importorskip("pgx")
+    assert cli.main(["list", "--suite", "pgx"]) == 0
+    out = capsys.readouterr().out
+    assert "  pgx:\n    pgx/2048\n" in out
+    assert "pgx/tic_tac_toe" in registry._REGISTRY
+    assert cli.main(["list", "--suite", "nope"]) == 2
+    assert ("--suite: unknown suite 'nope'; lazily registered suites: brax, craftax, gymnax"
+            in capsys.readouterr().err)
+
+
 def test_list_shows_the_gymnax_suite_without_registering_it(registry, capsys):
     pytest.importorskip("gymnax")
     assert cli.main(["list"]) == 0
