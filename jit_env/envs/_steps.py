@@ -10,15 +10,13 @@ a jitted step traces once) and the termination convention (dm_env's
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core
-
-_Params = TypeVar("_Params", bound=NamedTuple)
 
 
 def canonical_params(

@@ -9,13 +9,11 @@ once) are the same everywhere; discrete actions and TimeSteps are
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, TypeVar
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-_Params = TypeVar("_Params", bound=NamedTuple)
 
 
 def continuous_action(action: Any, env_name: str) -> jax.Array:
