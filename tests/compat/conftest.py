@@ -57,8 +57,9 @@ def attach_env_tools(request, make_env, random_action):
 
 
 def _ppo_run(config, *, env=None, low=-np.inf, high=np.inf, min_updates_with_episodes=1):
-    jax_train = __import__("jit_env.agents", fromlist=["train"]).train
-    _, metrics = jax.jit(lambda k: jax_train(config, k, env=env))(jax.random.PRNGKey(0))
+    from jit_env.agents import train  # imports flax / optax: only when a test trains
+
+    _, metrics = jax.jit(lambda k: train(config, k, env=env))(jax.random.PRNGKey(0))
     ended = np.asarray(metrics["episodes"]) > 0  # updates without a finished episode: NaN
     assert ended.sum() >= min_updates_with_episodes, np.asarray(metrics["episodes"])
     for name, value in metrics.items():
