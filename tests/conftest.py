@@ -8,18 +8,29 @@
   however fast it compiles. It changes no result. ``JIT_ENV_TEST_CACHE=off``
   turns it off (the README command on 2026-12-07, cold: 707 s with the cache,
   772 s without).
-- In a run that leaves out the slow tests (``-m "not slow"``, the README
-  command), XLA's backend (LLVM) optimisation level 0
-  (``--xla_backend_optimization_level=0`` appended to ``XLA_FLAGS``): those
-  tests' programs are small and run briefly, so compiling them dominates;
-  level 0 took the README command from 707 s to 576 s on the same machine.
-  Programs are the same HLO, compiled with fewer LLVM passes: results agree to
-  float rounding, not always to the bit, across levels (tests compare within
-  one level). Runs with the slow tests keep XLA's default: their long learning
-  runs amplify rounding differences (rlax's PopArt example at its defaults
-  learns Catch at the default level and not at level 0), and they test the
-  optimised programs users run. ``JIT_ENV_TEST_XLA_OPT=default`` keeps XLA's
-  default in any run; `.ci/run` runs the oldest-JAX subset that way too.
+- XLA flags for faster compiles (compiling, not running, is most of the tests'
+  time: a cProfile of ``tests/test_testing.py`` spends 39 of 81 s in
+  ``backend_compile``), appended to ``XLA_FLAGS`` by `pytest_configure`:
+
+  * every run: XLA:CPU's older (LLVM IR) fusion emitters,
+    ``--xla_cpu_use_fusion_emitters=false``; the MLIR fusion emitters, XLA:CPU's
+    default, compile more slowly;
+  * runs that leave out the slow tests (``-m "not slow"``, the README command):
+    also LLVM optimisation level 0, ``--xla_backend_optimization_level=0``. Their
+    programs are small and run briefly. Runs with the slow tests keep LLVM's
+    default level: long learning runs amplify rounding differences (rlax's PopArt
+    example at its defaults learns Catch at the default level, not at level 0).
+
+  The README command from a cold cache on 2026-12-07 (``benchmarks/RESULTS.md``):
+  685 s and 725 s at level 0 alone, 610 s with the older emitters alone, 421 s
+  with both. The flags change how programs are compiled, not what they compute,
+  but results can differ in the last bit. With both flags, jitted programs and
+  eager ops (or two differently chunked programs) can round differently, so tests
+  marked ``bitwise`` compare with the `bits_equal` fixture: exact in runs at LLVM's
+  default level, within float32 rounding (relative 1e-5, absolute 1e-6) at level
+  0; `.ci/run` reruns them exactly after the slow tests. ``JIT_ENV_TEST_XLA=default``
+  keeps all of XLA's defaults (`.ci/run` runs the oldest-JAX subset that way, so
+  CI also tests the programs users compile).
 - ``variant`` (a function over a batch: the operators) and ``variant_fn`` (a
   function on single inputs: specs, environments' ``reset`` / ``step``): every
   test using one runs eagerly, under ``jax.jit`` and under
@@ -42,16 +53,44 @@ if _CACHE_DIR != "off":
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
+_LEVEL0 = "--xla_backend_optimization_level=0"
+
+
 def pytest_configure(config):
-    """Level-0 XLA compilation for runs that leave out the slow tests (module docstring)."""
+    """XLA flags for faster compiles (module docstring), before any backend starts."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if os.environ.get("JIT_ENV_TEST_XLA") == "default":
+        return
+    wanted = []
+    if "fusion_emitters" not in flags:
+        wanted.append("--xla_cpu_use_fusion_emitters=false")
     fast_run = "not slow" in (config.getoption("markexpr") or "")
-    if (fast_run and os.environ.get("JIT_ENV_TEST_XLA_OPT", "0") != "default"
-            and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", "")):
-        # XLA reads it when the first backend starts: after this hook, when a test
-        # module first computes something.
-        os.environ["XLA_FLAGS"] = (
-            os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
-        ).strip()
+    if fast_run and "xla_backend_optimization_level" not in flags:
+        wanted.append(_LEVEL0)
+    # XLA reads XLA_FLAGS when the first backend starts: after this hook, when a
+    # test module first computes something.
+    os.environ["XLA_FLAGS"] = " ".join([flags, *wanted]).strip()
+
+
+@pytest.fixture
+def bits_equal():
+    """``check(actual, desired)``: the same bits, or float32 rounding at LLVM level 0.
+
+    For tests that compare two differently compiled programs (chunked vs whole
+    training, jitted vs eager, ours vs a reference library): exact
+    (``np.testing.assert_array_equal``) unless this process compiles at LLVM
+    level 0, where ``np.testing.assert_allclose(rtol=1e-5, atol=1e-6)`` (module
+    docstring). Mark such tests ``bitwise`` so `.ci/run` reruns them exactly.
+    """
+    exact = _LEVEL0 not in os.environ.get("XLA_FLAGS", "")
+
+    def check(actual, desired):
+        if exact:
+            np.testing.assert_array_equal(actual, desired)
+        else:
+            np.testing.assert_allclose(actual, desired, rtol=1e-5, atol=1e-6)
+
+    return check
 
 
 def _stack(*xs):

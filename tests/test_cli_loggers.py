@@ -6,6 +6,7 @@ import json
 import math
 import struct
 import sys
+import time
 
 import pytest
 
@@ -120,6 +121,9 @@ def test_wandb_offline_run_holds_the_metrics_and_resumes(tmp_path, monkeypatch):
     logger.write(_rows([1, 2]))
     logger.close()
     run_id = (tmp_path / "wandb_id").read_text().strip()
+    # W&B names an offline run's folder by run id and start time in whole seconds: a
+    # resume within the same second would reuse (and overwrite) the first run's file.
+    time.sleep(1.0 - time.time() % 1.0 + 0.05)
     again = WandbLogger(tmp_path, {"algo": "ppo"}, resume_update=2)
     assert (tmp_path / "wandb_id").read_text().strip() == run_id
     again.write(_rows([1, 2, 3]))  # rows up to the checkpoint are skipped

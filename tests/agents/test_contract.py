@@ -95,7 +95,8 @@ def test_seeds_vmap_and_equal_single_runs(compiled):
             np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
 
 
-def test_cli_chunks_equal_the_uninterrupted_run(compiled, agent_cli_run):
+@pytest.mark.bitwise
+def test_cli_chunks_equal_the_uninterrupted_run(compiled, agent_cli_run, bits_equal):
     run = agent_cli_run(compiled.name)
     payload = json.loads((run / "config.json").read_text())
     assert payload["algo"] == compiled.name
@@ -106,7 +107,7 @@ def test_cli_chunks_equal_the_uninterrupted_run(compiled, agent_cli_run):
     assert meta["update"] == compiled.config.num_updates
     # One jitted update at a time from the same initial state: the same bits.
     for a, b in zip(_leaves(restored), _leaves(whole)):
-        np.testing.assert_array_equal(a, b)
+        bits_equal(a, b)
 
 
 def test_cli_interrupt_resume_eval(compiled, agent_cli_run, tmp_path, capsys,

@@ -59,8 +59,9 @@ def _gymnax_loop(gymnax_env, params, key, actions):
     return out
 
 
+@pytest.mark.bitwise
 @pytest.mark.parametrize("env_id", _IDS)
-def test_gymnasium_check_env_and_trajectory_equal_gymnax(env_id):
+def test_gymnasium_check_env_and_trajectory_equal_gymnax(env_id, bits_equal):
     """check_env passes on to_gymnasium(from_gymnax(...)); its (jitted) trajectory is gymnax's.
 
     ``reset(seed=s)`` resets with ``split(key(s))[1]``, which `from_gymnax` splits once
@@ -83,17 +84,17 @@ def test_gymnasium_check_env_and_trajectory_equal_gymnax(env_id):
     reset_key = jax.random.split(jax.random.key(5))[1]
     expected = _gymnax_loop(gymnax_env, params, reset_key, actions)
     for (obs, reward, terminated, truncated, _), exp in zip(steps, expected):
-        np.testing.assert_array_equal(obs, exp[0])  # bit-identical: the same float32 ops
+        bits_equal(obs, exp[0])  # bit-identical: the same float32 ops
         assert reward == float(exp[1])
         assert terminated == bool(exp[2])
         assert truncated == bool(exp[3])
 
 
-def _check_against_gymnax(timesteps, expected):
+def _check_against_gymnax(timesteps, expected, bits_equal):
     ended = 0
     for t, (obs, reward, terminated, truncated) in enumerate(expected):
         ts = jax.tree.map(lambda x, t=t: np.asarray(x)[t], timesteps)
-        np.testing.assert_array_equal(ts.observation, obs)  # bit-identical: same float32 ops
+        bits_equal(ts.observation, obs)  # bit-identical: same float32 ops
         np.testing.assert_array_equal(ts.reward, np.float32(reward))
         done = bool(terminated) or bool(truncated)
         assert ts.step_type == (StepType.LAST if done else StepType.MID)
@@ -102,7 +103,8 @@ def _check_against_gymnax(timesteps, expected):
     return ended
 
 
-def test_cartpole_trajectories_equal_gymnax(variant):
+@pytest.mark.bitwise
+def test_cartpole_trajectories_equal_gymnax(variant, bits_equal):
     """Two keys' trajectories, eagerly, under jit and under vmap (`variant`), equal gymnax.
 
     CartPole only: the other ids are covered (jitted) above; their eager / vmap
@@ -120,7 +122,8 @@ def test_cartpole_trajectories_equal_gymnax(variant):
     ended = 0
     for b in range(2):
         expected = _gymnax_loop(gymnax_env, params, keys[b], actions[:, b])
-        ended += _check_against_gymnax(jax.tree.map(lambda x, b=b: x[:, b], timesteps), expected)
+        ended += _check_against_gymnax(jax.tree.map(lambda x, b=b: x[:, b], timesteps), expected,
+                                       bits_equal)
     assert ended > 0  # random CartPole episodes last ~20 steps: ends are compared too
 
 
