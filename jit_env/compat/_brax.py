@@ -32,6 +32,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
+from jit_env.compat._adapter import LibraryAdapter
 from jit_env.compat._optional import register_suite, require
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
@@ -83,13 +84,16 @@ def _observation_spec(like: Any) -> specs.Spec:
     return specs.Array(tuple(like.shape), np.dtype(like.dtype), name="observation")
 
 
-class FromBrax(ScalarRewardDiscount, _core.Environment):
+class FromBrax(ScalarRewardDiscount, LibraryAdapter):
     """A brax environment as a pure jit_env environment (built by `from_brax`).
 
     Args:
       brax_env: a brax ``Env`` without ``AutoResetWrapper`` / ``VmapWrapper``.
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
     """
+
+    factory = "from_brax"
+    label = "Brax"
 
     def __init__(self, brax_env: Any, *, renderer: Any = None):
         for method in ("reset", "step"):
@@ -108,7 +112,7 @@ class FromBrax(ScalarRewardDiscount, _core.Environment):
                 "(brax/envs/wrappers/training.py) and batching is jit_env's Vmap / AutoReset"
             )
         super().__init__(renderer=renderer)
-        self._brax_env = brax_env
+        self._wrapped = brax_env
         self._episode_wrapped = "EpisodeWrapper" in chain
         state_like = jax.eval_shape(brax_env.reset, jax.ShapeDtypeStruct((2,), jnp.uint32))
         self._observation_spec = _observation_spec(state_like.obs)
@@ -124,13 +128,7 @@ class FromBrax(ScalarRewardDiscount, _core.Environment):
     @property
     def brax_env(self) -> Any:
         """The wrapped brax environment."""
-        return self._brax_env
-
-    def __repr__(self) -> str:
-        return f"from_brax({type(self._brax_env).__name__})"
-
-    def __str__(self) -> str:
-        return f"Brax{type(self._brax_env).__name__}"
+        return self._wrapped
 
     @contextlib.contextmanager
     def _with_sys(self, sys: Any) -> Iterator[None]:
@@ -139,7 +137,7 @@ class FromBrax(ScalarRewardDiscount, _core.Environment):
         if sys is None:
             yield
             return
-        env = self._brax_env.unwrapped
+        env = self._wrapped.unwrapped
         old = env.sys
         try:
             env.sys = sys
@@ -166,14 +164,14 @@ class FromBrax(ScalarRewardDiscount, _core.Environment):
                     f"from_brax: `options` must be a brax System or None, got "
                     f"{type(options).__name__}"
                 )
-            if not hasattr(self._brax_env.unwrapped, "sys"):
+            if not hasattr(self._wrapped.unwrapped, "sys"):
                 raise TypeError(
                     f"from_brax: `options` replaces `sys`, which "
-                    f"{type(self._brax_env.unwrapped).__name__} does not have"
+                    f"{type(self._wrapped.unwrapped).__name__} does not have"
                 )
         key, reset_key = jax.random.split(key)
         with self._with_sys(options):
-            env_state = strong(self._brax_env.reset(reset_key))
+            env_state = strong(self._wrapped.reset(reset_key))
         state = BraxState(key=key, env_state=env_state, params=options)
         return state, _core.restart(env_state.obs)
 
@@ -184,7 +182,7 @@ class FromBrax(ScalarRewardDiscount, _core.Environment):
         brax's ``EpisodeWrapper`` and ``info["truncation"]`` is set (discount 1).
         """
         with self._with_sys(state.params):
-            env_state = strong(self._brax_env.step(state.env_state, action))
+            env_state = strong(self._wrapped.step(state.env_state, action))
         done = env_state.done > 0
         if self._episode_wrapped:
             truncated = jnp.logical_and(done, env_state.info["truncation"] > 0)

@@ -32,6 +32,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
+from jit_env.compat._adapter import LibraryAdapter
 from jit_env.compat._gymnax import _leaf_spec
 from jit_env.compat._optional import require
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
@@ -64,7 +65,7 @@ class CraftaxState(NamedTuple):
     params: Any
 
 
-class FromCraftax(ScalarRewardDiscount, _core.Environment):
+class FromCraftax(ScalarRewardDiscount, LibraryAdapter):
     """A Craftax environment as a pure jit_env environment (built by `from_craftax`).
 
     Args:
@@ -72,6 +73,9 @@ class FromCraftax(ScalarRewardDiscount, _core.Environment):
       env_params: Craftax ``EnvParams`` (default ``craftax_env.default_params``).
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
     """
+
+    factory = "from_craftax"
+    label = ""
 
     def __init__(self, craftax_env: Any, env_params: Any = None, *, renderer: Any = None):
         craftax_spaces = require("craftax.environment_base.spaces", "from_craftax")
@@ -83,7 +87,7 @@ class FromCraftax(ScalarRewardDiscount, _core.Environment):
                     f"{type(craftax_env).__name__}"
                 )
         super().__init__(renderer=renderer)
-        self._craftax_env = craftax_env
+        self._wrapped = craftax_env
         self._params = craftax_env.default_params if env_params is None else env_params
         if not hasattr(self._params, "max_timesteps"):
             raise TypeError(
@@ -116,13 +120,7 @@ class FromCraftax(ScalarRewardDiscount, _core.Environment):
     @property
     def craftax_env(self) -> Any:
         """The wrapped Craftax environment."""
-        return self._craftax_env
-
-    def __repr__(self) -> str:
-        return f"from_craftax({type(self._craftax_env).__name__})"
-
-    def __str__(self) -> str:
-        return type(self._craftax_env).__name__
+        return self._wrapped
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[CraftaxState, _core.TimeStep]:
         """Splits ``key`` once and calls Craftax ``reset_env(reset_key, params)``.
@@ -133,7 +131,7 @@ class FromCraftax(ScalarRewardDiscount, _core.Environment):
         """
         params = self._params if options is None else options
         key, reset_key = jax.random.split(key)
-        observation, env_state = self._craftax_env.reset_env(reset_key, params)
+        observation, env_state = self._wrapped.reset_env(reset_key, params)
         state = CraftaxState(key=key, env_state=strong(env_state), params=params)
         return state, _core.restart(strong(observation))
 
@@ -145,11 +143,11 @@ class FromCraftax(ScalarRewardDiscount, _core.Environment):
         (discount 1).
         """
         key, step_key = jax.random.split(state.key)
-        observation, env_state, reward, done, _ = self._craftax_env.step_env(
+        observation, env_state, reward, done, _ = self._wrapped.step_env(
             step_key, state.env_state, action, state.params
         )
         no_limit = dataclasses.replace(state.params, max_timesteps=_NO_TIME_LIMIT)
-        terminated = jnp.asarray(self._craftax_env.is_terminal(env_state, no_limit), bool)
+        terminated = jnp.asarray(self._wrapped.is_terminal(env_state, no_limit), bool)
         done = jnp.asarray(done, bool)
         timestep = _core.last_where(done, reward, jnp.where(terminated, 0.0, 1.0),
                                     strong(observation))

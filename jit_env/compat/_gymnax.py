@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.compat._adapter import LibraryAdapter
 from jit_env.compat._optional import register_suite, require
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
@@ -90,7 +91,7 @@ def _strong(tree: Any) -> Any:
     return jax.tree.map(strong, tree)
 
 
-class FromGymnax(ScalarRewardDiscount, _core.Environment):
+class FromGymnax(ScalarRewardDiscount, LibraryAdapter):
     """A gymnax environment as a pure jit_env environment (built by `from_gymnax`).
 
     Args:
@@ -98,6 +99,9 @@ class FromGymnax(ScalarRewardDiscount, _core.Environment):
       env_params: gymnax ``EnvParams`` (default: ``gymnax_env.default_params``).
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
     """
+
+    factory = "from_gymnax"
+    label = "Gymnax"
 
     def __init__(self, gymnax_env: Any, env_params: Any = None, *, renderer: Any = None):
         gymnax_spaces = require("gymnax.environments.spaces", "from_gymnax")
@@ -108,7 +112,7 @@ class FromGymnax(ScalarRewardDiscount, _core.Environment):
                     f"{type(gymnax_env).__name__}"
                 )
         super().__init__(renderer=renderer)
-        self._gymnax_env = gymnax_env
+        self._wrapped = gymnax_env
         self._params = gymnax_env.default_params if env_params is None else env_params
         obs_like, _ = jax.eval_shape(
             lambda k: gymnax_env.reset(k, self._params), jax.ShapeDtypeStruct((2,), jnp.uint32)
@@ -138,13 +142,7 @@ class FromGymnax(ScalarRewardDiscount, _core.Environment):
     @property
     def gymnax_env(self) -> Any:
         """The wrapped gymnax environment."""
-        return self._gymnax_env
-
-    def __repr__(self) -> str:
-        return f"from_gymnax({type(self._gymnax_env).__name__})"
-
-    def __str__(self) -> str:
-        return f"Gymnax{type(self._gymnax_env).__name__}"
+        return self._wrapped
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[GymnaxState, _core.TimeStep]:
         """Splits ``key`` and calls gymnax ``reset(key, params)``.
@@ -155,7 +153,7 @@ class FromGymnax(ScalarRewardDiscount, _core.Environment):
         """
         params = self._params if options is None else options
         key, reset_key = jax.random.split(key)
-        observation, env_state = self._gymnax_env.reset(reset_key, params)
+        observation, env_state = self._wrapped.reset(reset_key, params)
         state = GymnaxState(key=key, env_state=_strong(env_state), params=params)
         return state, _core.restart(_strong(observation))
 
@@ -167,7 +165,7 @@ class FromGymnax(ScalarRewardDiscount, _core.Environment):
             5-tuple.
         """
         key, step_key = jax.random.split(state.key)
-        out = self._gymnax_env.step(step_key, state.env_state, action, state.params)
+        out = self._wrapped.step(step_key, state.env_state, action, state.params)
         if len(out) == 6:
             _, env_state, reward, terminated, truncated, info = out
             if "final_observation" not in info:
@@ -182,7 +180,7 @@ class FromGymnax(ScalarRewardDiscount, _core.Environment):
             else:
                 # gymnax 0.0.x: no final observation, so use the step without
                 # the built-in reset (its documented `step_env`).
-                observation, env_state, reward, done, info = self._gymnax_env.step_env(
+                observation, env_state, reward, done, info = self._wrapped.step_env(
                     step_key, state.env_state, action, state.params
                 )
             discount = jnp.asarray(info.get("discount", 1.0 - done), jnp.float32)

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.compat._adapter import LibraryAdapter
 from jit_env.compat._optional import register_suite, require
 
 
@@ -94,13 +95,16 @@ def _to_tree(value: Any, spec: Any, jumanji_specs: Any) -> Any:
     return value
 
 
-class FromJumanji(_core.Environment):
+class FromJumanji(LibraryAdapter):
     """A jumanji environment as a pure jit_env environment (built by `from_jumanji`).
 
     Args:
       jumanji_env: a ``jumanji.Environment`` instance (not auto-resetting).
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
     """
+
+    factory = "from_jumanji"
+    label = "Jumanji"
 
     def __init__(self, jumanji_env: Any, *, renderer: Any = None):
         jumanji = require("jumanji", "from_jumanji")
@@ -117,7 +121,7 @@ class FromJumanji(_core.Environment):
                 "the final observation)"
             )
         super().__init__(renderer=renderer)
-        self._jumanji_env = jumanji_env
+        self._wrapped = jumanji_env
         self._jspecs = jumanji_specs
         self._jobs_spec = jumanji_env.observation_spec
         action_spec = jumanji_env.action_spec
@@ -150,13 +154,7 @@ class FromJumanji(_core.Environment):
     @property
     def jumanji_env(self) -> Any:
         """The wrapped jumanji environment."""
-        return self._jumanji_env
-
-    def __repr__(self) -> str:
-        return f"from_jumanji({type(self._jumanji_env).__name__})"
-
-    def __str__(self) -> str:
-        return f"Jumanji{type(self._jumanji_env).__name__}"
+        return self._wrapped
 
     def _timestep(self, ts: Any) -> _core.TimeStep:
         return _core.TimeStep(
@@ -184,7 +182,7 @@ class FromJumanji(_core.Environment):
                 f"construction), got {type(options).__name__}"
             )
         key, reset_key = jax.random.split(key)
-        env_state, ts = self._jumanji_env.reset(reset_key)
+        env_state, ts = self._wrapped.reset(reset_key)
         return JumanjiState(key=key, env_state=env_state), self._timestep(ts)
 
     def step(self, state: JumanjiState, action: Any) -> tuple[JumanjiState, _core.TimeStep]:
@@ -195,7 +193,7 @@ class FromJumanji(_core.Environment):
         spec = self._action_spec
         if isinstance(spec, specs.BoundedArray):
             action = jnp.clip(action, spec.minimum, spec.maximum)
-        env_state, ts = self._jumanji_env.step(state.env_state, action)
+        env_state, ts = self._wrapped.step(state.env_state, action)
         return JumanjiState(key=state.key, env_state=env_state), self._timestep(ts)
 
     def observation_spec(self) -> specs.Spec:

@@ -35,6 +35,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
+from jit_env.compat._adapter import LibraryAdapter
 from jit_env.compat._optional import register_suite, require
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
@@ -98,7 +99,7 @@ def _space_spec(space: Any, like: jax.ShapeDtypeStruct, navix_spaces: Any, what:
     )
 
 
-class FromNavix(ScalarRewardDiscount, _core.Environment):
+class FromNavix(ScalarRewardDiscount, LibraryAdapter):
     """A navix environment as a pure jit_env environment (built by `from_navix`).
 
     Args:
@@ -106,6 +107,9 @@ class FromNavix(ScalarRewardDiscount, _core.Environment):
       renderer: optional ``state -> uint8 [H, W, 3]``; default navix's
         ``observations.rgb`` of the grid.
     """
+
+    factory = "from_navix"
+    label = "Navix"
 
     def __init__(self, navix_env: Any, *, renderer: Any = None):
         navix = require("navix", "from_navix")
@@ -119,7 +123,7 @@ class FromNavix(ScalarRewardDiscount, _core.Environment):
                 with jax.numpy_rank_promotion("allow"):
                     return navix.observations.rgb(state.timestep.state)
         super().__init__(renderer=renderer)
-        self._navix_env = navix_env
+        self._wrapped = navix_env
         with jax.numpy_rank_promotion("allow"):
             timestep_like = jax.eval_shape(navix_env.reset,
                                            jax.ShapeDtypeStruct((2,), jnp.uint32))
@@ -149,13 +153,7 @@ class FromNavix(ScalarRewardDiscount, _core.Environment):
     @property
     def navix_env(self) -> Any:
         """The wrapped navix environment."""
-        return self._navix_env
-
-    def __repr__(self) -> str:
-        return f"from_navix({type(self._navix_env).__name__})"
-
-    def __str__(self) -> str:
-        return f"Navix{type(self._navix_env).__name__}"
+        return self._wrapped
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[NavixState, _core.TimeStep]:
         """Splits ``key`` and calls navix ``reset(navix_key)``.
@@ -174,7 +172,7 @@ class FromNavix(ScalarRewardDiscount, _core.Environment):
             )
         key, navix_key = jax.random.split(key)
         with jax.numpy_rank_promotion("allow"):
-            timestep = strong(self._navix_env.reset(navix_key))
+            timestep = strong(self._wrapped.reset(navix_key))
         return NavixState(key=key, timestep=timestep), _core.restart(timestep.observation)
 
     def step(self, state: NavixState, action: Any) -> tuple[NavixState, _core.TimeStep]:
@@ -196,7 +194,7 @@ class FromNavix(ScalarRewardDiscount, _core.Environment):
                 f"{list(action.shape)}"
             )
         with jax.numpy_rank_promotion("allow"):
-            timestep = strong(self._navix_env._step(
+            timestep = strong(self._wrapped._step(
                 state.timestep, action.astype(self._action_spec.dtype)
             ))
         navix_type = timestep.step_type

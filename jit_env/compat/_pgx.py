@@ -54,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
+from jit_env.compat._adapter import LibraryAdapter
 from jit_env.compat._optional import register_suite, require
 
 _MASK_FREE_PREFIX = "minatar-"  # Pgx's MinAtar games: legal_action_mask is all True always
@@ -77,7 +78,7 @@ def _array_spec(like: Any, name: str) -> specs.Array:
     return specs.Array(tuple(like.shape), np.dtype(like.dtype), name=name)
 
 
-class FromPgx(_core.Environment):
+class FromPgx(LibraryAdapter):
     """A Pgx game as a pure jit_env environment (built by `from_pgx`).
 
     Args:
@@ -89,6 +90,9 @@ class FromPgx(_core.Environment):
         (the mask says whose turn it is).
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
     """
+
+    factory = "from_pgx"
+    label = "Pgx"
 
     def __init__(self, pgx_env: Any, *, action_mask: bool | None = None, renderer: Any = None):
         core = require("pgx.core", "from_pgx")
@@ -105,7 +109,7 @@ class FromPgx(_core.Environment):
                 f"{num_players} players the mask is what says whose turn it is"
             )
         super().__init__(renderer=renderer)
-        self._pgx_env = pgx_env
+        self._wrapped = pgx_env
         self._num_players = num_players
         self._masked = action_mask
         # pgx >= 2.0's stochastic games override `step` only to insist on a key
@@ -131,7 +135,7 @@ class FromPgx(_core.Environment):
     @property
     def pgx_env(self) -> Any:
         """The wrapped Pgx game."""
-        return self._pgx_env
+        return self._wrapped
 
     @property
     def agent_ids(self) -> tuple[str, ...] | None:
@@ -141,10 +145,7 @@ class FromPgx(_core.Environment):
         return tuple(f"player_{i}" for i in range(self._num_players))
 
     def __repr__(self) -> str:
-        return f"from_pgx({self._pgx_env.id!r})"
-
-    def __str__(self) -> str:
-        return f"Pgx{type(self._pgx_env).__name__}"
+        return f"from_pgx({self._wrapped.id!r})"
 
     def _observe(self, env_state: Any) -> Any:
         if self._num_players == 1:
@@ -152,7 +153,7 @@ class FromPgx(_core.Environment):
         else:
             # Pgx's Env.observe is `stop_gradient(self._observe(state, player_id))` (pgx/core.py).
             obs = jnp.stack([
-                jax.lax.stop_gradient(self._pgx_env._observe(env_state, jnp.int32(i)))
+                jax.lax.stop_gradient(self._wrapped._observe(env_state, jnp.int32(i)))
                 for i in range(self._num_players)
             ])
             acting = jnp.arange(self._num_players) == env_state.current_player
@@ -186,7 +187,7 @@ class FromPgx(_core.Environment):
                 f"got {type(options).__name__}"
             )
         key, reset_key = jax.random.split(key)
-        env_state = self._pgx_env.init(reset_key)
+        env_state = self._wrapped.init(reset_key)
         return PgxState(key=key, env_state=env_state), self._timestep(env_state, True)
 
     def step(self, state: PgxState, action: Any) -> tuple[PgxState, _core.TimeStep]:
@@ -209,9 +210,9 @@ class FromPgx(_core.Environment):
         key = state.key
         if self._stochastic:
             key, step_key = jax.random.split(key)
-            env_state = self._pgx_env.step(env_state, action, step_key)
+            env_state = self._wrapped.step(env_state, action, step_key)
         else:
-            env_state = self._pgx_env.step(env_state, action)
+            env_state = self._wrapped.step(env_state, action)
         return PgxState(key=key, env_state=env_state), self._timestep(env_state, False)
 
     def observation_spec(self) -> specs.Spec:

@@ -36,6 +36,7 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
+from jit_env.compat._adapter import LibraryAdapter
 from jit_env.compat._optional import register_suite, require
 from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
@@ -77,7 +78,7 @@ def _signature(params: Any) -> Any:
     return treedef, [(jnp.shape(x), jnp.result_type(x)) for x in leaves]
 
 
-class FromXMiniGrid(ScalarRewardDiscount, _core.Environment):
+class FromXMiniGrid(ScalarRewardDiscount, LibraryAdapter):
     """An xminigrid environment as a pure jit_env environment (built by `from_xminigrid`).
 
     Args:
@@ -86,6 +87,9 @@ class FromXMiniGrid(ScalarRewardDiscount, _core.Environment):
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer (xminigrid's
         own ``render`` runs NumPy on the host and is not jittable).
     """
+
+    factory = "from_xminigrid"
+    label = "XMiniGrid"
 
     def __init__(self, xminigrid_env: Any, env_params: Any = None, *, renderer: Any = None):
         xminigrid = require("xminigrid", "from_xminigrid")
@@ -106,7 +110,7 @@ class FromXMiniGrid(ScalarRewardDiscount, _core.Environment):
                 "(xminigrid.make sets one)"
             )
         super().__init__(renderer=renderer)
-        self._env = xminigrid_env
+        self._wrapped = xminigrid_env
         self._params = params
         self._signature = _signature(params)
         with jax.numpy_rank_promotion("allow"):
@@ -121,18 +125,12 @@ class FromXMiniGrid(ScalarRewardDiscount, _core.Environment):
     @property
     def xminigrid_env(self) -> Any:
         """The wrapped xminigrid environment."""
-        return self._env
+        return self._wrapped
 
     @property
     def default_params(self) -> Any:
         """The ``EnvParams`` `reset` uses when ``options`` is ``None``."""
         return self._params
-
-    def __repr__(self) -> str:
-        return f"from_xminigrid({type(self._env).__name__})"
-
-    def __str__(self) -> str:
-        return f"XMiniGrid{type(self._env).__name__}"
 
     def _check_options(self, options: Any) -> Any:
         if options is None:
@@ -161,7 +159,7 @@ class FromXMiniGrid(ScalarRewardDiscount, _core.Environment):
         params = self._check_options(options)
         key, xminigrid_key = jax.random.split(key)
         with jax.numpy_rank_promotion("allow"):
-            timestep = strong(self._env.reset(params, xminigrid_key))
+            timestep = strong(self._wrapped.reset(params, xminigrid_key))
         state = XMiniGridState(key=key, timestep=timestep, params=params)
         return state, _core.restart(timestep.observation)
 
@@ -184,7 +182,7 @@ class FromXMiniGrid(ScalarRewardDiscount, _core.Environment):
                 f"{list(action.shape)}"
             )
         with jax.numpy_rank_promotion("allow"):
-            timestep = strong(self._env.step(state.params, state.timestep, action))
+            timestep = strong(self._wrapped.step(state.params, state.timestep, action))
         done = timestep.step_type == 2  # xminigrid StepType.LAST
         ts = _core.last_where(done, timestep.reward, timestep.discount, timestep.observation)
         return XMiniGridState(key=state.key, timestep=timestep, params=state.params), ts
