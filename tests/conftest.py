@@ -26,9 +26,10 @@
   with both. The flags change how programs are compiled, not what they compute,
   but results can differ in the last bit. With both flags, jitted programs and
   eager ops (or two differently chunked programs) can round differently, so tests
-  marked ``bitwise`` compare with the `bits_equal` fixture: exact in runs at LLVM's
-  default level, within float32 rounding (relative 1e-5, absolute 1e-6) at level
-  0; `.ci/run` reruns them exactly after the slow tests. ``JIT_ENV_TEST_XLA=default``
+  that compare such programs use the `bits_equal` fixture (which marks them
+  ``bitwise``): exact in runs at LLVM's default level, within float32 rounding
+  (relative 1e-5, absolute 1e-6) at level 0; `.ci/run` reruns them exactly after
+  the slow tests. ``JIT_ENV_TEST_XLA=default``
   keeps all of XLA's defaults (`.ci/run` runs the oldest-JAX subset that way, so
   CI also tests the programs users compile).
 - ``variant`` (a function over a batch: the operators) and ``variant_fn`` (a
@@ -72,6 +73,14 @@ def pytest_configure(config):
     os.environ["XLA_FLAGS"] = " ".join([flags, *wanted]).strip()
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects by marker
+def pytest_collection_modifyitems(items):
+    """Marks ``bitwise`` every test that requests the `bits_equal` fixture."""
+    for item in items:
+        if "bits_equal" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.bitwise)
+
+
 @pytest.fixture
 def bits_equal():
     """``check(actual, desired)``: the same bits, or float32 rounding at LLVM level 0.
@@ -80,7 +89,8 @@ def bits_equal():
     training, jitted vs eager, ours vs a reference library): exact
     (``np.testing.assert_array_equal``) unless this process compiles at LLVM
     level 0, where ``np.testing.assert_allclose(rtol=1e-5, atol=1e-6)`` (module
-    docstring). Mark such tests ``bitwise`` so `.ci/run` reruns them exactly.
+    docstring). Tests that request it are marked ``bitwise``
+    (`pytest_collection_modifyitems`), so `.ci/run` reruns them exactly.
     """
     exact = _LEVEL0 not in os.environ.get("XLA_FLAGS", "")
 

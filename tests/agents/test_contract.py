@@ -95,7 +95,6 @@ def test_seeds_vmap_and_equal_single_runs(compiled):
             np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
 
 
-@pytest.mark.bitwise
 def test_cli_chunks_equal_the_uninterrupted_run(compiled, agent_cli_run, bits_equal):
     run = agent_cli_run(compiled.name)
     payload = json.loads((run / "config.json").read_text())

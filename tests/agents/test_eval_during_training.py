@@ -72,7 +72,6 @@ def test_evaluation_is_evaluate_policy_on_the_state_after_that_update(runs):
     np.testing.assert_allclose(metrics["eval_length"][1], lengths.mean(), rtol=1e-6)
 
 
-@pytest.mark.bitwise
 def test_chunked_runs_place_evaluations_by_start(runs, bits_equal):
     (_, m1), (s2, m2) = runs["chunks"]
     state, metrics = runs["eval"]

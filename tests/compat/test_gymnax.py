@@ -59,7 +59,6 @@ def _gymnax_loop(gymnax_env, params, key, actions):
     return out
 
 
-@pytest.mark.bitwise
 @pytest.mark.parametrize("env_id", _IDS)
 def test_gymnasium_check_env_and_trajectory_equal_gymnax(env_id, bits_equal):
     """check_env passes on to_gymnasium(from_gymnax(...)); its (jitted) trajectory is gymnax's.
@@ -84,7 +83,7 @@ def test_gymnasium_check_env_and_trajectory_equal_gymnax(env_id, bits_equal):
     reset_key = jax.random.split(jax.random.key(5))[1]
     expected = _gymnax_loop(gymnax_env, params, reset_key, actions)
     for (obs, reward, terminated, truncated, _), exp in zip(steps, expected):
-        bits_equal(obs, exp[0])  # bit-identical: the same float32 ops
+        bits_equal(obs, exp[0])  # the same float32 ops: bit-identical at LLVM's default level
         assert reward == float(exp[1])
         assert terminated == bool(exp[2])
         assert truncated == bool(exp[3])
@@ -94,7 +93,7 @@ def _check_against_gymnax(timesteps, expected, bits_equal):
     ended = 0
     for t, (obs, reward, terminated, truncated) in enumerate(expected):
         ts = jax.tree.map(lambda x, t=t: np.asarray(x)[t], timesteps)
-        bits_equal(ts.observation, obs)  # bit-identical: same float32 ops
+        bits_equal(ts.observation, obs)  # the same float32 ops: bit-identical at LLVM's default level
         np.testing.assert_array_equal(ts.reward, np.float32(reward))
         done = bool(terminated) or bool(truncated)
         assert ts.step_type == (StepType.LAST if done else StepType.MID)
@@ -103,7 +102,6 @@ def _check_against_gymnax(timesteps, expected, bits_equal):
     return ended
 
 
-@pytest.mark.bitwise
 def test_cartpole_trajectories_equal_gymnax(variant, bits_equal):
     """Two keys' trajectories, eagerly, under jit and under vmap (`variant`), equal gymnax.
 

@@ -237,7 +237,6 @@ def test_render():
     assert coins > 0
 
 
-@pytest.mark.bitwise
 @pytest.mark.parametrize("mode", ["binary", "discrete"])
 def test_single_agent_view_is_the_game_with_the_baseline_on_the_left(mode, bits_equal):
     """SlimeVolley-v0 equals the two-player game driven by hand: the baseline's buttons
