@@ -32,9 +32,8 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
-from jit_env.compat._adapter import LibraryAdapter
+from jit_env.compat._adapter import LibraryAdapter, wrapped_accessor
 from jit_env.compat._optional import register_suite, require
-from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 EPISODE_LENGTH = 1000
 """``brax.envs.create``'s default ``episode_length`` (brax/envs/__init__.py), the
@@ -84,12 +83,20 @@ def _observation_spec(like: Any) -> specs.Spec:
     return specs.Array(tuple(like.shape), np.dtype(like.dtype), name="observation")
 
 
-class FromBrax(ScalarRewardDiscount, LibraryAdapter):
+class FromBrax(LibraryAdapter):
     """A brax environment as a pure jit_env environment (built by `from_brax`).
 
     Args:
       brax_env: a brax ``Env`` without ``AutoResetWrapper`` / ``VmapWrapper``.
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
+
+    Specs: observation, brax's unbounded ``Array`` (or a ``Dict`` of them) in
+    brax's dtype; action, float32 ``[action_size]`` in [-1, 1]. Every brax
+    environment acts in [-1, 1]: those whose actuators have another
+    ``ctrl_range`` rescale from [-1, 1] in ``step`` (brax/envs/inverted_pendulum.py,
+    humanoid.py, humanoidstandup.py, pusher.py), and brax's agents sample through
+    ``tanh`` (brax/training/distribution.py ``NormalTanhDistribution``). Reward and
+    discount: float32 scalars.
     """
 
     factory = "from_brax"
@@ -125,10 +132,7 @@ class FromBrax(ScalarRewardDiscount, LibraryAdapter):
             (int(action_size),), np.float32, -1.0, 1.0, name="action"
         )
 
-    @property
-    def brax_env(self) -> Any:
-        """The wrapped brax environment."""
-        return self._wrapped
+    brax_env = wrapped_accessor("brax")
 
     @contextlib.contextmanager
     def _with_sys(self, sys: Any) -> Iterator[None]:
@@ -192,21 +196,6 @@ class FromBrax(ScalarRewardDiscount, LibraryAdapter):
         timestep = _core.last_where(done, env_state.reward, jnp.where(terminated, 0.0, 1.0),
                                     env_state.obs)
         return BraxState(key=state.key, env_state=env_state, params=state.params), timestep
-
-    def observation_spec(self) -> specs.Spec:
-        """brax's observation: unbounded ``Array`` (or a ``Dict`` of them), brax's dtype."""
-        return self._observation_spec
-
-    def action_spec(self) -> specs.BoundedArray:
-        """float32 ``[action_size]`` in [-1, 1].
-
-        Every brax environment acts in [-1, 1]: those whose actuators have
-        another ``ctrl_range`` rescale from [-1, 1] in ``step``
-        (brax/envs/inverted_pendulum.py, humanoid.py, humanoidstandup.py,
-        pusher.py), and brax's agents sample through ``tanh``
-        (brax/training/distribution.py ``NormalTanhDistribution``).
-        """
-        return self._action_spec
 
 
 
@@ -272,14 +261,8 @@ def register_brax_ids(prefix: str = "brax/") -> tuple[str, ...]:
     Keyword arguments of ``make`` reach brax's constructor
     (``make("brax/ant", backend="positional")``). Registering twice is a no-op.
 
-    Args:
-      prefix: namespace of the registered ids.
-
-    Returns:
-      The ids registered, sorted.
-
-    Raises:
-      ImportError: ``"register_brax_ids needs: pip install 'jit-env[brax]'"``.
+    Returns the registered ids, sorted. Raises ImportError without the extra:
+    ``"register_brax_ids needs: pip install 'jit-env[brax]'"``.
     """
     envs = require("brax.envs", "register_brax_ids")
     return register_suite(prefix, envs._envs, "jit_env.compat._brax:make_brax", "brax_name",
@@ -329,11 +312,8 @@ def register_playground_ids(prefix: str = "playground/") -> tuple[str, ...]:
     locomotion and manipulation environments fetch MuJoCo Menagerie models
     when built (network access). Registering twice is a no-op.
 
-    Returns:
-      The ids registered, sorted.
-
-    Raises:
-      ImportError: ``"register_playground_ids needs: pip install 'jit-env[playground]'"``.
+    Returns the registered ids, sorted. Raises ImportError without the extra:
+    ``"register_playground_ids needs: pip install 'jit-env[playground]'"``.
     """
     registry = require("mujoco_playground", "register_playground_ids").registry
     return register_suite(

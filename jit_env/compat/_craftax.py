@@ -30,12 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jit_env import _core, specs
+from jit_env import _core
 from jit_env._pytrees import strong
-from jit_env.compat._adapter import LibraryAdapter
+from jit_env.compat._adapter import LibraryAdapter, wrapped_accessor
 from jit_env.compat._gymnax import _leaf_spec
 from jit_env.compat._optional import require
-from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 CRAFTAX_IDS = (
     "Craftax-Classic-Pixels-v1",
@@ -65,13 +64,17 @@ class CraftaxState(NamedTuple):
     params: Any
 
 
-class FromCraftax(ScalarRewardDiscount, LibraryAdapter):
+class FromCraftax(LibraryAdapter):
     """A Craftax environment as a pure jit_env environment (built by `from_craftax`).
 
     Args:
       craftax_env: a Craftax environment (auto-resetting or not).
       env_params: Craftax ``EnvParams`` (default ``craftax_env.default_params``).
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
+
+    Specs: observation, Craftax's ``Box`` space (float32 in [0, 1], symbolic or
+    pixels); action, its ``Discrete`` space as an int32 ``DiscreteArray``; reward
+    and discount, float32 scalars.
     """
 
     factory = "from_craftax"
@@ -117,10 +120,7 @@ class FromCraftax(ScalarRewardDiscount, LibraryAdapter):
         )
         self._action_spec = _leaf_spec(action_space, action_like, craftax_spaces)
 
-    @property
-    def craftax_env(self) -> Any:
-        """The wrapped Craftax environment."""
-        return self._wrapped
+    craftax_env = wrapped_accessor("Craftax")
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[CraftaxState, _core.TimeStep]:
         """Splits ``key`` once and calls Craftax ``reset_env(reset_key, params)``.
@@ -152,14 +152,6 @@ class FromCraftax(ScalarRewardDiscount, LibraryAdapter):
         timestep = _core.last_where(done, reward, jnp.where(terminated, 0.0, 1.0),
                                     strong(observation))
         return CraftaxState(key=key, env_state=strong(env_state), params=state.params), timestep
-
-    def observation_spec(self) -> specs.Spec:
-        """Craftax's ``Box`` observation space (float32 in [0, 1], symbolic or pixels)."""
-        return self._observation_spec
-
-    def action_spec(self) -> specs.Spec:
-        """Craftax's ``Discrete`` action space as an int32 ``DiscreteArray``."""
-        return self._action_spec
 
 
 
@@ -243,14 +235,8 @@ def register_craftax_ids(prefix: str = "craftax/") -> tuple[str, ...]:
     limit (``max_timesteps``, a truncation here), so no ``TimeLimit`` is
     added. Registering twice is a no-op.
 
-    Args:
-      prefix: namespace of the registered ids.
-
-    Returns:
-      The ids registered, sorted.
-
-    Raises:
-      ImportError: ``"register_craftax_ids needs: pip install 'jit-env[craftax]'"``.
+    Returns the registered ids, sorted. Raises ImportError without the extra:
+    ``"register_craftax_ids needs: pip install 'jit-env[craftax]'"``.
     """
     require("craftax.craftax_env", "register_craftax_ids")
     from jit_env.envs import register

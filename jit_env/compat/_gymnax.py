@@ -20,9 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.compat._adapter import LibraryAdapter
+from jit_env.compat._adapter import LibraryAdapter, wrapped_accessor
 from jit_env.compat._optional import register_suite, require
-from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 
 class GymnaxState(NamedTuple):
@@ -91,13 +90,17 @@ def _strong(tree: Any) -> Any:
     return jax.tree.map(strong, tree)
 
 
-class FromGymnax(ScalarRewardDiscount, LibraryAdapter):
+class FromGymnax(LibraryAdapter):
     """A gymnax environment as a pure jit_env environment (built by `from_gymnax`).
 
     Args:
       gymnax_env: a gymnax ``Environment`` instance.
       env_params: gymnax ``EnvParams`` (default: ``gymnax_env.default_params``).
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
+
+    Specs: observation, gymnax's observation space with the dtype gymnax actually
+    returns; action, gymnax's action space (``DiscreteArray`` or ``BoundedArray``);
+    reward and discount, float32 scalars.
     """
 
     factory = "from_gymnax"
@@ -139,10 +142,7 @@ class FromGymnax(ScalarRewardDiscount, LibraryAdapter):
         with jax.ensure_compile_time_eval():
             self._action_spec = _leaf_spec(action_space, action_like, gymnax_spaces)
 
-    @property
-    def gymnax_env(self) -> Any:
-        """The wrapped gymnax environment."""
-        return self._wrapped
+    gymnax_env = wrapped_accessor("gymnax")
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[GymnaxState, _core.TimeStep]:
         """Splits ``key`` and calls gymnax ``reset(key, params)``.
@@ -193,14 +193,6 @@ class FromGymnax(ScalarRewardDiscount, LibraryAdapter):
         discount = jnp.where(done, discount, jnp.ones((), jnp.float32))
         timestep = _core.last_where(done, reward, discount, _strong(observation))
         return GymnaxState(key=key, env_state=_strong(env_state), params=state.params), timestep
-
-    def observation_spec(self) -> specs.Spec:
-        """gymnax's observation space, with the dtype gymnax actually returns."""
-        return self._observation_spec
-
-    def action_spec(self) -> specs.Spec:
-        """gymnax's action space (``DiscreteArray`` or ``BoundedArray``)."""
-        return self._action_spec
 
 
 
@@ -270,14 +262,8 @@ def register_gymnax_ids(prefix: str = "gymnax/") -> tuple[str, ...]:
     no-op (the records are identical). gymnax applies its own time limit
     (``max_steps_in_episode``) as truncation, so no ``TimeLimit`` is added.
 
-    Args:
-      prefix: namespace of the registered ids.
-
-    Returns:
-      The ids registered, sorted.
-
-    Raises:
-      ImportError: ``"register_gymnax_ids needs: pip install 'jit-env[gymnax]'"``.
+    Returns the registered ids, sorted. Raises ImportError without the extra:
+    ``"register_gymnax_ids needs: pip install 'jit-env[gymnax]'"``.
     """
     gymnax = require("gymnax", "register_gymnax_ids")
     return register_suite(prefix, gymnax.registered_envs,

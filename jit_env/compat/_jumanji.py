@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.compat._adapter import LibraryAdapter
+from jit_env.compat._adapter import LibraryAdapter, wrapped_accessor
 from jit_env.compat._optional import register_suite, require
 
 
@@ -101,6 +101,11 @@ class FromJumanji(LibraryAdapter):
     Args:
       jumanji_env: a ``jumanji.Environment`` instance (not auto-resetting).
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
+
+    Specs: observation, jumanji's ``observation_spec`` with composites as
+    `specs.Dict` of their fields; action, jumanji's ``action_spec``
+    (``DiscreteArray``, multi-discrete or ``BoundedArray``); reward and discount
+    (in [0, 1]), the shape and dtype jumanji's ``step`` returns (``[N]`` for some).
     """
 
     factory = "from_jumanji"
@@ -151,10 +156,7 @@ class FromJumanji(LibraryAdapter):
                     f"{leaf.shape} {leaf.dtype} but reset returns {tuple(like.shape)} {like.dtype}"
                 )
 
-    @property
-    def jumanji_env(self) -> Any:
-        """The wrapped jumanji environment."""
-        return self._wrapped
+    jumanji_env = wrapped_accessor("jumanji")
 
     def _timestep(self, ts: Any) -> _core.TimeStep:
         return _core.TimeStep(
@@ -176,11 +178,7 @@ class FromJumanji(LibraryAdapter):
         Raises:
           ValueError: if ``options`` is not ``None``.
         """
-        if options is not None:
-            raise ValueError(
-                f"from_jumanji: `options` must be None (jumanji environments are configured at "
-                f"construction), got {type(options).__name__}"
-            )
+        self._no_options(options, "jumanji environments are configured at construction")
         key, reset_key = jax.random.split(key)
         env_state, ts = self._wrapped.reset(reset_key)
         return JumanjiState(key=key, env_state=env_state), self._timestep(ts)
@@ -195,22 +193,6 @@ class FromJumanji(LibraryAdapter):
             action = jnp.clip(action, spec.minimum, spec.maximum)
         env_state, ts = self._wrapped.step(state.env_state, action)
         return JumanjiState(key=state.key, env_state=env_state), self._timestep(ts)
-
-    def observation_spec(self) -> specs.Spec:
-        """jumanji's ``observation_spec``, composites as `specs.Dict` of their fields."""
-        return self._observation_spec
-
-    def action_spec(self) -> specs.Spec:
-        """jumanji's ``action_spec`` (``DiscreteArray``, multi-discrete or ``BoundedArray``)."""
-        return self._action_spec
-
-    def reward_spec(self) -> specs.Array:
-        """The reward's shape and dtype as jumanji's ``step`` returns it (``[N]`` for some)."""
-        return self._reward_spec
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """The discount's shape and dtype as jumanji's ``step`` returns it, in [0, 1]."""
-        return self._discount_spec
 
 
 def from_jumanji(jumanji_env: Any) -> FromJumanji:
@@ -297,14 +279,8 @@ def register_jumanji_ids(prefix: str = "jumanji/") -> tuple[str, ...]:
     levels from the Hugging Face Hub when it is built
     (``jumanji/environments/routing/sokoban/generator.py``).
 
-    Args:
-      prefix: namespace of the registered ids.
-
-    Returns:
-      The ids registered, sorted.
-
-    Raises:
-      ImportError: ``"register_jumanji_ids needs: pip install 'jit-env[jumanji]'"``.
+    Returns the registered ids, sorted. Raises ImportError without the extra:
+    ``"register_jumanji_ids needs: pip install 'jit-env[jumanji]'"``.
     """
     jumanji = require("jumanji", "register_jumanji_ids")
     return register_suite(prefix, jumanji.registered_environments(),

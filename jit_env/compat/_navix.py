@@ -35,9 +35,8 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
-from jit_env.compat._adapter import LibraryAdapter
+from jit_env.compat._adapter import LibraryAdapter, wrapped_accessor
 from jit_env.compat._optional import register_suite, require
-from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 _NAVIX_TRUNCATION = 1
 _NAVIX_TERMINATION = 2  # navix.environments.environment.StepType
@@ -99,17 +98,29 @@ def _space_spec(space: Any, like: jax.ShapeDtypeStruct, navix_spaces: Any, what:
     )
 
 
-class FromNavix(ScalarRewardDiscount, LibraryAdapter):
+class FromNavix(LibraryAdapter):
     """A navix environment as a pure jit_env environment (built by `from_navix`).
 
     Args:
       navix_env: a ``navix.environments.environment.Environment`` instance.
       renderer: optional ``state -> uint8 [H, W, 3]``; default navix's
         ``observations.rgb`` of the grid.
+
+    Specs: observation, navix's observation space, integer observations starting
+    at 0 as a multi-discrete `DiscreteArray` of navix's ``maximum + 1`` values per
+    element, others as a `BoundedArray`. Where navix's declared bounds miss what it
+    writes, the spec has the written range: ``symbolic`` 0..10 in its tag layer
+    (the player's tag, ``EntityIds.PLAYER``, not the declared 8) and 0..255 in its
+    colour and state layers (KeyCorridor's locked door writes state 254, a uint8
+    wrap-around), ``categorical`` -1..10 (-1 for walls) and
+    ``categorical_first_person`` -1..100 (100 pads the view outside the grid).
+    Action: ``DiscreteArray(len(action_set), int32)`` (navix's ``Discrete``).
+    Reward and discount: float32 scalars.
     """
 
     factory = "from_navix"
     label = "Navix"
+    _action_spec: specs.DiscreteArray
 
     def __init__(self, navix_env: Any, *, renderer: Any = None):
         navix = require("navix", "from_navix")
@@ -150,10 +161,7 @@ class FromNavix(ScalarRewardDiscount, LibraryAdapter):
                 int(action_space.maximum) + 1, dtype=np.dtype(action_space.dtype)
             )
 
-    @property
-    def navix_env(self) -> Any:
-        """The wrapped navix environment."""
-        return self._wrapped
+    navix_env = wrapped_accessor("navix")
 
     def reset(self, key: jax.Array, *, options: Any = None) -> tuple[NavixState, _core.TimeStep]:
         """Splits ``key`` and calls navix ``reset(navix_key)``.
@@ -165,11 +173,7 @@ class FromNavix(ScalarRewardDiscount, LibraryAdapter):
         Raises:
           ValueError: if ``options`` is not ``None``.
         """
-        if options is not None:
-            raise ValueError(
-                f"from_navix: `options` must be None (navix environments take no parameters "
-                f"at reset), got {type(options).__name__}"
-            )
+        self._no_options(options, "navix environments take no parameters at reset")
         key, navix_key = jax.random.split(key)
         with jax.numpy_rank_promotion("allow"):
             timestep = strong(self._wrapped.reset(navix_key))
@@ -202,25 +206,6 @@ class FromNavix(ScalarRewardDiscount, LibraryAdapter):
         discount = jnp.where(navix_type == _NAVIX_TERMINATION, 0.0, 1.0)
         ts = _core.last_where(done, timestep.reward, discount, timestep.observation)
         return NavixState(key=state.key, timestep=timestep), ts
-
-    def observation_spec(self) -> specs.Spec:
-        """navix's observation space as a `DiscreteArray` / `BoundedArray`.
-
-        Integer observations starting at 0 become a multi-discrete
-        `DiscreteArray` of navix's ``maximum + 1`` values per element, others
-        a `BoundedArray`. Where navix's declared bounds miss what it writes, the
-        spec has the written range: ``symbolic`` 0..10 in its tag layer (the
-        player's tag, ``EntityIds.PLAYER``, not the declared 8) and 0..255 in
-        its colour and state layers (KeyCorridor's locked door writes state
-        254, a uint8 wrap-around), ``categorical`` -1..10 (-1
-        for walls) and ``categorical_first_person`` -1..100 (100 pads the view
-        outside the grid).
-        """
-        return self._observation_spec
-
-    def action_spec(self) -> specs.DiscreteArray:
-        """``DiscreteArray(len(action_set), int32)`` (navix's ``Discrete`` action space)."""
-        return self._action_spec
 
 
 
@@ -284,11 +269,8 @@ def register_navix_ids(prefix: str = "navix/") -> tuple[str, ...]:
     episode limit (``max_steps``) as truncation, so no ``TimeLimit`` is added.
     Registering twice is a no-op.
 
-    Returns:
-      The ids registered, sorted.
-
-    Raises:
-      ImportError: ``"register_navix_ids needs: pip install 'jit-env[navix]'"``.
+    Returns the registered ids, sorted. Raises ImportError without the extra:
+    ``"register_navix_ids needs: pip install 'jit-env[navix]'"``.
     """
     navix = require("navix", "register_navix_ids")
     return register_suite(prefix, navix.registry(),

@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jit_env import _core, specs
-from jit_env.compat._adapter import LibraryAdapter
+from jit_env.compat._adapter import LibraryAdapter, wrapped_accessor
 from jit_env.compat._optional import register_suite, require
 
 _MASK_FREE_PREFIX = "minatar-"  # Pgx's MinAtar games: legal_action_mask is all True always
@@ -89,6 +89,11 @@ class FromPgx(LibraryAdapter):
         ``pgx/minatar/breakout.py``). Must not be False for several players
         (the mask says whose turn it is).
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer.
+
+    Specs: observation, ``Dict(observation=[(N,) …], action_mask=bool [(N,) A])``
+    or the bare observation; action, ``num_actions`` values, scalar (one player) or
+    ``[N]``; reward, float32 ``[]`` (one player) or ``[N]`` (Pgx's ``rewards``);
+    discount, float32 in [0, 1], shaped like the reward.
     """
 
     factory = "from_pgx"
@@ -132,10 +137,7 @@ class FromPgx(LibraryAdapter):
         self._reward_spec = specs.Array(lead, jnp.float32, name="reward")
         self._discount_spec = specs.BoundedArray(lead, jnp.float32, 0.0, 1.0, name="discount")
 
-    @property
-    def pgx_env(self) -> Any:
-        """The wrapped Pgx game."""
-        return self._wrapped
+    pgx_env = wrapped_accessor("Pgx")
 
     @property
     def agent_ids(self) -> tuple[str, ...] | None:
@@ -181,11 +183,7 @@ class FromPgx(LibraryAdapter):
         Raises:
           ValueError: if ``options`` is not ``None``.
         """
-        if options is not None:
-            raise ValueError(
-                f"from_pgx: `options` must be None (Pgx games are configured at construction), "
-                f"got {type(options).__name__}"
-            )
+        self._no_options(options, "Pgx games are configured at construction")
         key, reset_key = jax.random.split(key)
         env_state = self._wrapped.init(reset_key)
         return PgxState(key=key, env_state=env_state), self._timestep(env_state, True)
@@ -214,22 +212,6 @@ class FromPgx(LibraryAdapter):
         else:
             env_state = self._wrapped.step(env_state, action)
         return PgxState(key=key, env_state=env_state), self._timestep(env_state, False)
-
-    def observation_spec(self) -> specs.Spec:
-        """``Dict(observation=[(N,) …], action_mask=bool [(N,) A])``, or the bare observation."""
-        return self._observation_spec
-
-    def action_spec(self) -> specs.DiscreteArray:
-        """``num_actions`` values, scalar (one player) or ``[N]``."""
-        return self._action_spec
-
-    def reward_spec(self) -> specs.Array:
-        """float32, ``[]`` (one player) or ``[N]`` (Pgx's ``rewards``)."""
-        return self._reward_spec
-
-    def discount_spec(self) -> specs.BoundedArray:
-        """float32 in [0, 1], shaped like the reward."""
-        return self._discount_spec
 
 
 def from_pgx(pgx_env: Any, *, action_mask: bool | None = None) -> FromPgx:
@@ -300,14 +282,8 @@ def register_pgx_ids(prefix: str = "pgx/") -> tuple[str, ...]:
     may run on (``pgx/core.py``, ``State.truncated``); pass
     ``max_episode_steps`` to `jit_env.make` for a limit.
 
-    Args:
-      prefix: namespace of the registered ids.
-
-    Returns:
-      The ids registered, sorted.
-
-    Raises:
-      ImportError: ``"register_pgx_ids needs: pip install 'jit-env[pgx]'"``.
+    Returns the registered ids, sorted. Raises ImportError without the extra:
+    ``"register_pgx_ids needs: pip install 'jit-env[pgx]'"``.
     """
     pgx = require("pgx", "register_pgx_ids")
     return register_suite(prefix, pgx.available_envs(),

@@ -36,9 +36,8 @@ import numpy as np
 
 from jit_env import _core, specs
 from jit_env._pytrees import strong
-from jit_env.compat._adapter import LibraryAdapter
+from jit_env.compat._adapter import LibraryAdapter, wrapped_accessor
 from jit_env.compat._optional import register_suite, require
-from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 
 class XMiniGridState(NamedTuple):
@@ -78,7 +77,7 @@ def _signature(params: Any) -> Any:
     return treedef, [(jnp.shape(x), jnp.result_type(x)) for x in leaves]
 
 
-class FromXMiniGrid(ScalarRewardDiscount, LibraryAdapter):
+class FromXMiniGrid(LibraryAdapter):
     """An xminigrid environment as a pure jit_env environment (built by `from_xminigrid`).
 
     Args:
@@ -86,6 +85,13 @@ class FromXMiniGrid(ScalarRewardDiscount, LibraryAdapter):
       env_params: its ``EnvParams`` (default ``xminigrid_env.default_params()``).
       renderer: optional ``state -> uint8 [H, W, 3]`` renderer (xminigrid's
         own ``render`` runs NumPy on the host and is not jittable).
+
+    Specs: observation, a ``DiscreteArray`` of xminigrid's ``uint8 [V, V, 2]``
+    view, layer 0 a tile id in ``[0, NUM_TILES)`` and layer 1 a colour id in
+    ``[0, NUM_COLORS)`` (13 and 12, ``xminigrid/core/constants.py``); a dict
+    observation (xminigrid's observation wrappers) maps key by key. Action:
+    ``DiscreteArray(env.num_actions(params), int32)`` (6 for xminigrid's actions).
+    Reward and discount: float32 scalars.
     """
 
     factory = "from_xminigrid"
@@ -122,10 +128,7 @@ class FromXMiniGrid(ScalarRewardDiscount, LibraryAdapter):
             int(xminigrid_env.num_actions(params)), dtype=jnp.int32
         )
 
-    @property
-    def xminigrid_env(self) -> Any:
-        """The wrapped xminigrid environment."""
-        return self._wrapped
+    xminigrid_env = wrapped_accessor("xminigrid")
 
     @property
     def default_params(self) -> Any:
@@ -186,19 +189,6 @@ class FromXMiniGrid(ScalarRewardDiscount, LibraryAdapter):
         done = timestep.step_type == 2  # xminigrid StepType.LAST
         ts = _core.last_where(done, timestep.reward, timestep.discount, timestep.observation)
         return XMiniGridState(key=state.key, timestep=timestep, params=state.params), ts
-
-    def observation_spec(self) -> specs.Spec:
-        """``DiscreteArray`` of xminigrid's ``uint8 [V, V, 2]`` view.
-
-        Layer 0 holds a tile id in ``[0, NUM_TILES)`` and layer 1 a colour id
-        in ``[0, NUM_COLORS)`` (13 and 12, ``xminigrid/core/constants.py``);
-        a dict observation (xminigrid's observation wrappers) maps key by key.
-        """
-        return self._observation_spec
-
-    def action_spec(self) -> specs.DiscreteArray:
-        """``DiscreteArray(env.num_actions(params), int32)`` (6 for xminigrid's actions)."""
-        return self._action_spec
 
 
 
@@ -264,11 +254,8 @@ def register_xminigrid_ids(prefix: str = "xminigrid/") -> tuple[str, ...]:
     ``options`` / ``env_params`` by the user. xminigrid applies its own
     episode limit (``max_steps``), so no ``TimeLimit`` is added.
 
-    Returns:
-      The ids registered, sorted.
-
-    Raises:
-      ImportError: ``"register_xminigrid_ids needs: pip install 'jit-env[xminigrid]'"``.
+    Returns the registered ids, sorted. Raises ImportError without the extra:
+    ``"register_xminigrid_ids needs: pip install 'jit-env[xminigrid]'"``.
     """
     xminigrid = require("xminigrid", "register_xminigrid_ids")
     return register_suite(prefix, xminigrid.registered_environments(),

@@ -95,7 +95,7 @@ def register(
     *,
     max_episode_steps: int | None = None,
     **default_kwargs: Any,
-) -> None:
+) -> str:
     """Registers an environment under ``env_id`` (gymnasium's ``register``).
 
     Registering the same id again with an identical record is a no-op;
@@ -110,6 +110,10 @@ def register(
         ``TimeLimit(env, max_episode_steps)``; ``None``: no time limit.
       **default_kwargs: default keyword arguments for ``entry_point``;
         `make`'s keyword arguments override them.
+
+    Returns:
+      ``env_id`` (gymnasium's ``register`` returns ``None``), so a package can list
+      its ids as it registers them.
 
     Raises:
       TypeError: if ``env_id`` is not a string, ``entry_point`` is neither
@@ -148,12 +152,13 @@ def register(
     existing = _REGISTRY.get(env_id)
     if existing is not None:
         if _same(existing, record):
-            return
+            return env_id
         raise ValueError(
             f"register: {env_id!r} is already registered (entry point "
             f"{existing.entry_point!r}); use another id"
         )
     _REGISTRY[env_id] = record
+    return env_id
 
 
 def _same(a: EnvSpec, b: EnvSpec) -> bool:

@@ -19,22 +19,6 @@ FIRST, MID, LAST = (int(x) for x in (_core.StepType.FIRST, _core.StepType.MID,
                                     _core.StepType.LAST))
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"num_envs": 0}, "`num_envs` must be positive, got 0"),
-        ({"gae_lambda": 1.5}, "`gae_lambda` must be in \\[0, 1\\], got 1.5"),
-        ({"optimizer": "sgd"}, "`optimizer` must be one of \\['rmsprop', 'adam'\\], got 'sgd'"),
-        ({"learning_rate": 0.0}, "`learning_rate` must be positive, got 0.0"),
-        ({"ent_coef": -1.0}, "`ent_coef` must be >= 0, got -1.0"),
-        ({"hidden_sizes": (0,)}, "`hidden_sizes` must be positive"),
-    ],
-)
-def test_config_validation_names_the_field(overrides, message):
-    with pytest.raises(ValueError, match=f"invalid A2CConfig: .*{message}"):
-        dataclasses.replace(TINY, **overrides).validate()
-
-
 def test_unsupported_action_spec_raises():
     env_spec = specs.EnvironmentSpec(
         observations=specs.Array((3,), jnp.float32),

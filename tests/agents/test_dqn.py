@@ -27,28 +27,6 @@ def _train(cfg, key):
     return agents.train(cfg, key, make_dqn)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"num_envs": 0}, "`num_envs` must be positive"),
-        ({"buffer_size": 0}, "`buffer_size` must be positive, got 0"),
-        ({"train_frequency": 3}, "`train_frequency`=3 must divide num_envs \\* num_steps = 32"),
-        ({"target_network_frequency": 12}, "`target_network_frequency`=12 must be a multiple"),
-        ({"tau": 0.0}, "`tau` must be in \\(0, 1\\], got 0.0"),
-        ({"end_e": 1.5}, "`end_e` must be in \\[0, 1\\], got 1.5"),
-        ({"head": "iqn"}, "`head` must be one of \\['q', 'c51', 'qr'\\], got 'iqn'"),
-        ({"huber_delta": -1.0}, "`huber_delta` must be positive or None"),
-        ({"v_min": 5.0, "v_max": 5.0}, "`v_min`=5.0 must be less than `v_max`=5.0"),
-        ({"num_atoms": 1}, "`num_atoms` must be >= 2"),
-        ({"learning_starts": -1}, "`learning_starts` must be >= 0"),
-        ({"activation": "swish"}, "`activation` must be one of"),
-    ],
-)
-def test_config_validation_names_the_field(overrides, message):
-    with pytest.raises(ValueError, match=message):
-        dataclasses.replace(TINY, **overrides).validate()
-
-
 def test_unsupported_specs_raise():
     spec = jit_env.specs.make_environment_spec(jit_env.make("Pendulum-v1"))
     with pytest.raises(ValueError, match="scalar DiscreteArray action"):

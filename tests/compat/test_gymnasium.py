@@ -16,6 +16,7 @@ from gymnasium.utils.env_checker import check_env
 from jit_env import _core, compat, specs
 from jit_env.compat import make_gymnasium_wrapper, to_gymnasium
 from jit_env.envs import make, registered_ids
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 _NORMALISED_ACTIONS_WARNING = "we recommend using a symmetric and normalized space"
 
@@ -107,7 +108,7 @@ def test_terminated_and_truncated_are_split_by_discount(make_env):
     assert (terminated, truncated) == (True, False)
 
 
-class _ExtrasEnv(_core.Environment):
+class _ExtrasEnv(ScalarRewardDiscount, _core.Environment):
     """A counter whose TimeStep extras carry the count (to test ``info``)."""
 
     def reset(self, key, *, options=None):
@@ -132,12 +133,6 @@ class _ExtrasEnv(_core.Environment):
 
     def action_spec(self):
         return specs.DiscreteArray(2)
-
-    def reward_spec(self):
-        return specs.Array((), jnp.float32)
-
-    def discount_spec(self):
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0)
 
 
 def test_info_carries_extras_as_fresh_numpy():

@@ -20,12 +20,13 @@ from gymnasium.wrappers.vector import RecordEpisodeStatistics
 from jit_env import _core, specs
 from jit_env import wrappers as W
 from jit_env.compat import to_gymnasium, to_gymnasium_vector
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 NUM_ENVS = 3
 _MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
 
 
-class _Counter(_core.Environment):
+class _Counter(ScalarRewardDiscount, _core.Environment):
     """Adds actions (0/1/2) to a counter; terminates at >= 4, extras carry the count."""
 
     def reset(self, key, *, options=None):
@@ -55,12 +56,6 @@ class _Counter(_core.Environment):
 
     def action_spec(self):
         return specs.DiscreteArray(3)
-
-    def reward_spec(self):
-        return specs.Array((), jnp.float32)
-
-    def discount_spec(self):
-        return specs.BoundedArray((), jnp.float32, 0.0, 1.0)
 
 
 _COUNTER = _Counter()

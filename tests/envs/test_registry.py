@@ -92,8 +92,9 @@ def test_register_without_limit_and_string_entry_point(registry):
 
 
 def test_register_twice(registry):
-    registry.register("Twice-v0", _Tiny, max_episode_steps=5)
-    registry.register("Twice-v0", _Tiny, max_episode_steps=5)  # identical: no-op
+    assert registry.register("Twice-v0", _Tiny, max_episode_steps=5) == "Twice-v0"
+    # identical: a no-op that still returns the id
+    assert registry.register("Twice-v0", _Tiny, max_episode_steps=5) == "Twice-v0"
     with pytest.raises(ValueError, match="already registered"):
         registry.register("Twice-v0", _Tiny, max_episode_steps=6)
     with pytest.raises(ValueError, match="already registered"):

@@ -39,21 +39,14 @@ from jit_env.envs.bsuite.umbrella_chain import (
 )
 
 BSUITE_IDS = (
-    "Catch-bsuite",
-    "DeepSea-bsuite",
-    "MemoryChain-bsuite",
-    "UmbrellaChain-bsuite",
-    "DiscountingChain-bsuite",
-    "SimpleBandit-bsuite",
+    register("Catch-bsuite", Catch),
+    register("DeepSea-bsuite", DeepSea),
+    register("MemoryChain-bsuite", MemoryChain),
+    register("UmbrellaChain-bsuite", UmbrellaChain),
+    register("DiscountingChain-bsuite", DiscountingChain),
+    register("SimpleBandit-bsuite", SimpleBandit),
 )
 """The ids this package registers."""
-
-for _env_id, _entry_point in zip(
-    BSUITE_IDS,
-    (Catch, DeepSea, MemoryChain, UmbrellaChain, DiscountingChain, SimpleBandit),
-):
-    register(_env_id, _entry_point)
-del _env_id, _entry_point
 
 __all__ = [
     "BSUITE_IDS",

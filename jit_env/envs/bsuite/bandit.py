@@ -84,16 +84,8 @@ class SimpleBandit(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[SimpleBanditState, _core.TimeStep]:
         """Assigns the arm rewards from ``options.mapping_seed``; stores the key.
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy uint32[2]).
-          options: `SimpleBanditParams`, or ``None`` for the defaults.
-
-        Returns:
-          ``(state, timestep)`` with ``timestep.step_type == FIRST``.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a `SimpleBanditParams`
-            of scalars.
+        ``options``: a `SimpleBanditParams` of scalars, or ``None`` for the defaults
+        (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(
             options, SimpleBanditParams, "SimpleBandit", _PARAM_DTYPES

@@ -106,16 +106,8 @@ class Catch(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[CatchState, _core.TimeStep]:
         """Drops a new ball at a uniformly random column of the top row.
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy uint32[2]).
-          options: `CatchParams`, or ``None`` for bsuite's values.
-
-        Returns:
-          ``(state, timestep)`` with ``timestep.step_type == FIRST``.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a `CatchParams` of
-            scalars.
+        ``options``: a `CatchParams` of scalars, or ``None`` for bsuite's values (else
+        TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(options, CatchParams, "Catch", _PARAM_DTYPES)
         key, ball_key = jax.random.split(key)

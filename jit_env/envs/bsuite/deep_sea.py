@@ -124,16 +124,8 @@ class DeepSea(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[DeepSeaState, _core.TimeStep]:
         """Puts the diver in the top-left cell; the key is stored, not split.
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy uint32[2]).
-          options: `DeepSeaParams`, or ``None`` for bsuite's values.
-
-        Returns:
-          ``(state, timestep)`` with ``timestep.step_type == FIRST``.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a `DeepSeaParams` of
-            scalars.
+        ``options``: a `DeepSeaParams` of scalars, or ``None`` for bsuite's values (else
+        TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(options, DeepSeaParams, "DeepSea", _PARAM_DTYPES)
         mapping = jnp.where(params.randomize_actions, self._coin_flips(params.mapping_seed), 1)

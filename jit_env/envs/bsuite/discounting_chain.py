@@ -87,16 +87,8 @@ class DiscountingChain(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[DiscountingChainState, _core.TimeStep]:
         """Starts before the choice (context -1); the key is stored, not split.
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy uint32[2]).
-          options: `DiscountingChainParams`, or ``None`` for the defaults.
-
-        Returns:
-          ``(state, timestep)`` with ``timestep.step_type == FIRST``.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a
-            `DiscountingChainParams` of scalars.
+        ``options``: a `DiscountingChainParams` of scalars, or ``None`` for the defaults
+        (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(
             options, DiscountingChainParams, "DiscountingChain", _PARAM_DTYPES

@@ -96,16 +96,8 @@ class MemoryChain(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[MemoryChainState, _core.TimeStep]:
         """Draws the context bits (Bernoulli(0.5)) and the query (uniform).
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy uint32[2]).
-          options: `MemoryChainParams`, or ``None`` for the defaults.
-
-        Returns:
-          ``(state, timestep)`` with ``timestep.step_type == FIRST``.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a `MemoryChainParams`
-            of scalars.
+        ``options``: a `MemoryChainParams` of scalars, or ``None`` for the defaults
+        (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(
             options, MemoryChainParams, "MemoryChain", _PARAM_DTYPES

@@ -101,16 +101,8 @@ class UmbrellaChain(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[UmbrellaChainState, _core.TimeStep]:
         """Draws whether the umbrella is needed and held (Bernoulli(0.5) each).
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy uint32[2]).
-          options: `UmbrellaChainParams`, or ``None`` for the defaults.
-
-        Returns:
-          ``(state, timestep)`` with ``timestep.step_type == FIRST``.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not an
-            `UmbrellaChainParams` of scalars.
+        ``options``: a `UmbrellaChainParams` of scalars, or ``None`` for the defaults
+        (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(
             options, UmbrellaChainParams, "UmbrellaChain", _PARAM_DTYPES

@@ -50,29 +50,18 @@ from jit_env.envs.classic_control.mountain_car import (
 from jit_env.envs.classic_control.pendulum import Pendulum, PendulumParams, PendulumState
 
 CLASSIC_CONTROL_IDS = (
-    "CartPole-v1",
-    "CartPole-v0",
-    "IncompleteCartPole-v1",
-    "IncompleteCartPole-v0",
-    "CartPole-NoVelocity-v1",
-    "CartPole-POMDP-v1",
-    "Acrobot-v1",
-    "MountainCar-v0",
-    "MountainCarContinuous-v0",
-    "Pendulum-v1",
+    register("CartPole-v1", CartPole, max_episode_steps=500),
+    register("CartPole-v0", CartPole, max_episode_steps=200),
+    register("IncompleteCartPole-v1", IncompleteCartPole, max_episode_steps=500),
+    register("IncompleteCartPole-v0", IncompleteCartPole, max_episode_steps=200),
+    register("CartPole-NoVelocity-v1", CartPoleNoVelocity, max_episode_steps=500),
+    register("CartPole-POMDP-v1", CartPoleNoVelocity, max_episode_steps=500),  # deprecated id
+    register("Acrobot-v1", Acrobot, max_episode_steps=500),
+    register("MountainCar-v0", MountainCar, max_episode_steps=200),
+    register("MountainCarContinuous-v0", MountainCarContinuous, max_episode_steps=999),
+    register("Pendulum-v1", Pendulum, max_episode_steps=200),
 )
 """The ids this package registers."""
-
-register("CartPole-v1", CartPole, max_episode_steps=500)
-register("CartPole-v0", CartPole, max_episode_steps=200)
-register("IncompleteCartPole-v1", IncompleteCartPole, max_episode_steps=500)
-register("IncompleteCartPole-v0", IncompleteCartPole, max_episode_steps=200)
-register("CartPole-NoVelocity-v1", CartPoleNoVelocity, max_episode_steps=500)
-register("CartPole-POMDP-v1", CartPoleNoVelocity, max_episode_steps=500)  # deprecated id
-register("Acrobot-v1", Acrobot, max_episode_steps=500)
-register("MountainCar-v0", MountainCar, max_episode_steps=200)
-register("MountainCarContinuous-v0", MountainCarContinuous, max_episode_steps=999)
-register("Pendulum-v1", Pendulum, max_episode_steps=200)
 
 __all__ = [
     "Acrobot",

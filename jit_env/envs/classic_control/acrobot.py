@@ -149,13 +149,8 @@ class Acrobot(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[AcrobotState, _core.TimeStep]:
         """Draws all four state variables uniformly in ``[reset_low, reset_high)``.
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy ``uint32[2]``).
-          options: `AcrobotParams`, or ``None`` for gymnasium's values.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not an `AcrobotParams` of
-            real scalars.
+        ``options``: a `AcrobotParams` of real scalars, or ``None`` for gymnasium's
+        values (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(options, self.default_params, "Acrobot")
         key, init_key = jax.random.split(key)

@@ -155,16 +155,8 @@ class CartPole(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[CartPoleState, _core.TimeStep]:
         """Draws ``(x, x_dot, theta, theta_dot)`` uniformly in ``[reset_low, reset_high)``.
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy ``uint32[2]``).
-          options: `CartPoleParams`, or ``None`` for gymnasium's values.
-
-        Returns:
-          ``(state, timestep)`` with ``step_type == FIRST``, reward 0, discount 1.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a `CartPoleParams` of
-            real scalars.
+        ``options``: a `CartPoleParams` of real scalars, or ``None`` for gymnasium's
+        values (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(options, self.default_params, type(self).__name__)
         key, init_key = jax.random.split(key)

@@ -92,13 +92,8 @@ class MountainCarContinuous(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[MountainCarState, _core.TimeStep]:
         """Start position uniform in ``[reset_low, reset_high)``, velocity 0.
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy ``uint32[2]``).
-          options: `MountainCarContinuousParams`, or ``None`` for the defaults.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a
-            `MountainCarContinuousParams` of real scalars.
+        ``options``: a `MountainCarContinuousParams` of real scalars, or ``None`` for
+        the defaults (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(options, self.default_params, "MountainCarContinuous")
         state = mountain_car.reset_state(key, params)

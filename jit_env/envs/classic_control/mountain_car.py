@@ -188,13 +188,8 @@ class MountainCar(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[MountainCarState, _core.TimeStep]:
         """Start position uniform in ``[reset_low, reset_high)``, velocity 0.
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy ``uint32[2]``).
-          options: `MountainCarParams`, or ``None`` for the constructor's defaults.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a `MountainCarParams`
-            of real scalars.
+        ``options``: a `MountainCarParams` of real scalars, or ``None`` for the
+        constructor's defaults (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(options, self.default_params, "MountainCar")
         state = reset_state(key, params)

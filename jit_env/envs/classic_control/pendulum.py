@@ -114,16 +114,8 @@ class Pendulum(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[PendulumState, _core.TimeStep]:
         """Draws ``theta ~ U[-init_theta, init_theta)``, ``theta_dot ~ U[-init_theta_dot, ...)``.
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy ``uint32[2]``).
-          options: `PendulumParams`, or ``None`` for the constructor's defaults.
-
-        Returns:
-          ``(state, timestep)`` with ``step_type == FIRST``.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a `PendulumParams` of
-            real scalars.
+        ``options``: a `PendulumParams` of real scalars, or ``None`` for the
+        constructor's defaults (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(options, self.default_params, "Pendulum")
         key, init_key = jax.random.split(key)

@@ -31,19 +31,13 @@ from jit_env.envs.minatar.seaquest import Seaquest, SeaquestState
 from jit_env.envs.minatar.space_invaders import SpaceInvaders, SpaceInvadersState
 
 MINATAR_IDS = (
-    "Asterix-MinAtar",
-    "Breakout-MinAtar",
-    "Freeway-MinAtar",
-    "Seaquest-MinAtar",
-    "SpaceInvaders-MinAtar",
+    register("Asterix-MinAtar", Asterix, max_episode_steps=1000),
+    register("Breakout-MinAtar", Breakout, max_episode_steps=1000),
+    register("Freeway-MinAtar", Freeway),  # the game terminates on its own (see freeway.py)
+    register("Seaquest-MinAtar", Seaquest, max_episode_steps=1000),
+    register("SpaceInvaders-MinAtar", SpaceInvaders, max_episode_steps=1000),
 )
 """The ids this package registers."""
-
-register("Asterix-MinAtar", Asterix, max_episode_steps=1000)
-register("Breakout-MinAtar", Breakout, max_episode_steps=1000)
-register("Freeway-MinAtar", Freeway)  # the game terminates on its own (see freeway.py)
-register("Seaquest-MinAtar", Seaquest, max_episode_steps=1000)
-register("SpaceInvaders-MinAtar", SpaceInvaders, max_episode_steps=1000)
 
 __all__ = [
     "MINATAR_IDS",

@@ -253,16 +253,8 @@ class MinAtarGame(ScalarRewardDiscount, _core.Environment):
     ) -> tuple[Any, _core.TimeStep]:
         """Starts an episode (the reference's ``Env.reset()``, with ``last_action = 0``).
 
-        Args:
-          key: PRNG key (typed of any implementation, or legacy ``uint32[2]``).
-          options: `MinAtarParams`, or ``None`` for the reference's defaults.
-
-        Returns:
-          ``(state, timestep)`` with ``step_type == FIRST``.
-
-        Raises:
-          TypeError / ValueError: if ``options`` is not a `MinAtarParams` of
-            scalars.
+        ``options``: a `MinAtarParams` of scalars, or ``None`` for the reference's
+        defaults (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(
             options, MinAtarParams, type(self).__name__, _PARAM_DTYPES

@@ -31,11 +31,11 @@ from jit_env.envs.slime.slimevolley import (
     slime_volley_vs_baseline,
 )
 
-SLIME_IDS = ("SlimeVolley-v0", "SlimeVolleyMultiAgent-v0")
+SLIME_IDS = (
+    register("SlimeVolley-v0", slime_volley_vs_baseline, max_episode_steps=3000),
+    register("SlimeVolleyMultiAgent-v0", SlimeVolley, max_episode_steps=3000),
+)
 """The ids this package registers."""
-
-register("SlimeVolley-v0", slime_volley_vs_baseline, max_episode_steps=3000)
-register("SlimeVolleyMultiAgent-v0", SlimeVolley, max_episode_steps=3000)
 
 __all__ = [
     "ACTION_TABLE",

@@ -20,12 +20,12 @@ from jit_env.envs._registry import register
 from jit_env.envs.toy.choose_and_aim import ChooseAndAim, ChooseAndAimState
 from jit_env.envs.toy.maze import MaskedMaze, MaskedMazeState
 
-TOY_IDS = ("MaskedMaze-v0", "UnmaskedMaze-v0", "ChooseAndAim-v0")
+TOY_IDS = (
+    register("MaskedMaze-v0", MaskedMaze, max_episode_steps=50),
+    register("UnmaskedMaze-v0", MaskedMaze, max_episode_steps=50, expose_mask=False),
+    register("ChooseAndAim-v0", ChooseAndAim),
+)
 """The ids this package registers."""
-
-register("MaskedMaze-v0", MaskedMaze, max_episode_steps=50)
-register("UnmaskedMaze-v0", MaskedMaze, max_episode_steps=50, expose_mask=False)
-register("ChooseAndAim-v0", ChooseAndAim)
 
 __all__ = [
     "ChooseAndAim",
