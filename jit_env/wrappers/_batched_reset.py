@@ -14,7 +14,8 @@ and SIMD (no ``lax.map``, no Python loop over the batch):
   ``vmap`` and scattered into ``target``, in a ``lax.while_loop`` that runs once
   per ``k`` ended rows (``k = ceil(B / 16)`` by default: one pass on almost every
   step). The reset is compiled once, for ``k`` rows, so the reset work and the
-  compiled program follow ``k``, not the batch size.
+  compiled program follow ``k``, not the batch size; its outputs are computed once
+  and then scattered leaf by leaf (`_computed_once`).
 
 State leaves that a reset passes through unchanged (an environment's parameters,
 reset with ``options=state.params``) are neither gathered nor scattered: writing
@@ -114,7 +115,7 @@ def reset_rows(
     """
     leaves, treedef = jax.tree.flatten(source)
     gathered = [x.at[idx].get(mode="clip") for x in leaves]
-    fresh = reset(jax.tree.unflatten(treedef, gathered))
+    fresh = _computed_once(reset(jax.tree.unflatten(treedef, gathered)), gathered)
     alias_tree = jax.tree.unflatten(
         jax.tree.structure(target), [-1 if j is None else j for j in aliases]
     )
@@ -125,6 +126,22 @@ def reset_rows(
         return t.at[idx].set(f, mode="drop")
 
     return jax.tree.map(scatter, target, fresh, alias_tree)
+
+
+def _computed_once(fresh: Any, gathered: list[jax.Array]) -> Any:
+    """``fresh`` behind an optimisation barrier (the pass-through leaves left as they are).
+
+    Without it XLA fuses the reset's computation (for a PRNG draw, the threefry
+    rounds) into the scatter of every leaf that reads it, and runs it once per
+    leaf; behind the barrier it runs once (measured in ``benchmarks/RESULTS.md``,
+    "The reset computed once per pass").
+    """
+    leaves, treedef = jax.tree.flatten(fresh)
+    moving = [i for i, x in enumerate(leaves) if not any(x is g for g in gathered)]
+    computed = jax.lax.optimization_barrier([leaves[i] for i in moving])
+    for i, x in zip(moving, computed, strict=True):
+        leaves[i] = x
+    return jax.tree.unflatten(treedef, leaves)
 
 
 def reset_where(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import subprocess
 import sys
 
 import jax
@@ -213,15 +212,6 @@ def test_bad_input_is_named(monkeypatch):
     monkeypatch.setattr("jit_env.compat._optional._installed", lambda _module: False)
     with pytest.raises(ImportError, match=r"from_navix needs: pip install 'jit-env\[navix\]'"):
         from_navix(odd)
-
-
-@pytest.mark.slow  # a subprocess
-def test_importing_jit_env_compat_imports_no_navix():
-    code = ("import sys, jit_env, jit_env.compat, jit_env.envs; "
-            "assert 'navix' not in sys.modules, 'navix imported'; "
-            "jit_env.make('CartPole-v1'); assert 'navix' not in sys.modules; "
-            "jit_env.make('navix/Navix-Empty-5x5-v0'); assert 'navix' in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 _REPRESENTATIVE = ("Navix-Empty-5x5-v0", "Navix-Dynamic-Obstacles-5x5-v0", "Navix-DoorKey-5x5-v0")

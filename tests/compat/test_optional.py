@@ -8,6 +8,7 @@ imports a module nobody installed, as gymnax 1.0.1 imports ``six``
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 
 import pytest
@@ -54,3 +55,35 @@ def test_installed_extras_finds_modules_without_importing_them(fake_packages, mo
                                               "half": ("fine_pkg_ue", "no_such_pkg_ue")})
     assert _optional.installed_extras() == {"fine": True, "half": False}
     assert "fine_pkg_ue" not in sys.modules
+
+
+# Each suite adapter imports its library only when called: importing jit_env, its
+# compat and envs packages and making a bundled environment imports none of them; a
+# suite id made through `jit_env.make` imports that suite (one id per installed suite).
+_SUITES = {
+    "brax": "brax/inverted_pendulum", "mujoco_playground": None, "craftax": None,
+    "gymnax": "gymnax/CartPole-v1", "jumanji": "jumanji/Snake-v1", "navix": "navix/Navix-Empty-5x5-v0",
+    "pgx": "pgx/tic_tac_toe", "xminigrid": "xminigrid/MiniGrid-Empty-5x5",
+}
+
+
+@pytest.mark.slow  # a subprocess
+def test_importing_jit_env_imports_no_suite_until_a_suite_id_is_made():
+    code = f"""
+import importlib.util, sys
+import jit_env, jit_env.compat, jit_env.envs
+suites = {_SUITES!r}
+top = lambda: {{m.split('.')[0] for m in sys.modules}}
+imported = lambda: sorted(top() & (set(suites) | {{'mujoco'}}))
+assert imported() == [], imported()
+jit_env.make('CartPole-v1')
+assert imported() == [], imported()
+for suite, env_id in suites.items():
+    if env_id is not None and importlib.util.find_spec(suite) is not None:
+        jit_env.make(env_id)
+        assert suite in sys.modules, suite
+print('ok')
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, check=True)
+    assert out.stdout.strip().endswith("ok")

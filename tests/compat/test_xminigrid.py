@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import subprocess
 import sys
 
 import jax
@@ -181,15 +180,6 @@ def test_bad_input_is_named(monkeypatch):
     with pytest.raises(ImportError,
                        match=r"from_xminigrid needs: pip install 'jit-env\[xminigrid\]'"):
         from_xminigrid(xenv)
-
-
-@pytest.mark.slow  # a subprocess
-def test_importing_jit_env_compat_imports_no_xminigrid():
-    code = ("import sys, jit_env, jit_env.compat, jit_env.envs; "
-            "assert 'xminigrid' not in sys.modules, 'xminigrid imported'; "
-            "jit_env.make('CartPole-v1'); assert 'xminigrid' not in sys.modules; "
-            "jit_env.make('xminigrid/MiniGrid-Empty-5x5'); assert 'xminigrid' in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.mark.slow  # ~2 min per id on a shared 2-core CPU (xminigrid's eager steps)
