@@ -45,7 +45,7 @@ from jit_env.agents._action_heads import (
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import OPTIMIZERS, make_optimizer, normalize_advantages
-from jit_env.agents.encoders import encoder_problems, make_actor_critic_network
+from jit_env.agents.encoders import EncoderConfig, make_actor_critic_network
 from jit_env.agents.networks import network_problems
 from jit_env.rollout import Trajectory, Transitions
 
@@ -66,8 +66,11 @@ loss), per-transition loss weights ``[T, B]`` float32 in [0, 1] (multiplied by
 
 
 @dataclasses.dataclass(frozen=True)
-class ActorCriticConfig(TrainingConfig):
+class ActorCriticConfig(EncoderConfig, TrainingConfig):
     """Hyper-parameters shared by the policy-gradient agents (see each subclass).
+
+    The observation-encoder fields (``torso``, ``cnn_*``) are
+    `jit_env.agents.encoders.EncoderConfig`'s.
 
     Attributes:
       learning_rate: optimiser step size.
@@ -91,13 +94,6 @@ class ActorCriticConfig(TrainingConfig):
         ``--horizon``, default 500); ``num_steps`` is then unused.
       gaussian_bound: ``"clip"`` or ``"tanh"``, how a bounded Gaussian action leaf
         keeps to its bounds (`jit_env.agents.make_action_head`).
-      torso: ``"auto"``, ``"mlp"`` or ``"cnn"``: how observations are read
-        (`jit_env.agents.encoders.plan_encoder`).
-      cnn_channels: channels of the CNN torso's convolutions, for image leaves
-        (`jit_env.agents.encoders.CNN`; Stoix ``cnn.yaml``: 32, 32).
-      cnn_kernel_size: side of its square kernels (3).
-      cnn_stride: stride of its convolutions (1).
-      cnn_activation: its activation (``silu``, as Stoix's and MinAtar's).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (
@@ -118,11 +114,6 @@ class ActorCriticConfig(TrainingConfig):
     rollout: str = "steps"
     horizon: int = 500
     gaussian_bound: str = "clip"
-    torso: str = "auto"
-    cnn_channels: tuple[int, ...] = (32, 32)
-    cnn_kernel_size: int = 3
-    cnn_stride: int = 1
-    cnn_activation: str = "silu"
 
     @property
     def steps_per_update(self) -> int:
@@ -151,9 +142,8 @@ class ActorCriticConfig(TrainingConfig):
             )
         if not 0.0 <= self.rmsprop_decay < 1.0:
             problems.append(f"`rmsprop_decay` must be in [0, 1), got {self.rmsprop_decay}")
-        return problems + network_problems(self.hidden_sizes, self.activation) + encoder_problems(
-            self.torso, self.cnn_channels, self.cnn_kernel_size, self.cnn_stride,
-            self.cnn_activation)
+        problems += network_problems(self.hidden_sizes, self.activation)
+        return problems + self.torso_problems()
 
 
 ROLLOUTS = ("steps", "episodes")

@@ -90,7 +90,7 @@ from jit_env.agents import replay
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import make_optimizer
-from jit_env.agents.encoders import encoder_problems, make_mlp_network
+from jit_env.agents.encoders import EncoderConfig, make_mlp_network
 from jit_env.agents.networks import network_problems
 from jit_env.rollout import Trajectory
 
@@ -98,13 +98,14 @@ HEADS = ("q", "c51", "qr")
 
 
 @dataclasses.dataclass(frozen=True)
-class DQNConfig(TrainingConfig):
+class DQNConfig(EncoderConfig, TrainingConfig):
     """Hyper-parameters of DQN and its variants, and of the training run.
 
     The training-run fields (``env``, ``num_envs``, ``num_steps``,
     ``total_steps``, ``gamma``, ``normalize_observations``,
-    ``normalize_rewards``) are `TrainingConfig`'s; all step counts below are
-    environment steps of one seed, all environments together.
+    ``normalize_rewards``) are `TrainingConfig`'s, the observation-encoder fields
+    (``torso``, ``cnn_*``) `jit_env.agents.encoders.EncoderConfig`'s; all step counts
+    below are environment steps of one seed, all environments together.
 
     Attributes:
       learning_rate: Adam step size.
@@ -132,14 +133,6 @@ class DQNConfig(TrainingConfig):
       v_max: highest C51 atom.
       hidden_sizes: widths of the Q-network's hidden layers.
       activation: hidden activation (``tanh``, ``relu``, ``gelu``, ``elu``).
-      torso: how observations are read before the MLP: ``"auto"`` (a CNN for
-        rank-3 ``[H, W, C]`` leaves, the other leaves flattened and
-        concatenated), ``"mlp"`` (every leaf flattened) or ``"cnn"``
-        (`jit_env.agents.encoders.plan_encoder`).
-      cnn_channels: channels of the CNN's convolutions (Stoix ``cnn.yaml``: 32, 32).
-      cnn_kernel_size: side of its square kernels (3).
-      cnn_stride: stride of its convolutions (1).
-      cnn_activation: its activation (``silu``, as Stoix's and MinAtar's).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = ("learning_rate", "tau", "start_e", "end_e")
@@ -166,11 +159,6 @@ class DQNConfig(TrainingConfig):
     v_max: float = 100.0
     hidden_sizes: tuple[int, ...] = (120, 84)
     activation: str = "relu"
-    torso: str = "auto"
-    cnn_channels: tuple[int, ...] = (32, 32)
-    cnn_kernel_size: int = 3
-    cnn_stride: int = 1
-    cnn_activation: str = "silu"
 
     @property
     def gradient_steps_per_update(self) -> int:
@@ -210,9 +198,8 @@ class DQNConfig(TrainingConfig):
             problems.append(f"`num_atoms` must be >= 2, got {self.num_atoms}")
         if not self.v_min < self.v_max:
             problems.append(f"`v_min`={self.v_min} must be less than `v_max`={self.v_max}")
-        return problems + network_problems(self.hidden_sizes, self.activation) + encoder_problems(
-            self.torso, self.cnn_channels, self.cnn_kernel_size, self.cnn_stride,
-            self.cnn_activation)
+        problems += network_problems(self.hidden_sizes, self.activation)
+        return problems + self.torso_problems()
 
 
 class DQNExtra(NamedTuple):

@@ -42,6 +42,7 @@ image arrives as 0…255; MinAtar's channels are 0/1).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -81,6 +82,38 @@ def encoder_problems(torso: str, cnn_channels: Sequence[int], cnn_kernel_size: i
         problems.append(f"`cnn_activation` must be one of {sorted(_CNN_ACTIVATIONS)}, "
                         f"got {cnn_activation!r}")
     return problems
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    """The observation-encoder fields of the bundled agents' configs (a mixin).
+
+    ``PPOConfig``, ``DQNConfig`` and the actor-critic configs list it before
+    `TrainingConfig` in their bases, so these fields follow the training-run
+    fields, and call `torso_problems` from their ``problems()``.
+
+    Attributes:
+      torso: how observations are read before the MLPs: ``"auto"`` (a CNN for
+        rank-3 ``[H, W, C]`` leaves, the other leaves flattened and
+        concatenated), ``"mlp"`` (every leaf flattened) or ``"cnn"``
+        (`plan_encoder`).
+      cnn_channels: channels of the CNN's convolutions (`CNN`; Stoix ``cnn.yaml``:
+        32, 32).
+      cnn_kernel_size: side of its square kernels (3).
+      cnn_stride: stride of its convolutions (1).
+      cnn_activation: its activation (``silu``, as Stoix's and MinAtar's).
+    """
+
+    torso: str = "auto"
+    cnn_channels: tuple[int, ...] = (32, 32)
+    cnn_kernel_size: int = 3
+    cnn_stride: int = 1
+    cnn_activation: str = "silu"
+
+    def torso_problems(self) -> list[str]:
+        """`encoder_problems` of these fields (empty if usable)."""
+        return encoder_problems(self.torso, self.cnn_channels, self.cnn_kernel_size,
+                                self.cnn_stride, self.cnn_activation)
 
 
 class EncoderPlan(NamedTuple):

@@ -33,18 +33,19 @@ from jit_env.agents._action_heads import (
 from jit_env.agents._agent import Agent, AgentState
 from jit_env.agents._config import TrainingConfig
 from jit_env.agents._optimization import make_optimizer, normalize_advantages
-from jit_env.agents.encoders import encoder_problems, make_actor_critic_network
+from jit_env.agents.encoders import EncoderConfig, make_actor_critic_network
 from jit_env.agents.networks import network_problems
 from jit_env.rollout import Trajectory
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig(TrainingConfig):
+class PPOConfig(EncoderConfig, TrainingConfig):
     """Hyper-parameters of PPO and of its training run.
 
     The training-run fields (``env``, ``num_envs``, ``num_steps``, ``total_steps``,
     ``gamma``, ``normalize_observations``, ``normalize_rewards``) are
-    `TrainingConfig`'s.
+    `TrainingConfig`'s; the observation-encoder fields (``torso``, ``cnn_*``) are
+    `jit_env.agents.encoders.EncoderConfig`'s.
 
     Attributes:
       update_epochs: passes over each rollout.
@@ -63,14 +64,6 @@ class PPOConfig(TrainingConfig):
       gaussian_bound: how a bounded Gaussian action leaf is kept in its bounds,
         ``"clip"`` (the environment clips the sample) or ``"tanh"`` (squashed
         sample); see `jit_env.agents.make_action_head`.
-      torso: how observations are read before the MLPs: ``"auto"`` (a CNN for
-        rank-3 ``[H, W, C]`` leaves, the other leaves flattened and
-        concatenated), ``"mlp"`` (every leaf flattened) or ``"cnn"``
-        (`jit_env.agents.encoders.plan_encoder`).
-      cnn_channels: channels of the CNN's convolutions (Stoix ``cnn.yaml``: 32, 32).
-      cnn_kernel_size: side of its square kernels (3).
-      cnn_stride: stride of its convolutions (1).
-      cnn_activation: its activation (``silu``, as Stoix's and MinAtar's).
     """
 
     sweepable: ClassVar[tuple[str, ...]] = (
@@ -91,11 +84,6 @@ class PPOConfig(TrainingConfig):
     activation: str = "tanh"
     normalize_advantages: bool = True
     gaussian_bound: str = "clip"
-    torso: str = "auto"
-    cnn_channels: tuple[int, ...] = (32, 32)
-    cnn_kernel_size: int = 3
-    cnn_stride: int = 1
-    cnn_activation: str = "silu"
 
     def problems(self) -> list[str]:
         """`TrainingConfig.problems` plus PPO's own checks."""
@@ -118,9 +106,8 @@ class PPOConfig(TrainingConfig):
         for name in ("learning_rate", "clip_eps", "max_grad_norm"):
             if getattr(self, name) <= 0:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
-        return problems + network_problems(self.hidden_sizes, self.activation) + encoder_problems(
-            self.torso, self.cnn_channels, self.cnn_kernel_size, self.cnn_stride,
-            self.cnn_activation)
+        problems += network_problems(self.hidden_sizes, self.activation)
+        return problems + self.torso_problems()
 
 
 @dataclasses.dataclass(frozen=True)

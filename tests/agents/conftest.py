@@ -65,3 +65,21 @@ def cartpole_env_spec():
         rewards=specs.Array((), jnp.float32),
         discounts=specs.BoundedArray((), jnp.float32, 0.0, 1.0),
     )
+
+
+def _network_outputs(config, params, data):
+    from jit_env.agents.networks import ActorCritic
+
+    net = ActorCritic(2, False, config.hidden_sizes, config.activation)
+    logits, v = net.apply(params, jnp.asarray(data["obs"]))
+    v_next = net.apply(params, jnp.asarray(data["next_obs"]), method=ActorCritic.value)
+    return (np.asarray(logits, np.float64), np.asarray(v, np.float64),
+            np.asarray(v_next, np.float64))
+
+
+@pytest.fixture(scope="session")
+def network_outputs():
+    """``network_outputs(config, params, data) -> (logits, v, v_next)``: the discrete
+    `ActorCritic` of ``config`` on the hand-made ``data`` (``obs`` and ``next_obs``),
+    as NumPy float64 ``[T, B, 2]``, ``[T, B]``, ``[T, B]``."""
+    return _network_outputs

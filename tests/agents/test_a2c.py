@@ -12,7 +12,6 @@ import pytest
 from jit_env import _core, specs
 from jit_env.agents import train
 from jit_env.agents.a2c import A2CConfig, make_a2c
-from jit_env.agents.networks import ActorCritic
 
 TINY = A2CConfig(num_envs=4, num_steps=8, total_steps=4 * 8 * 3, hidden_sizes=(16,))
 FIRST, MID, LAST = (int(x) for x in (_core.StepType.FIRST, _core.StepType.MID,
@@ -31,15 +30,6 @@ def test_unsupported_action_spec_raises():
 
 
 # ------------------------------------------------------- loss against NumPy --
-def network_outputs(config, params, data):
-    """Logits, v(s_t) and v(next observation) of the hand-made data, as NumPy float64."""
-    net = ActorCritic(2, False, config.hidden_sizes, config.activation)
-    logits, v = net.apply(params, jnp.asarray(data["obs"]))
-    v_next = net.apply(params, jnp.asarray(data["next_obs"]), method=ActorCritic.value)
-    return (np.asarray(logits, np.float64), np.asarray(v, np.float64),
-            np.asarray(v_next, np.float64))
-
-
 def np_policy_terms(logits, actions, adv, w):
     log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     log_pi_a = np.take_along_axis(log_p, actions[..., None], -1)[..., 0]
@@ -63,7 +53,7 @@ def _np_n_step(r, d, ends, v_next, gamma):
 
 
 def test_loss_matches_numpy_n_step_advantage_actor_critic(hand_made_trajectory,
-                                                          cartpole_env_spec):
+                                                          cartpole_env_spec, network_outputs):
     config = dataclasses.replace(TINY, hidden_sizes=(8,), ent_coef=0.01)
     traj, data = hand_made_trajectory(np.random.default_rng(0))
     agent = make_a2c(config, cartpole_env_spec)

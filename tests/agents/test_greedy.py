@@ -53,6 +53,18 @@ def _observations(state, size):
                        jnp.float32)
 
 
+def _greedy_on_spread_observations(trainer):
+    """``(params, ts, action)``: the greedy action of ``trainer``'s agent, its parameters
+    scaled by 3 (`_scaled`), on a TimeStep ``ts`` of 64 spread observations
+    (`_observations`)."""
+    state, ts = _batch(trainer)
+    params = _scaled(state.agent_state.params, 3.0)
+    obs = _observations(state, 64)
+    ts = dataclasses.replace(ts, observation=obs)
+    action, _, _ = jax.jit(trainer.agent.act_greedy)(params, ts, None, KEY)
+    return params, ts, action
+
+
 @pytest.mark.parametrize("name", sorted(ALGORITHMS))
 def test_every_registered_agent_acts_greedily_and_ignores_the_key(name, tiny_agent):
     config, _ = tiny_agent(name)
@@ -74,11 +86,8 @@ def test_discrete_ppo_greedy_is_the_argmax_of_the_logits():
     config = PPOConfig(num_envs=4, num_steps=8, total_steps=32, hidden_sizes=(16,),
                        num_minibatches=2)
     trainer = make_trainer(config, make_ppo)
-    state, ts = _batch(trainer)
-    params = _scaled(state.agent_state.params, 3.0)
-    obs = _observations(state, 64)
-    ts = dataclasses.replace(ts, observation=obs)
-    action, _, _ = jax.jit(trainer.agent.act_greedy)(params, ts, None, KEY)
+    params, ts, action = _greedy_on_spread_observations(trainer)
+    obs = ts.observation
     logits, _ = ActorCritic(2, False, (16,), "tanh").apply(params, obs)
     expected = np.argmax(np.asarray(logits), axis=-1)
     assert len(set(expected.tolist())) == 2  # both actions occur: the check can fail
@@ -118,11 +127,8 @@ def test_dqn_greedy_is_epsilon_zero_for_every_head():
                            target_network_frequency=16, hidden_sizes=(16,), head=head,
                            num_atoms=11)
         trainer = make_trainer(config, make_dqn)
-        state, ts = _batch(trainer)
-        params = _scaled(state.agent_state.params, 3.0)
-        obs = _observations(state, 64)
-        ts = dataclasses.replace(ts, observation=obs)
-        action, _, _ = jax.jit(trainer.agent.act_greedy)(params, ts, None, KEY)
+        params, ts, action = _greedy_on_spread_observations(trainer)
+        obs = ts.observation
         k = 1 if head == "q" else 11
         out = np.asarray(MLP((16,), 2 * k, "relu", 1.0).apply(params, obs))
         if head == "c51":

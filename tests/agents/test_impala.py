@@ -14,7 +14,6 @@ import pytest
 from jit_env import _core
 from jit_env.agents import train
 from jit_env.agents.impala import IMPALAConfig, make_impala
-from jit_env.agents.networks import ActorCritic
 
 TINY = IMPALAConfig(num_envs=4, num_steps=9, total_steps=4 * 9 * 4, hidden_sizes=(16,),
                     behaviour_lag=2)
@@ -38,7 +37,8 @@ def np_vtrace(v, v_next, r, d, rho, trunc, rho_bar, pg_rho_bar):
     return vs, pg_adv
 
 
-def test_loss_matches_numpy_vtrace_on_off_policy_data(hand_made_trajectory, cartpole_env_spec):
+def test_loss_matches_numpy_vtrace_on_off_policy_data(hand_made_trajectory, cartpole_env_spec,
+                                                      network_outputs):
     config = dataclasses.replace(TINY, hidden_sizes=(8,), ent_coef=0.01,
                                  clip_rho_threshold=1.2, clip_pg_rho_threshold=0.9)
     traj, data = hand_made_trajectory(np.random.default_rng(0), reward_range=(-1.0, 1.0))
@@ -46,10 +46,7 @@ def test_loss_matches_numpy_vtrace_on_off_policy_data(hand_made_trajectory, cart
     state = agent.init(jax.random.PRNGKey(3))
     _, metrics = jax.jit(agent.update)(state, traj, jax.random.PRNGKey(0))
 
-    net = ActorCritic(2, False, config.hidden_sizes, config.activation)
-    logits, v = (np.asarray(x, np.float64) for x in net.apply(state.params, data["obs"]))
-    v_next = np.asarray(net.apply(state.params, data["next_obs"], method=ActorCritic.value),
-                        np.float64)
+    logits, v, v_next = network_outputs(config, state.params, data)
     log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     log_pi = np.take_along_axis(log_p, data["actions"][..., None], -1)[..., 0]
     rho = np.exp(log_pi - data["log_mu"])

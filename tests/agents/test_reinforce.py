@@ -13,7 +13,6 @@ import pytest
 
 from jit_env import _core
 from jit_env.agents import train
-from jit_env.agents.networks import ActorCritic
 from jit_env.agents.reinforce import REINFORCEConfig, make_reinforce
 
 TINY = REINFORCEConfig(num_envs=4, num_steps=16, total_steps=4 * 16 * 3, hidden_sizes=(16,))
@@ -38,17 +37,15 @@ def np_returns(r, d, end, trunc, v_next, gamma, baseline):
 
 
 @pytest.mark.parametrize("baseline", [True, False])
-def test_loss_matches_numpy_monte_carlo_returns(baseline, hand_made_trajectory, cartpole_env_spec):
+def test_loss_matches_numpy_monte_carlo_returns(baseline, hand_made_trajectory, cartpole_env_spec,
+                                                  network_outputs):
     config = dataclasses.replace(TINY, hidden_sizes=(8,), ent_coef=0.01, baseline=baseline)
     traj, data = hand_made_trajectory(np.random.default_rng(0))
     agent = make_reinforce(config, cartpole_env_spec)
     state = agent.init(jax.random.PRNGKey(3))
     _, metrics = jax.jit(agent.update)(state, traj, jax.random.PRNGKey(0))
 
-    net = ActorCritic(2, False, config.hidden_sizes, config.activation)
-    logits, v = (np.asarray(x, np.float64) for x in net.apply(state.params, data["obs"]))
-    v_next = np.asarray(net.apply(state.params, data["next_obs"], method=ActorCritic.value),
-                        np.float64)
+    logits, v, v_next = network_outputs(config, state.params, data)
     g, complete = np_returns(data["r"], data["d"], data["end"], data["trunc"], v_next,
                              config.gamma, baseline)
     w = np.ones_like(g) if baseline else complete
