@@ -83,3 +83,24 @@ def network_outputs():
     `ActorCritic` of ``config`` on the hand-made ``data`` (``obs`` and ``next_obs``),
     as NumPy float64 ``[T, B, 2]``, ``[T, B]``, ``[T, B]``."""
     return _network_outputs
+
+
+def _greedy_return_after_training(config, factory, key, episodes=10):
+    import jax
+
+    from jit_env.agents import evaluate_policy, make_trainer
+
+    trainer = make_trainer(config, factory)
+    state, _ = jax.jit(lambda k: trainer.run(trainer.init(k), config.num_updates))(key)
+    returns, _ = jax.jit(lambda a, e, k: evaluate_policy(config, trainer.agent, a, e, k,
+                                                         episodes=episodes))(
+        state.agent_state, state.env_state, jax.random.PRNGKey(1))
+    return float(np.mean(returns))
+
+
+@pytest.fixture(scope="session")
+def greedy_return_after_training():
+    """``greedy_return_after_training(config, factory, key, episodes=10) -> float``: the
+    mean greedy return over ``episodes`` evaluation episodes (key ``PRNGKey(1)``) after
+    ``config.num_updates`` updates of ``make_trainer(config, factory)`` from ``key``."""
+    return _greedy_return_after_training

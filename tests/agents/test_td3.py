@@ -14,7 +14,6 @@ from jit_env.agents import (
     DDPGConfig,
     SACConfig,
     TD3Config,
-    evaluate_policy,
     make_ddpg,
     make_td3,
     make_trainer,
@@ -170,13 +169,8 @@ def test_td3_refuses_unbounded_actions_and_bad_configs():
 
 @pytest.mark.learning
 @pytest.mark.slow
-def test_td3_learns_pendulum_swing_up():
+def test_td3_learns_pendulum_swing_up(greedy_return_after_training):
     # 64-64 networks, learning from step 1,000, 8,000 steps: in our runs the greedy
     # policy reaches about −150 by 6,000 steps (random policies: about −1,200).
     config = TD3Config(total_steps=8_000, learning_starts=1_000, hidden_sizes=(64, 64))
-    trainer = make_trainer(config, make_td3)
-    state, _ = jax.jit(lambda k: trainer.run(trainer.init(k), config.num_updates))(KEY)
-    returns, _ = jax.jit(lambda a, e, k: evaluate_policy(config, trainer.agent, a, e, k,
-                                                         episodes=10))(
-        state.agent_state, state.env_state, jax.random.PRNGKey(1))
-    assert float(np.mean(returns)) > -400.0
+    assert greedy_return_after_training(config, make_td3, KEY) > -400.0
