@@ -280,8 +280,11 @@ def test_a_killed_worker_stops_the_others(tmp_path):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
     assert rc != 0
-    # JAX's coordination service names the task that stopped sending heartbeats.
-    assert "stopped sending heartbeats" in err, err[-3000:]
+    # JAX's coordination service names the task that stopped sending heartbeats; when the
+    # survivor is inside a collective at that moment, Gloo's transport reports the lost
+    # peer first (seen in CI: "Gloo AllGather failed: ... Connection reset by peer").
+    assert ("stopped sending heartbeats" in err
+            or ("Gloo" in err and "Connection reset by peer" in err)), err[-3000:]
     assert waited < 60, waited  # the 5 s heartbeat timeout, not JAX's 100 s default
     print(f"\nthe survivor exited {waited:.1f} s after its peer was killed (rc {rc})")
     # The run directory is still resumable: its checkpoint and config were written.
