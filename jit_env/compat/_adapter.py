@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import jax.numpy as jnp
-
 from jit_env import _core, specs
+from jit_env.envs._scalar_specs import ScalarRewardDiscount
 
 
 def wrapped_accessor(library: str) -> Any:
@@ -46,10 +45,8 @@ class LibraryAdapter(_core.Environment):
     _wrapped: Any
     _observation_spec: specs.Spec
     _action_spec: specs.Spec
-    _reward_spec: specs.Spec = specs.Array((), jnp.float32, name="reward")
-    _discount_spec: specs.Spec = specs.BoundedArray(
-        (), jnp.float32, 0.0, 1.0, name="discount"
-    )
+    _reward_spec: specs.Spec = ScalarRewardDiscount().reward_spec()
+    _discount_spec: specs.Spec = ScalarRewardDiscount().discount_spec()
 
     def __repr__(self) -> str:
         return f"{self.factory}({type(self._wrapped).__name__})"
