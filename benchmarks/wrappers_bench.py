@@ -4,7 +4,9 @@ A random-policy, fully jitted ``lax.scan`` of ``T`` steps over a batch of ``B``
 environments (``jit_env.make("CartPole-v1")`` when available, else a small
 test environment defined here); actions are drawn before the timed call so
 every variant does the same environment work. Compile time is measured
-separately (``jit(...).lower(...).compile()``); run times are the median of
+separately (``jit(...).lower(...).compile()`` after ``jax.clear_caches()``; with
+``--compile-repeats N`` the median of N rounds, the variants compiled in turn);
+run times are the median of
 ``--repeats`` calls after a warm-up, each ended by ``block_until_ready``, the
 variants of one batch size called round-robin (interleaved).
 
@@ -35,6 +37,8 @@ Reproduce::
     .venv/bin/python benchmarks/wrappers_bench.py --batches 1024 --repeats 5
     .venv/bin/python benchmarks/wrappers_bench.py --read-observation  # as an agent would
     .venv/bin/python benchmarks/wrappers_bench.py --prng unrolled  # jit_env.prng keys
+    .venv/bin/python benchmarks/wrappers_bench.py --batches 1024 8192 --variants ours gymnax \
+        --compile-repeats 7 --repeats 3   # issue #22's compile ratio
 
 Targets (issue 3, at 8,192): ours/ceiling >= 0.6, ours/select >= 1.5,
 ours/lax_map >= 10, stack time / ours time <= 1.15.
@@ -281,6 +285,32 @@ def _interleaved(runs: dict[str, Any], repeats: int) -> dict[str, float]:
 _DEFAULT_STEPS = {1: 2000, 1024: 200, 8192: 100}
 
 
+def _compile_variants(variants: dict[str, Any], wanted: set[str], batch: int, steps: int,
+                      args: argparse.Namespace) -> dict[str, tuple[float, Any]]:
+    """``{name: (compile seconds, run())}`` of the wanted variants, each after ``clear_caches``."""
+
+    def fresh(compile_one: Any, *a: Any) -> Any:
+        jax.clear_caches()
+        return compile_one(*a)
+
+    compiled = {
+        name: fresh(_compile, venv, batch, steps, args.read_observation, args.prng)
+        for name, venv in variants.items()
+        if name in wanted or name == "ours"
+    }
+    if "gymnax" in wanted:
+        gymnax_run = fresh(_compile_gymnax, batch, steps, args.read_observation, args.prng)
+        if gymnax_run is not None:
+            compiled["gymnax"] = gymnax_run
+    if "ours_other" in wanted:
+        # ours again with the other key implementation (same draws), for the A/B
+        other = "unrolled" if args.prng == "threefry2x32" else "threefry2x32"
+        compiled[f"ours_{other}"] = fresh(
+            _compile, variants["ours"], batch, steps, args.read_observation, other
+        )
+    return compiled
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 1024, 8192])
@@ -301,6 +331,9 @@ def main() -> None:
     )
     parser.add_argument("--variants", nargs="*", default=None,
                         help="only these variants (default: all), e.g. ours levels select")
+    parser.add_argument("--compile-repeats", type=int, default=1,
+                        help="compile every variant this many times, round-robin, "
+                        "jax.clear_caches() before each; the table shows the median")
     args = parser.parse_args()
     env, name = _make_env()
     read = "rewards and observations" if args.read_observation else "rewards only"
@@ -312,25 +345,15 @@ def main() -> None:
         steps = args.steps or _DEFAULT_STEPS.get(batch, 200)
         variants = _variants(env, batch)
         wanted = set(args.variants or [*variants, "gymnax", "ours_other"])
-        compiled = {
-            name: _compile(venv, batch, steps, args.read_observation, args.prng)
-            for name, venv in variants.items()
-            if name in wanted or name == "ours"
-        }
-        if "gymnax" in wanted:
-            gymnax_run = _compile_gymnax(batch, steps, args.read_observation, args.prng)
-            if gymnax_run is not None:
-                compiled["gymnax"] = gymnax_run
-        if "ours_other" in wanted:
-            # ours again with the other key implementation (same draws), for the A/B
-            other = "unrolled" if args.prng == "threefry2x32" else "threefry2x32"
-            compiled[f"ours_{other}"] = _compile(
-                variants["ours"], batch, steps, args.read_observation, other
-            )
+        compile_times: dict[str, list[float]] = {}
+        for _ in range(args.compile_repeats):
+            compiled = _compile_variants(variants, wanted, batch, steps, args)
+            for vname, (compile_s, _) in compiled.items():
+                compile_times.setdefault(vname, []).append(compile_s)
         run_times = _interleaved({name: run for name, (_, run) in compiled.items()}, args.repeats)
         ours_t = run_times["ours"]
         for vname, run_s in run_times.items():
-            compile_s = compiled[vname][0]
+            compile_s = statistics.median(compile_times[vname])
             sps = batch * steps / run_s
             ratio = run_s / ours_t  # > 1: ours is faster
             print(f"| {batch} | {steps} | {vname} | {sps:,.0f} | {compile_s:.2f} | {ratio:.2f}x |")

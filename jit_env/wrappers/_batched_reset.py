@@ -47,12 +47,16 @@ def default_chunk(batch: int) -> int | None:
 _BLOCK = 64  # width of the triangular matmul in `inclusive_counts`
 
 
+_DENSE_ROWS = 1024  # up to this many blocks, their offsets come from one more matmul
+
+
 def inclusive_counts(mask: jax.Array) -> jax.Array:
     """``cumsum(mask)`` of a 1-D bool ``mask [n]`` as ``int32 [n]``, by triangular matmuls.
 
     XLA:CPU lowers ``jnp.cumsum`` to a log-depth associative scan of many small
     kernels; here blocks of 64 are summed by one ``[n / 64, 64] @ triu(ones(64,
-    64))`` product and the block totals recursively (``benchmarks/RESULTS.md``).
+    64))`` product, and the blocks' offsets by one ``totals @ strict_triu`` product
+    (recursively beyond `_DENSE_ROWS` blocks; ``benchmarks/RESULTS.md``).
     Exact: 0/1 inputs and sums below 2**24 are exact in float32
     (``Precision.HIGHEST``, so no TF32 / bf16 on accelerators); callers use it
     only for ``n < 2**24``.
@@ -64,12 +68,19 @@ def _block_prefix_sums(x: jax.Array) -> jax.Array:
     n = x.shape[0]
     rows = -(-n // _BLOCK)
     padded = jnp.zeros((rows * _BLOCK,), jnp.float32).at[:n].set(x).reshape(rows, _BLOCK)
-    triu = jnp.triu(jnp.ones((_BLOCK, _BLOCK), jnp.float32))
-    sums = jnp.matmul(padded, triu, precision=jax.lax.Precision.HIGHEST)
+    sums = _matmul(padded, jnp.triu(jnp.ones((_BLOCK, _BLOCK), jnp.float32)))
     if rows > 1:
         totals = sums[:, -1]
-        sums = sums + (_block_prefix_sums(totals) - totals)[:, None]
+        if rows <= _DENSE_ROWS:
+            offsets = _matmul(totals, jnp.triu(jnp.ones((rows, rows), jnp.float32), 1))
+        else:
+            offsets = _block_prefix_sums(totals) - totals
+        sums = sums + offsets[:, None]
     return sums.reshape(-1)[:n]
+
+
+def _matmul(a: jax.Array, b: jax.Array) -> jax.Array:
+    return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
 
 
 def first_true_indices(mask: jax.Array, k: int) -> jax.Array:

@@ -39,7 +39,7 @@ def test_first_true_indices_equals_numpy_flatnonzero(bits, k):
     np.testing.assert_array_equal(inclusive_counts(jnp.asarray(mask)), np.cumsum(mask))
 
 
-@pytest.mark.parametrize("n", [64, 4096 + 3, 8192])  # one block, two levels, 8,192 as benchmarked
+@pytest.mark.parametrize("n", [64, 4096 + 3, 8192])  # one block, partial blocks, 8,192 as benchmarked
 def test_first_true_indices_jit_vmap_and_large_batches(n):
     rng = np.random.default_rng(n)
     masks = rng.random((3, n)) < np.array([[0.0], [0.05], [1.0]])
@@ -49,6 +49,16 @@ def test_first_true_indices_jit_vmap_and_large_batches(n):
     batched = jax.vmap(lambda m: first_true_indices(m, n // 8))(jnp.asarray(masks))
     np.testing.assert_array_equal(batched, expected)
     np.testing.assert_array_equal(inclusive_counts(jnp.asarray(masks[2]))[-1], n)
+
+
+@pytest.mark.parametrize("blocks", [2, 1024, 1025 + 1024])  # offsets by one matmul, then recursion
+def test_inclusive_counts_equals_numpy_cumsum_eager_jit_and_vmap(blocks):
+    n = 64 * blocks - 5
+    masks = np.random.default_rng(blocks).random((2, n)) < np.array([[0.3], [1.0]])
+    expected = np.cumsum(masks, axis=1)
+    np.testing.assert_array_equal(inclusive_counts(jnp.asarray(masks[0])), expected[0])
+    np.testing.assert_array_equal(jax.jit(inclusive_counts)(jnp.asarray(masks[1])), expected[1])
+    np.testing.assert_array_equal(jax.vmap(inclusive_counts)(jnp.asarray(masks)), expected)
 
 
 def _naive_reset_where(mask, source, reset, target):
