@@ -43,6 +43,10 @@ which Pgx's games do not set themselves) ``LAST`` with discount 1. An illegal
 action follows Pgx's rule (``Env.step``: the game terminates with reward -1
 for the acting player); an action outside ``[0, num_actions)`` counts as
 illegal too (Pgx would index its mask out of bounds).
+
+Pgx's chess, Gardner chess, animal shogi and Go rely on NumPy-style rank
+promotion, so the adapter traces Pgx under ``jax.numpy_rank_promotion("allow")``
+whatever the user's setting (found by ``check_env`` under ``"raise"``).
 """
 
 from __future__ import annotations
@@ -76,6 +80,14 @@ class PgxState(NamedTuple):
 
 def _array_spec(like: Any, name: str) -> specs.Array:
     return specs.Array(tuple(like.shape), np.dtype(like.dtype), name=name)
+
+
+def _pgx_rank_promotion() -> Any:
+    """Pgx's own code relies on NumPy-style rank promotion (chess's repetition count
+    compares ``hash_history [N, 2]`` with a ``[2]`` hash, ``pgx/_src/games/chess.py``;
+    Gardner chess, animal shogi and Go fail likewise under ``"raise"``), so the adapter
+    traces Pgx under ``jax.numpy_rank_promotion("allow")``, whatever the user's setting."""
+    return jax.numpy_rank_promotion("allow")
 
 
 class FromPgx(LibraryAdapter):
@@ -121,7 +133,8 @@ class FromPgx(LibraryAdapter):
         # (pgx/play2048.py, pgx/backgammon.py, pgx/minatar/*.py); the others inherit
         # core.Env.step and ignore it, so they get none and cost no key split.
         self._stochastic = type(pgx_env).step is not core.Env.step
-        like = jax.eval_shape(pgx_env.init, jax.ShapeDtypeStruct((2,), jnp.uint32))
+        with _pgx_rank_promotion():
+            like = jax.eval_shape(pgx_env.init, jax.ShapeDtypeStruct((2,), jnp.uint32))
         self._num_actions = int(like.legal_action_mask.shape[0])
         n = num_players
         lead = (n,) if n > 1 else ()
@@ -154,10 +167,11 @@ class FromPgx(LibraryAdapter):
             obs, mask = env_state.observation, env_state.legal_action_mask
         else:
             # Pgx's Env.observe is `stop_gradient(self._observe(state, player_id))` (pgx/core.py).
-            obs = jnp.stack([
-                jax.lax.stop_gradient(self._wrapped._observe(env_state, jnp.int32(i)))
-                for i in range(self._num_players)
-            ])
+            with _pgx_rank_promotion():
+                obs = jnp.stack([
+                    jax.lax.stop_gradient(self._wrapped._observe(env_state, jnp.int32(i)))
+                    for i in range(self._num_players)
+                ])
             acting = jnp.arange(self._num_players) == env_state.current_player
             mask = acting[:, None] & env_state.legal_action_mask[None, :]
         return {"observation": obs, "action_mask": mask} if self._masked else obs
@@ -185,7 +199,8 @@ class FromPgx(LibraryAdapter):
         """
         self._no_options(options, "Pgx games are configured at construction")
         key, reset_key = jax.random.split(key)
-        env_state = self._wrapped.init(reset_key)
+        with _pgx_rank_promotion():
+            env_state = self._wrapped.init(reset_key)
         return PgxState(key=key, env_state=env_state), self._timestep(env_state, True)
 
     def step(self, state: PgxState, action: Any) -> tuple[PgxState, _core.TimeStep]:
@@ -206,11 +221,12 @@ class FromPgx(LibraryAdapter):
         env_state = env_state.replace(legal_action_mask=env_state.legal_action_mask & in_range)
         action = jnp.where(in_range, action, 0).astype(jnp.int32)
         key = state.key
-        if self._stochastic:
-            key, step_key = jax.random.split(key)
-            env_state = self._wrapped.step(env_state, action, step_key)
-        else:
-            env_state = self._wrapped.step(env_state, action)
+        with _pgx_rank_promotion():
+            if self._stochastic:
+                key, step_key = jax.random.split(key)
+                env_state = self._wrapped.step(env_state, action, step_key)
+            else:
+                env_state = self._wrapped.step(env_state, action)
         return PgxState(key=key, env_state=env_state), self._timestep(env_state, False)
 
 
