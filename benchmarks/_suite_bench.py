@@ -4,8 +4,15 @@ Each compares ``VmapAutoReset(jit_env.make("<suite>/<id>"), B)`` with the librar
 own vmapped step and auto-reset: a uniformly random policy, actions drawn before the
 timed call (``[T, B, ...]``), T steps in one ``jax.jit`` of a ``lax.scan`` summing the
 rewards (the carry is returned, so XLA keeps the dynamics), from the same typed key.
-Steps per second = B * T / median run time (`_timing.time_compiled`); compile time
-apart; the ratio is jit_env over the library (issue #20's target: >= 0.9x).
+
+Two reads (``--reads``): ``rewards`` sums only the rewards, so XLA may drop whatever
+the observation costs where nothing else needs it; ``observations`` also sums every
+step's observation (`_timing.observation_total`; for the library, the observation
+its step returns, and Pgx's ``legal_action_mask``), as a training loop whose policy
+reads the observation does. The two programs of a row are compiled, then timed
+round-robin (`_timing.time_alternated`). Steps per second = B * T / median run time;
+compile time apart; the ratio is jit_env over the library (issue #20's target:
+>= 0.9x).
 """
 
 from __future__ import annotations
@@ -16,18 +23,29 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from _timing import env_scan, time_compiled
+from _timing import env_scan, observation_total, time_alternated
 
 import jit_env
 
+READS = ("rewards", "observations")
 
-def scan_total(step: Callable[[Any, Any], tuple[Any, jax.Array]], carry: Any, xs: Any) -> Any:
-    """``lax.scan`` of ``step(carry, x) -> (carry, reward)`` over ``xs``: ``(carry, sum of rewards)``."""
+Step = Callable[[Any, Any], tuple[Any, jax.Array, Any]]
+
+
+def scan_total(step: Step, carry: Any, xs: Any, read_observation: bool) -> Any:
+    """``lax.scan`` of ``step(carry, x) -> (carry, reward, observation)`` over ``xs``.
+
+    Returns ``(carry, total)``: the sum of the rewards and, with
+    ``read_observation``, of every observation (`_timing.observation_total`).
+    """
 
     def body(c: Any, x: Any) -> tuple[Any, None]:
         carry, total = c
-        carry, reward = step(carry, x)
-        return (carry, total + jnp.sum(reward)), None
+        carry, reward, observation = step(carry, x)
+        total = total + jnp.sum(reward)
+        if read_observation:
+            total = total + observation_total(observation)
+        return (carry, total), None
 
     return jax.lax.scan(body, (carry, jnp.zeros((), jnp.float32)), xs)[0]
 
@@ -43,49 +61,63 @@ def random_actions(spec: Any, steps: int, batch: int) -> jax.Array:
     return jax.random.uniform(key, shape, spec.dtype, low, high)
 
 
-def jit_env_run(env_id: str, batch: int) -> tuple[Callable[..., Any], Any]:
-    """``(run(key, actions), single env's action spec)`` for ``VmapAutoReset(make(env_id), batch)``."""
+def jit_env_run(env_id: str, batch: int, read_observation: bool) -> tuple[Callable[..., Any], Any]:
+    """``(run(key, actions), single env's action spec)`` of ``VmapAutoReset(make(env_id), batch)``.
+
+    ``run`` is `_timing.env_scan`, reading the observations when ``read_observation``.
+    """
     single = jit_env.make(env_id)
-    return env_scan(jit_env.wrappers.VmapAutoReset(single, batch)), single.action_spec()
-
-
-def measure(run: Callable[..., Any], actions: jax.Array, impl: str, repeats: int) -> dict[str, float]:
-    """``{"sps", "compile"}`` of ``run(jax.random.key(0, impl=impl), actions)``."""
-    compile_s, run_s = time_compiled(run, (jax.random.key(0, impl=impl), actions), repeats)
-    steps, batch = actions.shape[:2]
-    return {"sps": steps * batch / run_s, "compile": compile_s}
+    env = jit_env.wrappers.VmapAutoReset(single, batch)
+    return env_scan(env, read_observation), single.action_spec()
 
 
 def parser(description: str, default_ids: Sequence[str]) -> argparse.ArgumentParser:
-    """The shared flags: ``--ids``, ``--batches``, ``--steps``, ``--repeats``, ``--impl``."""
+    """The shared flags: ``--ids``, ``--batches``, ``--steps``, ``--repeats``, ``--impl``,
+    ``--reads``."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--ids", nargs="+", default=list(default_ids), help="the suite's ids")
     p.add_argument("--batches", nargs="+", type=int, default=[64, 1024])
     p.add_argument("--steps", type=int, default=100, help="T, steps per timed run")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--impl", default="threefry2x32", help="typed key implementation")
+    p.add_argument("--reads", nargs="+", choices=READS, default=list(READS),
+                   help="what the timed scan sums: rewards only, or rewards and observations")
     return p
 
 
-def compare(suite: str, library: Callable[[str, int, int], tuple[Callable[..., Any], jax.Array]],
-            args: argparse.Namespace, script: str) -> None:
-    """Prints the table: per id and B, ours vs ``library(id, batch, steps) -> (run, actions)``.
+Library = Callable[[str, int, int, bool], tuple[Callable[..., Any], jax.Array]]
 
-    The library's ``run`` takes the same key and the actions it returns (drawn as ours
-    are, from the same spec, when the action spaces agree).
+
+def compare(suite: str, library: Library, args: argparse.Namespace, script: str) -> None:
+    """Prints the table: per id, B and read, ours vs ``library(id, batch, steps, read)``.
+
+    ``library`` returns ``(run, actions)``: its ``run`` takes the same key and the
+    actions it returns (drawn as ours are, from the same spec, when the action
+    spaces agree).
     """
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; {suite}; keys {args.impl}; "
-          f"T = {args.steps}; median of {args.repeats}")
-    print(f"| id | B | jit_env steps/s | {suite} steps/s | ratio | compile s (jit_env / {suite}) |")
-    print("|---|---:|---:|---:|---:|---|")
+          f"T = {args.steps}; median of {args.repeats}, alternated")
+    print(f"| id | B | reads | jit_env steps/s | {suite} steps/s | ratio | "
+          f"compile s (jit_env / {suite}) |")
+    print("|---|---:|---|---:|---:|---:|---|")
+    key = jax.random.key(0, impl=args.impl)
     for env_id in args.ids:
         for batch in args.batches:
-            run, spec = jit_env_run(f"{suite}/{env_id}", batch)
-            ours = measure(run, random_actions(spec, args.steps, batch), args.impl, args.repeats)
-            their_run, their_actions = library(env_id, batch, args.steps)
-            theirs = measure(their_run, their_actions, args.impl, args.repeats)
-            print(f"| {suite}/{env_id} | {batch:,} | {ours['sps']:,.0f} | {theirs['sps']:,.0f} | "
-                  f"{ours['sps'] / theirs['sps']:.2f}x | {ours['compile']:.1f} / "
-                  f"{theirs['compile']:.1f} |", flush=True)
+            for read in args.reads:
+                observe = read == "observations"
+                run, spec = jit_env_run(f"{suite}/{env_id}", batch, observe)
+                their_run, their_actions = library(env_id, batch, args.steps, observe)
+                timed = time_alternated(
+                    {"ours": run, "theirs": their_run},
+                    {"ours": (key, random_actions(spec, args.steps, batch)),
+                     "theirs": (key, their_actions)},
+                    args.repeats,
+                )
+                (c_ours, s_ours), (c_theirs, s_theirs) = timed["ours"], timed["theirs"]
+                sps_ours, sps_theirs = args.steps * batch / s_ours, args.steps * batch / s_theirs
+                print(f"| {suite}/{env_id} | {batch:,} | {read} | {sps_ours:,.0f} | "
+                      f"{sps_theirs:,.0f} | {sps_ours / sps_theirs:.2f}x | {c_ours:.1f} / "
+                      f"{c_theirs:.1f} |", flush=True)
     print(f"\nReproduce: python benchmarks/{script} --ids {' '.join(args.ids)} --batches "
-          f"{' '.join(map(str, args.batches))} --steps {args.steps} --repeats {args.repeats}")
+          f"{' '.join(map(str, args.batches))} --steps {args.steps} --repeats {args.repeats} "
+          f"--reads {' '.join(args.reads)}")

@@ -1,7 +1,10 @@
 """The timing rule every benchmark here follows: compile once, warm up, median of runs.
 
-``env_scan(env)`` is the timed program of the environment benchmarks: a batched
-environment's reset and ``lax.scan`` of steps over given actions.
+``env_scan(env, read_observation=False)`` is the timed program of the environment
+benchmarks: a batched environment's reset and ``lax.scan`` of steps over given actions.
+
+``time_alternated(fns, args, repeats)`` compiles several programs and then times them
+round-robin, so a change in the machine's load affects each of them alike.
 
 ``time_compiled(fn, args, repeats)`` returns ``(compile s, median run s)`` of
 ``jax.jit(fn)(*args)``: compilation is ``jax.jit(fn).lower(*args).compile()``,
@@ -34,11 +37,47 @@ def time_compiled(fn: Callable[..., Any], args: tuple[Any, ...], repeats: int) -
     return compile_s, statistics.median(runs)
 
 
-def env_scan(env: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
-    """``run(key, actions [T, B, ...]) -> (final state, sum of rewards)`` of a batched ``env``.
+def time_alternated(
+    fns: dict[str, Callable[..., Any]], args: dict[str, tuple[Any, ...]], repeats: int
+) -> dict[str, tuple[float, float]]:
+    """``{name: (compile seconds, median run seconds)}``, the runs timed round-robin.
+
+    Each ``jax.jit(fns[name])`` is compiled on ``args[name]`` and warmed up once;
+    then every round calls each program once, for ``repeats`` rounds.
+    """
+    import jax
+
+    compiled, compile_s = {}, {}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        compiled[name] = jax.jit(fn).lower(*args[name]).compile()
+        compile_s[name] = time.perf_counter() - start
+        jax.block_until_ready(compiled[name](*args[name]))  # warm-up
+    runs: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name in fns:
+            start = time.perf_counter()
+            jax.block_until_ready(compiled[name](*args[name]))
+            runs[name].append(time.perf_counter() - start)
+    return {name: (compile_s[name], statistics.median(runs[name])) for name in fns}
+
+
+def observation_total(observation: Any) -> Any:
+    """The sum of every leaf of ``observation`` as float32: a read of the whole observation."""
+    import jax
+    import jax.numpy as jnp
+
+    leaves = jax.tree.leaves(observation)
+    return sum((jnp.sum(x.astype(jnp.float32)) for x in leaves), jnp.zeros((), jnp.float32))
+
+
+def env_scan(env: Any, read_observation: bool = False) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """``run(key, actions [T, B, ...]) -> (final state, total)`` of a batched ``env``.
 
     ``env.reset(key)``, then one ``env.step`` per row of ``actions`` in a
-    ``lax.scan``; the final state is returned so XLA keeps the dynamics.
+    ``lax.scan``; the final state is returned so XLA keeps the dynamics. ``total``
+    sums the rewards and, with ``read_observation``, every step's observation
+    (`observation_total`), as a policy reading it would make XLA compute it.
     """
     import jax
     import jax.numpy as jnp
@@ -49,7 +88,10 @@ def env_scan(env: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
         def body(carry: tuple[Any, Any], action: Any) -> tuple[tuple[Any, Any], None]:
             state, total = carry
             state, ts = env.step(state, action)
-            return (state, total + ts.reward.sum()), None
+            total = total + ts.reward.sum()
+            if read_observation:
+                total = total + observation_total(ts.observation)
+            return (state, total), None
 
         return jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)[0]
 

@@ -17,6 +17,10 @@ Steps per second = B * T / (median wall time of a compiled run); compile time
 is the ``lower().compile()`` time, reported separately. The issue's target is
 a ratio >= 0.9.
 
+Each row is measured twice (``--reads``): the scan summing the rewards only, and
+summing the observations too (what a policy reading them costs); the two programs
+are timed round-robin (``_suite_bench``).
+
 Reproduce (CPU)::
 
     .venv/bin/python benchmarks/adapters_brax_bench.py                 # inverted_pendulum
@@ -36,7 +40,8 @@ from _suite_bench import compare, parser, random_actions, scan_total
 import jit_env
 
 
-def library(name: str, batch: int, steps: int) -> tuple[Any, jax.Array]:
+def library(name: str, batch: int, steps: int, read_observation: bool
+            ) -> tuple[Any, jax.Array]:
     """brax's own ``brax.envs.create(name, episode_length=1000, auto_reset=True)``."""
     import brax.envs
 
@@ -44,11 +49,11 @@ def library(name: str, batch: int, steps: int) -> tuple[Any, jax.Array]:
     spec = jit_env.specs.BoundedArray((env.action_size,), jnp.float32, -1.0, 1.0)
 
     def run(key: jax.Array, actions: jax.Array) -> Any:
-        def step(state: Any, action: jax.Array) -> tuple[Any, jax.Array]:
+        def step(state: Any, action: jax.Array) -> tuple[Any, jax.Array, Any]:
             state = env.step(state, action)
-            return state, state.reward
+            return state, state.reward, state.obs
 
-        return scan_total(step, env.reset(key), actions)
+        return scan_total(step, env.reset(key), actions, read_observation)
 
     return run, random_actions(spec, steps, batch)
 

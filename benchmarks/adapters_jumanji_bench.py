@@ -13,6 +13,10 @@ Steps per second = B * T / median wall time of the compiled run (after
 ``block_until_ready``); compile time (``lower().compile()``) is reported
 separately. Issue #20's target is ratio >= 0.9.
 
+Each row is measured twice (``--reads``): the scan summing the rewards only, and
+summing the observations too (what a policy reading them costs); the two programs
+are timed round-robin (``_suite_bench``).
+
 Reproduce (CPU)::
 
     .venv/bin/python benchmarks/adapters_jumanji_bench.py            # T = 100, 5 repeats
@@ -31,7 +35,8 @@ from _suite_bench import compare, parser, random_actions, scan_total
 import jit_env
 
 
-def library(env_id: str, batch: int, steps: int) -> tuple[Any, jax.Array]:
+def library(env_id: str, batch: int, steps: int, read_observation: bool
+            ) -> tuple[Any, jax.Array]:
     """jumanji's own ``VmapWrapper(AutoResetWrapper(env))``."""
     import jumanji
     import jumanji.wrappers
@@ -42,11 +47,11 @@ def library(env_id: str, batch: int, steps: int) -> tuple[Any, jax.Array]:
     def run(key: jax.Array, actions: jax.Array) -> Any:
         state, _ = env.reset(jax.random.split(key, batch))
 
-        def step(state: Any, action: jax.Array) -> tuple[Any, jax.Array]:
+        def step(state: Any, action: jax.Array) -> tuple[Any, jax.Array, Any]:
             state, ts = env.step(state, action)
-            return state, ts.reward
+            return state, ts.reward, ts.observation
 
-        return scan_total(step, state, actions)
+        return scan_total(step, state, actions, read_observation)
 
     return run, random_actions(spec, steps, batch)
 

@@ -15,6 +15,10 @@ Steps per second = B * T / median wall time of the compiled run (after
 ``block_until_ready``); compile time (``lower().compile()``) is reported
 separately. Issue #20's target is ratio >= 0.9.
 
+Each row is measured twice (``--reads``): the scan summing the rewards only, and
+summing the observations too (what a policy reading them costs); the two programs
+are timed round-robin (``_suite_bench``).
+
 Reproduce (CPU)::
 
     .venv/bin/python benchmarks/adapters_pgx_bench.py                # T = 100, 5 repeats
@@ -34,7 +38,8 @@ from _suite_bench import compare, parser, random_actions, scan_total
 import jit_env
 
 
-def library(env_id: str, batch: int, steps: int) -> tuple[Any, jax.Array]:
+def library(env_id: str, batch: int, steps: int, read_observation: bool
+            ) -> tuple[Any, jax.Array]:
     """Pgx's own ``jax.vmap(pgx.experimental.auto_reset(env.step, env.init))``."""
     import pgx
     import pgx.experimental
@@ -47,12 +52,13 @@ def library(env_id: str, batch: int, steps: int) -> tuple[Any, jax.Array]:
         reset_key, loop_key = jax.random.split(key)
         state = jax.vmap(game.init)(jax.random.split(reset_key, batch))
 
-        def step(state: Any, xs: tuple[jax.Array, jax.Array]) -> tuple[Any, jax.Array]:
+        def step(state: Any, xs: tuple[jax.Array, jax.Array]) -> tuple[Any, jax.Array, Any]:
             action, step_key = xs
             state = step_fn(state, action, jax.random.split(step_key, batch))
-            return state, state.rewards
+            return state, state.rewards, (state.observation, state.legal_action_mask)
 
-        return scan_total(step, state, (actions, jax.random.split(loop_key, actions.shape[0])))
+        xs = (actions, jax.random.split(loop_key, actions.shape[0]))
+        return scan_total(step, state, xs, read_observation)
 
     return run, random_actions(spec, steps, batch)
 

@@ -18,6 +18,10 @@ Steps per second = B * T / (median wall time of the compiled run); compile
 time (``lower().compile()``) is reported separately; the ratio is jit_env over
 xminigrid (the issue's target: >= 0.9x).
 
+Each row is measured twice (``--reads``): the scan summing the rewards only, and
+summing the observations too (what a policy reading them costs); the two programs
+are timed round-robin (``_suite_bench``).
+
 Reproduce (CPU, about a minute)::
 
     .venv/bin/pip install xminigrid==0.9.3
@@ -38,7 +42,8 @@ from _suite_bench import compare, parser, random_actions, scan_total
 import jit_env
 
 
-def library(xminigrid_id: str, batch: int, steps: int) -> tuple[Any, jax.Array]:
+def library(xminigrid_id: str, batch: int, steps: int, read_observation: bool
+            ) -> tuple[Any, jax.Array]:
     """xminigrid's own ``jax.vmap(GymAutoResetWrapper(env).step)``."""
     import xminigrid
     from xminigrid.wrappers import GymAutoResetWrapper
@@ -50,11 +55,11 @@ def library(xminigrid_id: str, batch: int, steps: int) -> tuple[Any, jax.Array]:
     def run(key: jax.Array, actions: jax.Array) -> Any:
         timestep = jax.vmap(env.reset, in_axes=(None, 0))(params, jax.random.split(key, batch))
 
-        def step(timestep: Any, action: jax.Array) -> tuple[Any, jax.Array]:
+        def step(timestep: Any, action: jax.Array) -> tuple[Any, jax.Array, Any]:
             timestep = jax.vmap(env.step, in_axes=(None, 0, 0))(params, timestep, action)
-            return timestep, timestep.reward
+            return timestep, timestep.reward, timestep.observation
 
-        return scan_total(step, timestep, actions)
+        return scan_total(step, timestep, actions, read_observation)
 
     return run, random_actions(spec, steps, batch)
 

@@ -140,6 +140,13 @@ ROWS = (
          "activation": "relu", "num_envs": 64, "num_steps": 128, "num_minibatches": 8,
          "update_epochs": 4, "learning_rate": 5e-4, "anneal_lr": False, "gamma": 0.999,
          "total_steps": 1_000_000}, "ppo-gymnax-blines"),
+    # The same with the step size of the sweep's best plain row (benchmarks/RESULTS.md,
+    # 2026-12-08: lr 1e-3 … 3e-3, 8 epochs, entropy 0.001, LeCun kernels all reach 12–14.5).
+    Row("ppo", "Breakout-MinAtar", 16.63, "as above",
+        {"env": "Breakout-MinAtar", "torso": "mlp", "hidden_sizes": (256, 256),
+         "activation": "relu", "num_envs": 64, "num_steps": 128, "num_minibatches": 8,
+         "update_epochs": 4, "learning_rate": 2e-3, "anneal_lr": False, "gamma": 0.999,
+         "total_steps": 1_000_000}, "ppo-gymnax-blines-lr2e-3"),
     # Slime Volleyball against the 2015 baseline with slimevolleygym's PPO1 settings
     # (training_scripts/train_ppo.py: 4,096 steps per batch, 10 epochs, minibatches of 64,
     # lr 3e-4, no entropy bonus); run with --eval-episodes 1000 --eval-policy greedy.

@@ -34,7 +34,6 @@ def activation_fn(name: str):
     return _ACTIVATIONS[name]
 
 
-
 def network_problems(hidden_sizes, activation: str) -> list[str]:
     """Config problems of an MLP's ``hidden_sizes`` and ``activation`` (empty if usable).
 
@@ -50,6 +49,7 @@ def network_problems(hidden_sizes, activation: str) -> list[str]:
     except ValueError as e:
         problems.append(str(e))
     return problems
+
 
 _NEWTON_SCHULZ_ITERATIONS = 60
 

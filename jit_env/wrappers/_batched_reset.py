@@ -45,8 +45,6 @@ def default_chunk(batch: int) -> int | None:
 
 
 _BLOCK = 64  # width of the triangular matmul in `inclusive_counts`
-
-
 _DENSE_ROWS = 1024  # up to this many blocks, their offsets come from one more matmul
 
 

@@ -151,3 +151,17 @@ def test_config_json_records_env_params_and_reads_them_back(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["config"]["env_params"] == [
         "gravity=9.8,12.0", "length=0.7"]
     assert read_run_config(tmp_path).config == config
+
+
+def test_minatar_sticky_actions_off_by_env_params():
+    # MinAtar games expose `default_params` (MinAtarParams), so `--env-params` reaches them:
+    # sticky_action_prob=0.0 in every environment, difficulty_ramping kept at its default.
+    config = dataclasses.replace(TINY, env="Breakout-MinAtar", torso="mlp",
+                                 env_params=("sticky_action_prob=0.0",))
+    state = jax.jit(make_trainer(config, make_ppo).init)(jax.random.PRNGKey(0))
+    params = state.env_state.inner.inner.params
+    np.testing.assert_array_equal(np.asarray(params.sticky_action_prob), np.zeros(8, np.float32))
+    assert np.asarray(params.difficulty_ramping).dtype == np.bool_
+    assert np.asarray(params.difficulty_ramping).all()
+    with pytest.raises(ValueError, match="'Breakout-MinAtar' has no parameters"):
+        make_trainer(dataclasses.replace(config, env_params=("sticky=0",)), make_ppo)

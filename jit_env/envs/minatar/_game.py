@@ -179,6 +179,13 @@ class MinAtarGame(ScalarRewardDiscount, _core.Environment):
         ``jnp.float32`` (0/1, as gymnax's ports).
       renderer: optional replacement for the built-in renderer.
 
+    Attributes:
+      default_params: `MinAtarParams()` (the reference's constructor defaults),
+        what ``reset(key)`` plays; ``reset(key, options=params)`` replaces them
+        for an episode and the auto-reset wrappers keep them (so
+        ``jit-env train --env-params sticky_action_prob=0.0`` trains without
+        sticky actions, `jit_env.agents.TrainingConfig.env_params`).
+
     Raises:
       TypeError: if ``observation_dtype`` is neither bool nor float32.
     """
@@ -204,6 +211,7 @@ class MinAtarGame(ScalarRewardDiscount, _core.Environment):
         self.use_minimal_action_set = bool(use_minimal_action_set)
         self.observation_dtype = dtype
         self.actions = self.MINIMAL_ACTIONS if use_minimal_action_set else tuple(range(6))
+        self.default_params = MinAtarParams()
 
     def __repr__(self) -> str:
         return (
@@ -257,7 +265,7 @@ class MinAtarGame(ScalarRewardDiscount, _core.Environment):
         defaults (else TypeError / ValueError); ``key``: any PRNG key.
         """
         params = _steps.canonical_params(
-            options, MinAtarParams, type(self).__name__, _PARAM_DTYPES
+            options, self.default_params, type(self).__name__, _PARAM_DTYPES
         )
         key, draws = self.reset_draws(key)
         state = self.initial_state(key, params, draws)
