@@ -17,10 +17,6 @@ Steps per second = B * T / (median wall time of a compiled run); compile time
 is the ``lower().compile()`` time, reported separately. The issue's target is
 a ratio >= 0.9.
 
-Each row is measured twice (``--reads``): the scan summing the rewards only, and
-summing the observations too (what a policy reading them costs); the two programs
-are timed round-robin (``_suite_bench``).
-
 Reproduce (CPU)::
 
     .venv/bin/python benchmarks/adapters_brax_bench.py                 # inverted_pendulum

@@ -19,10 +19,6 @@ is the ``lower().compile()`` time, reported separately (Craftax's world
 generation takes minutes to compile on a CPU, so the default run takes longer
 than a minute). The issue's target is a ratio >= 0.9.
 
-Each row is measured twice (``--reads``): the scan summing the rewards only, and
-summing the observations too (what a policy reading them costs); the two programs
-are timed round-robin (``_suite_bench``).
-
 Reproduce (CPU)::
 
     .venv/bin/python benchmarks/adapters_craftax_bench.py       # Craftax-Classic-Symbolic-v1
@@ -61,8 +57,8 @@ def library(craftax_id: str, batch: int, steps: int, read_observation: bool
                 jax.random.split(env_key, batch), state, action, params)
             return out[1], out[2], out[0]
 
-        xs = (actions, jax.random.split(loop_key, actions.shape[0]))
-        return scan_total(step, state, xs, read_observation)
+        step_keys = jax.random.split(loop_key, actions.shape[0])
+        return scan_total(step, state, (actions, step_keys), read_observation)
 
     return run, random_actions(spec, steps, batch)
 

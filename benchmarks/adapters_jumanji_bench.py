@@ -13,10 +13,6 @@ Steps per second = B * T / median wall time of the compiled run (after
 ``block_until_ready``); compile time (``lower().compile()``) is reported
 separately. Issue #20's target is ratio >= 0.9.
 
-Each row is measured twice (``--reads``): the scan summing the rewards only, and
-summing the observations too (what a policy reading them costs); the two programs
-are timed round-robin (``_suite_bench``).
-
 Reproduce (CPU)::
 
     .venv/bin/python benchmarks/adapters_jumanji_bench.py            # T = 100, 5 repeats

@@ -17,10 +17,6 @@ Steps per second = B * T / (median wall time of the compiled run); compile
 time (``lower().compile()``) is reported separately; the ratio is jit_env over
 navix (the issue's target: >= 0.9x).
 
-Each row is measured twice (``--reads``): the scan summing the rewards only, and
-summing the observations too (what a policy reading them costs); the two programs
-are timed round-robin (``_suite_bench``).
-
 Reproduce (CPU, about a minute)::
 
     .venv/bin/pip install navix==0.7.4

@@ -15,10 +15,6 @@ Steps per second = B * T / median wall time of the compiled run (after
 ``block_until_ready``); compile time (``lower().compile()``) is reported
 separately. Issue #20's target is ratio >= 0.9.
 
-Each row is measured twice (``--reads``): the scan summing the rewards only, and
-summing the observations too (what a policy reading them costs); the two programs
-are timed round-robin (``_suite_bench``).
-
 Reproduce (CPU)::
 
     .venv/bin/python benchmarks/adapters_pgx_bench.py                # T = 100, 5 repeats
@@ -57,8 +53,8 @@ def library(env_id: str, batch: int, steps: int, read_observation: bool
             state = step_fn(state, action, jax.random.split(step_key, batch))
             return state, state.rewards, (state.observation, state.legal_action_mask)
 
-        xs = (actions, jax.random.split(loop_key, actions.shape[0]))
-        return scan_total(step, state, xs, read_observation)
+        step_keys = jax.random.split(loop_key, actions.shape[0])
+        return scan_total(step, state, (actions, step_keys), read_observation)
 
     return run, random_actions(spec, steps, batch)
 
