@@ -162,8 +162,11 @@ class WandbLogger:
     ``wandb.init(project=$WANDB_PROJECT or "jit-env", name=DIR's name, dir=DIR,
     id=..., resume="allow", config=config)``; the run's id is kept in
     ``DIR/wandb_id`` so that ``--resume`` continues the same W&B run. Each update
-    is one ``wandb.log`` call at ``step=update`` with ``env_steps`` and, per
-    seed ``S``, ``seed_S/<metric>`` (NaN values are left out). W&B ignores steps
+    is one ``wandb.log(..., step=update, commit=True)`` call with ``env_steps``
+    and, per seed ``S``, ``seed_S/<metric>`` (NaN values are left out). With a
+    ``step`` W&B's default is ``commit=False``, which holds the last update back
+    until ``finish`` (``wandb/sdk/wandb_run.py``, ``Run.log``); committing each
+    update writes it at once. W&B ignores steps
     at or below one it has already logged, so a resumed run logs from the
     checkpoint's update on without duplicates.
 
@@ -191,7 +194,7 @@ class WandbLogger:
         self._resume_update = resume_update
 
     def write(self, rows: Sequence[Row]) -> None:
-        """One ``wandb.log(..., step=update)`` per update after the resumed one."""
+        """One committed ``wandb.log(..., step=update)`` per update after the resumed one."""
         by_update: dict[int, dict[str, float]] = {}
         for row in rows:
             update = int(row["update"])
@@ -201,7 +204,7 @@ class WandbLogger:
                     entry[f"seed_{int(row['seed'])}/{name}"] = value
         for update in sorted(by_update):
             if update > self._resume_update:
-                self._run.log(by_update[update], step=update)
+                self._run.log(by_update[update], step=update, commit=True)
 
     def close(self) -> None:
         """Finishes the W&B run (``wandb.finish``)."""
