@@ -4,7 +4,9 @@
 benchmarks: a batched environment's reset and ``lax.scan`` of steps over given actions.
 
 ``time_alternated(fns, args, repeats)`` compiles several programs and then times them
-round-robin, so a change in the machine's load affects each of them alike.
+round-robin, so a change in the machine's load affects each of them alike; with
+``clear_caches=True`` each compile starts from ``jax.clear_caches()``, and with
+``compile_rounds=N`` the programs are compiled N times round-robin, the median reported.
 
 ``time_compiled(fn, args, repeats)`` returns ``(compile s, median run s)`` of
 ``jax.jit(fn)(*args)``: compilation is ``jax.jit(fn).lower(*args).compile()``,
@@ -28,20 +30,32 @@ def time_compiled(fn: Callable[..., Any], args: tuple[Any, ...], repeats: int) -
 
 
 def time_alternated(
-    fns: dict[str, Callable[..., Any]], args: dict[str, tuple[Any, ...]], repeats: int
+    fns: dict[str, Callable[..., Any]],
+    args: dict[str, tuple[Any, ...]],
+    repeats: int,
+    *,
+    clear_caches: bool = False,
+    compile_rounds: int = 1,
 ) -> dict[str, tuple[float, float]]:
     """``{name: (compile seconds, median run seconds)}``, the runs timed round-robin.
 
-    Each ``jax.jit(fns[name])`` is compiled on ``args[name]`` and warmed up once;
-    then every round calls each program once, for ``repeats`` rounds.
+    Each ``jax.jit(fns[name])`` is compiled on ``args[name]`` (``compile_rounds``
+    times, the programs in turn, after ``jax.clear_caches()`` when ``clear_caches``;
+    the median compile time is reported) and warmed up once; then every round calls
+    each program once, for ``repeats`` rounds.
     """
     import jax
 
-    compiled, compile_s = {}, {}
-    for name, fn in fns.items():
-        start = time.perf_counter()
-        compiled[name] = jax.jit(fn).lower(*args[name]).compile()
-        compile_s[name] = time.perf_counter() - start
+    compiled: dict[str, Any] = {}
+    compile_s: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(compile_rounds):
+        for name, fn in fns.items():
+            if clear_caches:
+                jax.clear_caches()
+            start = time.perf_counter()
+            compiled[name] = jax.jit(fn).lower(*args[name]).compile()
+            compile_s[name].append(time.perf_counter() - start)
+    for name in fns:
         jax.block_until_ready(compiled[name](*args[name]))  # warm-up
     runs: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
@@ -49,7 +63,8 @@ def time_alternated(
             start = time.perf_counter()
             jax.block_until_ready(compiled[name](*args[name]))
             runs[name].append(time.perf_counter() - start)
-    return {name: (compile_s[name], statistics.median(runs[name])) for name in fns}
+    return {name: (statistics.median(compile_s[name]), statistics.median(runs[name]))
+            for name in fns}
 
 
 def observation_total(observation: Any) -> Any:

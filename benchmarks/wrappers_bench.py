@@ -47,12 +47,11 @@ ours/lax_map >= 10, stack time / ours time <= 1.15.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from _timing import time_alternated
 
 import jit_env
 from jit_env import specs
@@ -199,21 +198,14 @@ def _variants(env: jit_env.Environment, batch: int) -> dict[str, Any]:
     }
 
 
-def _timed_compile(run, batch: int, steps: int, prng_impl: str) -> tuple[float, Any]:
-    """``(compile seconds, run())`` of ``run(key, actions)`` on random actions ``[T, B]``."""
+def _inputs(batch: int, steps: int, prng_impl: str) -> tuple[Any, jax.Array]:
+    """``(key, actions [T, B])``: the key of ``prng_impl`` and random CartPole actions."""
     key = jax.random.key(0) if prng_impl == "threefry2x32" else jit_env.prng.key(0)
-    actions = jax.random.randint(jax.random.PRNGKey(1), (steps, batch), 0, 2)
-    start = time.perf_counter()
-    compiled = jax.jit(run).lower(key, actions).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(key, actions))  # warm-up
-    return compile_s, lambda: jax.block_until_ready(compiled(key, actions))
+    return key, jax.random.randint(jax.random.PRNGKey(1), (steps, batch), 0, 2)
 
 
-def _compile(
-    env, batch: int, steps: int, read_observation: bool, prng_impl: str = "threefry2x32"
-) -> tuple[float, Any]:
-    """``(compile seconds, run())`` for a random-policy scan of ``steps`` steps.
+def _program(env, batch: int, read_observation: bool) -> Any:
+    """``run(key, actions)``: a random-policy scan of ``env`` over ``actions [T, B]``.
 
     The scan sums the rewards (and, with ``read_observation``, the observations),
     so XLA keeps exactly the work whose results are read.
@@ -233,11 +225,11 @@ def _compile(
         (state, total), _ = jax.lax.scan(body, (state, jnp.float32(0)), actions)
         return state, total
 
-    return _timed_compile(run, batch, steps, prng_impl)
+    return run
 
 
-def _compile_gymnax(batch: int, steps: int, read_observation: bool, prng_impl: str):
-    """``(compile seconds, run())`` of gymnax's CartPole-v1 in the same scan, or None."""
+def _gymnax_program(batch: int, read_observation: bool) -> Any:
+    """``run(key, actions)`` of gymnax's CartPole-v1 in the same scan, or None."""
     try:
         import gymnax
     except ImportError:
@@ -260,55 +252,32 @@ def _compile_gymnax(batch: int, steps: int, read_observation: bool, prng_impl: s
             return (state, total), None
 
         (state, total), _ = jax.lax.scan(body, (state, jnp.float32(0)),
-                                         (actions, jax.random.split(loop_key, steps)))
+                                         (actions, jax.random.split(loop_key, len(actions))))
         return state, total
 
-    return _timed_compile(run, batch, steps, prng_impl)
-
-
-def _interleaved(runs: dict[str, Any], repeats: int) -> dict[str, float]:
-    """Median seconds per call, the variants called round-robin ``repeats`` times.
-
-    Interleaving spreads this machine's slow drifts in speed (±25 % between
-    runs of the same program minutes apart) over all variants alike, so the
-    ratios stay comparable even when the absolute numbers move.
-    """
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return run
 
 
 _DEFAULT_STEPS = {1: 2000, 1024: 200, 8192: 100}
 
 
-def _compile_variants(variants: dict[str, Any], wanted: set[str], batch: int, steps: int,
-                      args: argparse.Namespace) -> dict[str, tuple[float, Any]]:
-    """``{name: (compile seconds, run())}`` of the wanted variants, each after ``clear_caches``."""
-
-    def fresh(compile_one: Any, *a: Any) -> Any:
-        jax.clear_caches()
-        return compile_one(*a)
-
-    compiled = {
-        name: fresh(_compile, venv, batch, steps, args.read_observation, args.prng)
-        for name, venv in variants.items()
-        if name in wanted or name == "ours"
-    }
+def _programs(variants: dict[str, Any], wanted: set[str], batch: int, steps: int,
+              args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, tuple[Any, ...]]]:
+    """``({name: run}, {name: (key, actions)})`` of the wanted variants (and ``ours``)."""
+    inputs = _inputs(batch, steps, args.prng)
+    fns = {name: _program(venv, batch, args.read_observation)
+           for name, venv in variants.items() if name in wanted or name == "ours"}
+    fn_args = dict.fromkeys(fns, inputs)
     if "gymnax" in wanted:
-        gymnax_run = fresh(_compile_gymnax, batch, steps, args.read_observation, args.prng)
+        gymnax_run = _gymnax_program(batch, args.read_observation)
         if gymnax_run is not None:
-            compiled["gymnax"] = gymnax_run
+            fns["gymnax"], fn_args["gymnax"] = gymnax_run, inputs
     if "ours_other" in wanted:
         # ours again with the other key implementation (same draws), for the A/B
         other = "unrolled" if args.prng == "threefry2x32" else "threefry2x32"
-        compiled[f"ours_{other}"] = fresh(
-            _compile, variants["ours"], batch, steps, args.read_observation, other
-        )
-    return compiled
+        fns[f"ours_{other}"] = _program(variants["ours"], batch, args.read_observation)
+        fn_args[f"ours_{other}"] = _inputs(batch, steps, other)
+    return fns, fn_args
 
 
 def main() -> None:
@@ -345,15 +314,11 @@ def main() -> None:
         steps = args.steps or _DEFAULT_STEPS.get(batch, 200)
         variants = _variants(env, batch)
         wanted = set(args.variants or [*variants, "gymnax", "ours_other"])
-        compile_times: dict[str, list[float]] = {}
-        for _ in range(args.compile_repeats):
-            compiled = _compile_variants(variants, wanted, batch, steps, args)
-            for vname, (compile_s, _) in compiled.items():
-                compile_times.setdefault(vname, []).append(compile_s)
-        run_times = _interleaved({name: run for name, (_, run) in compiled.items()}, args.repeats)
-        ours_t = run_times["ours"]
-        for vname, run_s in run_times.items():
-            compile_s = statistics.median(compile_times[vname])
+        fns, fn_args = _programs(variants, wanted, batch, steps, args)
+        timed = time_alternated(fns, fn_args, args.repeats, clear_caches=True,
+                                compile_rounds=args.compile_repeats)
+        ours_t = timed["ours"][1]
+        for vname, (compile_s, run_s) in timed.items():
             sps = batch * steps / run_s
             ratio = run_s / ours_t  # > 1: ours is faster
             print(f"| {batch} | {steps} | {vname} | {sps:,.0f} | {compile_s:.2f} | {ratio:.2f}x |")
