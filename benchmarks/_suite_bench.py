@@ -88,12 +88,15 @@ def parser(description: str, default_ids: Sequence[str]) -> argparse.ArgumentPar
 Library = Callable[[str, int, int, bool], tuple[Callable[..., Any], jax.Array]]
 
 
-def compare(suite: str, library: Library, args: argparse.Namespace, script: str) -> None:
+def compare(suite: str, library: Library, args: argparse.Namespace, script: str,
+            ours: Library | None = None, flags: str = "") -> None:
     """Prints the table: per id, B and read, ours vs ``library(id, batch, steps, read)``.
 
     ``library`` returns ``(run, actions)``: its ``run`` takes the same key and the
     actions it returns (drawn as ours are, from the same spec, when the action
-    spaces agree).
+    spaces agree). ``ours`` (same signature, called with ``"<suite>/<id>"``)
+    replaces `jit_env_run` and `random_actions` on our side; ``flags`` are the
+    script's own flags, added to the printed command.
     """
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; {suite}; keys {args.impl}; "
           f"T = {args.steps}; median of {args.repeats}, alternated")
@@ -105,12 +108,15 @@ def compare(suite: str, library: Library, args: argparse.Namespace, script: str)
         for batch in args.batches:
             for read in args.reads:
                 observe = read == "observations"
-                run, spec = jit_env_run(f"{suite}/{env_id}", batch, observe)
+                if ours is None:
+                    run, spec = jit_env_run(f"{suite}/{env_id}", batch, observe)
+                    our_actions = random_actions(spec, args.steps, batch)
+                else:
+                    run, our_actions = ours(f"{suite}/{env_id}", batch, args.steps, observe)
                 their_run, their_actions = library(env_id, batch, args.steps, observe)
                 timed = time_alternated(
                     {"ours": run, "theirs": their_run},
-                    {"ours": (key, random_actions(spec, args.steps, batch)),
-                     "theirs": (key, their_actions)},
+                    {"ours": (key, our_actions), "theirs": (key, their_actions)},
                     args.repeats,
                 )
                 (c_ours, s_ours), (c_theirs, s_theirs) = timed["ours"], timed["theirs"]
@@ -120,4 +126,4 @@ def compare(suite: str, library: Library, args: argparse.Namespace, script: str)
                       f"{c_theirs:.1f} |", flush=True)
     print(f"\nReproduce: python benchmarks/{script} --ids {' '.join(args.ids)} --batches "
           f"{' '.join(map(str, args.batches))} --steps {args.steps} --repeats {args.repeats} "
-          f"--reads {' '.join(args.reads)}")
+          f"--reads {' '.join(args.reads)}{flags}")

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import time_alternated
 
 
 def _inputs(t, b, a, atoms, seed=0):
@@ -75,26 +74,11 @@ def _cases(m, x):
     return cases
 
 
-def _compile(fn, args):
-    t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_ms = (time.perf_counter() - t0) * 1e3
-    jax.block_until_ready(compiled(*args))  # warm-up
-    return compiled, compile_ms
-
-
-def _time_interleaved(calls, reps):
-    """Median µs per call for each ``(compiled, args)``, alternating calls rep by rep.
-
-    Alternating makes both sides see the same machine load (the CPU may be shared).
-    """
-    samples = [[] for _ in calls]
-    for _ in range(reps):
-        for i, (compiled, args) in enumerate(calls):
-            t0 = time.perf_counter()
-            jax.block_until_ready(compiled(*args))
-            samples[i].append(time.perf_counter() - t0)
-    return [statistics.median(s) * 1e6 for s in samples]
+def _time_pair(fns: dict, args: dict, reps: int) -> dict:
+    """``{name: (compile ms, median µs per call)}``: `_timing.time_alternated` (calls
+    alternated rep by rep, so both sides see the same machine load)."""
+    timed = time_alternated(fns, args, reps)
+    return {name: (c * 1e3, run * 1e6) for name, (c, run) in timed.items()}
 
 
 def main() -> None:
@@ -124,8 +108,9 @@ def main() -> None:
         vm = lambda f: jax.vmap(f, in_axes=ax, out_axes=ax)
         out_o, out_r = jax.jit(vm(fn))(*fargs), jax.jit(vm(fn_ref))(*fargs)
         np.testing.assert_allclose(out_o, out_r, rtol=1e-4, atol=1e-4, err_msg=name)
-        (ours_c, c_o), (ref_c, c_r) = _compile(vm(fn), fargs), _compile(vm(fn_ref), fargs)
-        t_o, t_r = _time_interleaved([(ours_c, fargs), (ref_c, fargs)], args.reps)
+        timed = _time_pair({"ours": vm(fn), "rlax": vm(fn_ref)},
+                           {"ours": fargs, "rlax": fargs}, args.reps)
+        (c_o, t_o), (c_r, t_r) = timed["ours"], timed["rlax"]
         print(f"| {name} | {t_o:.0f} | {t_r:.0f} | {t_o / t_r:.2f} | {c_o:.0f} | {c_r:.0f} |")
 
     print("\nLayout (ours): time-major `jax.vmap(op, in_axes=1, out_axes=1)` on [T, B] vs "
@@ -136,9 +121,9 @@ def main() -> None:
         if ax != 1:
             continue
         bm_args = tuple(jnp.swapaxes(a, 0, 1) for a in fargs)
-        tm_c, _ = _compile(jax.vmap(fn, in_axes=1, out_axes=1), fargs)
-        bm_c, _ = _compile(jax.vmap(fn), bm_args)
-        t_tm, t_bm = _time_interleaved([(tm_c, fargs), (bm_c, bm_args)], args.reps)
+        timed = _time_pair({"tm": jax.vmap(fn, in_axes=1, out_axes=1), "bm": jax.vmap(fn)},
+                           {"tm": fargs, "bm": bm_args}, args.reps)
+        t_tm, t_bm = timed["tm"][1], timed["bm"][1]
         print(f"| {name} | {t_tm:.0f} | {t_bm:.0f} | {t_bm / t_tm:.2f} |")
 
 

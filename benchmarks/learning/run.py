@@ -147,14 +147,6 @@ ROWS = (
          "activation": "relu", "num_envs": 64, "num_steps": 128, "num_minibatches": 8,
          "update_epochs": 4, "learning_rate": 2e-3, "anneal_lr": False, "gamma": 0.999,
          "total_steps": 1_000_000}, "ppo-gymnax-blines-lr2e-3"),
-    # The same as ppo-gymnax-blines with the observation read by the default torso
-    # (`torso="auto"`: for the `[10, 10, C]` image, two 32-channel 3x3 convolutions, SiLU,
-    # jit_env/agents/encoders.py) instead of the flattened image gymnax-blines' MLP reads.
-    Row("ppo", "Breakout-MinAtar", 16.63, "as above",
-        {"env": "Breakout-MinAtar", "torso": "auto", "hidden_sizes": (256, 256),
-         "activation": "relu", "num_envs": 64, "num_steps": 128, "num_minibatches": 8,
-         "update_epochs": 4, "learning_rate": 5e-4, "anneal_lr": False, "gamma": 0.999,
-         "total_steps": 1_000_000}, "ppo-gymnax-blines-cnn"),
     # Slime Volleyball against the 2015 baseline with slimevolleygym's PPO1 settings
     # (training_scripts/train_ppo.py: 4,096 steps per batch, 10 epochs, minibatches of 64,
     # lr 3e-4, no entropy bonus); run with --eval-episodes 1000 --eval-policy greedy.
