@@ -23,32 +23,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from _timing import env_scan, observation_total, time_alternated
+from _timing import env_scan, time_alternated
 
 import jit_env
 
 READS = ("rewards", "observations")
-
-Step = Callable[[Any, Any], tuple[Any, jax.Array, Any]]
-
-
-def scan_total(step: Step, carry: Any, xs: Any, read_observation: bool) -> Any:
-    """``lax.scan`` of ``step(carry, x) -> (carry, reward, observation)`` over ``xs``.
-
-    Returns ``(carry, total)``: the sum of the rewards and, with
-    ``read_observation``, of every observation (`_timing.observation_total`).
-    """
-
-    def body(c: Any, x: Any) -> tuple[Any, None]:
-        carry, total = c
-        carry, reward, observation = step(carry, x)
-        total = total + jnp.sum(reward)
-        if read_observation:
-            total = total + observation_total(observation)
-        return (carry, total), None
-
-    return jax.lax.scan(body, (carry, jnp.zeros((), jnp.float32)), xs)[0]
-
 
 def random_actions(spec: Any, steps: int, batch: int) -> jax.Array:
     """``[steps, batch, *spec.shape]`` uniform actions of a Discrete or bounded spec."""

@@ -1,7 +1,9 @@
 """The timing rule every benchmark here follows: compile once, warm up, median of runs.
 
 ``env_scan(env, read_observation=False)`` is the timed program of the environment
-benchmarks: a batched environment's reset and ``lax.scan`` of steps over given actions.
+benchmarks: a batched environment's reset and ``lax.scan`` of steps over given actions,
+built on ``scan_total(step, carry, xs, read_observation)``, the scan that sums rewards
+(and observations) which the library-side programs use too.
 
 ``time_alternated(fns, args, repeats)`` compiles several programs and then times them
 round-robin, so a change in the machine's load affects each of them alike; with
@@ -76,28 +78,43 @@ def observation_total(observation: Any) -> Any:
     return sum((jnp.sum(x.astype(jnp.float32)) for x in leaves), jnp.zeros((), jnp.float32))
 
 
-def env_scan(env: Any, read_observation: bool = False) -> Callable[[Any, Any], tuple[Any, Any]]:
-    """``run(key, actions [T, B, ...]) -> (final state, total)`` of a batched ``env``.
+def scan_total(step: Callable[[Any, Any], tuple[Any, Any, Any]], carry: Any, xs: Any,
+               read_observation: bool) -> tuple[Any, Any]:
+    """``lax.scan`` of ``step(carry, x) -> (carry, reward, observation)`` over ``xs``.
 
-    ``env.reset(key)``, then one ``env.step`` per row of ``actions`` in a
-    ``lax.scan``; the final state is returned so XLA keeps the dynamics. ``total``
-    sums the rewards and, with ``read_observation``, every step's observation
-    (`observation_total`), as a policy reading it would make XLA compute it.
+    Returns ``(carry, total)``: the sum of the rewards and, with
+    ``read_observation``, of every observation (`observation_total`). The final
+    carry is returned so XLA keeps the dynamics.
     """
     import jax
     import jax.numpy as jnp
 
+    def body(c: tuple[Any, Any], x: Any) -> tuple[tuple[Any, Any], None]:
+        carry, total = c
+        carry, reward, observation = step(carry, x)
+        total = total + jnp.sum(reward)
+        if read_observation:
+            total = total + observation_total(observation)
+        return (carry, total), None
+
+    return jax.lax.scan(body, (carry, jnp.zeros((), jnp.float32)), xs)[0]
+
+
+def env_scan(env: Any, read_observation: bool = False) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """``run(key, actions [T, B, ...]) -> (final state, total)`` of a batched ``env``.
+
+    ``env.reset(key)``, then one ``env.step`` per row of ``actions``, in
+    `scan_total` (rewards summed and, with ``read_observation``, every step's
+    observation, as a policy reading it would make XLA compute it).
+    """
+
     def run(key: Any, actions: Any) -> tuple[Any, Any]:
         state, _ = env.reset(key)
 
-        def body(carry: tuple[Any, Any], action: Any) -> tuple[tuple[Any, Any], None]:
-            state, total = carry
+        def step(state: Any, action: Any) -> tuple[Any, Any, Any]:
             state, ts = env.step(state, action)
-            total = total + ts.reward.sum()
-            if read_observation:
-                total = total + observation_total(ts.observation)
-            return (state, total), None
+            return state, ts.reward, ts.observation
 
-        return jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), actions)[0]
+        return scan_total(step, state, actions, read_observation)
 
     return run

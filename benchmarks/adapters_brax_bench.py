@@ -31,7 +31,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from _suite_bench import compare, parser, random_actions, scan_total
+from _suite_bench import compare, parser, random_actions
+from _timing import scan_total
 
 import jit_env
 

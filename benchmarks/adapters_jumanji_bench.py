@@ -26,7 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-from _suite_bench import compare, parser, random_actions, scan_total
+from _suite_bench import compare, parser, random_actions
+from _timing import scan_total
 
 import jit_env
 

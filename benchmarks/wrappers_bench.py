@@ -51,7 +51,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from _timing import time_alternated
+from _timing import scan_total, time_alternated
 
 import jit_env
 from jit_env import specs
@@ -214,16 +214,11 @@ def _program(env, batch: int, read_observation: bool) -> Any:
     def run(key, actions):
         state, _ = env.reset(jax.random.split(key, batch))
 
-        def body(carry, a):
-            state, total = carry
+        def step(state, a):
             state, ts = env.step(state, a)
-            total = total + ts.reward.sum()
-            if read_observation:
-                total = total + ts.observation.sum()
-            return (state, total), None
+            return state, ts.reward, ts.observation
 
-        (state, total), _ = jax.lax.scan(body, (state, jnp.float32(0)), actions)
-        return state, total
+        return scan_total(step, state, actions, read_observation)
 
     return run
 
